@@ -1,0 +1,616 @@
+#include "config.h"
+#include "log.h"
+#include "netaddr.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct config_value {
+    char *text;       /* owned; NULL when unset without default */
+    long long number; /* INT, DURATION (ms), FLAG (0/1) */
+    bool user_set;
+};
+
+struct mochi_config {
+    const struct mochi_program_spec *spec;
+    size_t nsettings;
+    struct config_value *values; /* index-aligned with spec->settings */
+    char **positional;           /* owned copies */
+    int npositional;
+    struct mochi_kafka_property *kafka; /* owned */
+    size_t nkafka;
+};
+
+static int set_value(struct mochi_config *config, size_t i, const char *text, const char *source,
+                     char *err, size_t errlen);
+static int add_kafka_property(struct mochi_config *config, const char *arg, char *err,
+                              size_t errlen);
+static const char *type_hint(enum mochi_setting_type type);
+static int check_exact_flags(const struct mochi_program_spec *spec, int argc, char **argv,
+                             char *err, size_t errlen);
+
+const struct mochi_setting mochi_setting_brokers = {
+    .name = "brokers",
+    .env = "MOCHI_KAFKA_BROKERS",
+    .type = MOCHI_SETTING_STRING,
+    .default_value = "localhost:9092",
+    .help = "Kafka bootstrap servers, comma-separated HOST:PORT"};
+const struct mochi_setting mochi_setting_topic = {.name = "topic",
+                                                  .env = "MOCHI_TOPIC",
+                                                  .type = MOCHI_SETTING_STRING,
+                                                  .default_value = "mochi.pageviews",
+                                                  .help = "page-view topic"};
+const struct mochi_setting mochi_setting_database_url = {.name = "database-url",
+                                                         .env = "MOCHI_DATABASE_URL",
+                                                         .type = MOCHI_SETTING_CONNINFO,
+                                                         .required = true,
+                                                         .secret = true,
+                                                         .help = "PostgreSQL conninfo or URI"};
+const struct mochi_setting mochi_setting_listen = {.name = "listen",
+                                                   .env = "MOCHI_LISTEN",
+                                                   .type = MOCHI_SETTING_ADDRESS,
+                                                   .default_value = "127.0.0.1:8080",
+                                                   .help = "collector HTTP address"};
+const struct mochi_setting mochi_setting_trusted_proxies = {
+    .name = "trusted-proxies",
+    .env = "MOCHI_TRUSTED_PROXIES",
+    .type = MOCHI_SETTING_CIDRS,
+    .default_value = "",
+    .help = "CIDRs whose X-Forwarded-For is believed"};
+const struct mochi_setting mochi_setting_log_level = {.name = "log-level",
+                                                      .env = "MOCHI_LOG_LEVEL",
+                                                      .type = MOCHI_SETTING_LOGLEVEL,
+                                                      .default_value = "info",
+                                                      .help = "debug, info, warn or error"};
+
+int mochi_parse_duration_ms(const char *text, long long *ms)
+{
+    if (text == NULL || !isdigit((unsigned char)text[0]))
+        return MOCHI_ERR_INVALID;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (errno)
+        return MOCHI_ERR_INVALID;
+    long long unit;
+    if (strcmp(end, "ms") == 0)
+        unit = 1;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        unit = 1000;
+    else if (strcmp(end, "m") == 0)
+        unit = 60 * 1000LL;
+    else if (strcmp(end, "h") == 0)
+        unit = 3600 * 1000LL;
+    else if (strcmp(end, "d") == 0)
+        unit = 86400 * 1000LL;
+    else
+        return MOCHI_ERR_INVALID;
+    if (n > (long long)1e15 / unit)
+        return MOCHI_ERR_INVALID;
+    *ms = n * unit;
+    return 0;
+}
+
+static int parse_flag_text(const char *text, long long *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(text, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return MOCHI_ERR_INVALID;
+}
+
+int mochi_setting_validate(const struct mochi_setting *setting, const char *value,
+                           long long *number, char *err, size_t errlen)
+{
+    long long n = 0;
+    switch (setting->type) {
+    case MOCHI_SETTING_STRING:
+        if (value[0] == '\0') {
+            snprintf(err, errlen, "must not be empty");
+            return MOCHI_ERR_INVALID;
+        }
+        break;
+    case MOCHI_SETTING_ADDRESS: {
+        char host[256];
+        int port;
+        if (mochi_split_host_port(value, host, sizeof(host), &port) != 0 || port == 0) {
+            snprintf(err, errlen, "expected HOST:PORT with a port from 1 to 65535");
+            return MOCHI_ERR_INVALID;
+        }
+        break;
+    }
+    case MOCHI_SETTING_INT: {
+        char *end = NULL;
+        errno = 0;
+        n = strtoll(value, &end, 10);
+        if (errno || end == value || *end != '\0') {
+            snprintf(err, errlen, "expected an integer");
+            return MOCHI_ERR_INVALID;
+        }
+        if (n < setting->min || n > setting->max) {
+            snprintf(err, errlen, "must be between %lld and %lld", setting->min, setting->max);
+            return MOCHI_ERR_INVALID;
+        }
+        break;
+    }
+    case MOCHI_SETTING_DURATION:
+        if (mochi_parse_duration_ms(value, &n) != 0) {
+            snprintf(err, errlen, "expected a duration such as 500ms, 5s, 2m, 1h or 7d");
+            return MOCHI_ERR_INVALID;
+        }
+        if (n < setting->min || n > setting->max) {
+            snprintf(err, errlen, "must be between %lldms and %lldms", setting->min, setting->max);
+            return MOCHI_ERR_INVALID;
+        }
+        break;
+    case MOCHI_SETTING_CIDRS: {
+        struct mochi_cidr_list list;
+        char why[160] = "";
+        if (mochi_cidr_list_parse(value, &list, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s", why);
+            return MOCHI_ERR_INVALID;
+        }
+        mochi_cidr_list_free(&list);
+        break;
+    }
+    case MOCHI_SETTING_CONNINFO: {
+        char *pqerr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(value, &pqerr);
+        if (opts == NULL) {
+            /* libpq's message may quote the value, which may hold a password. */
+            snprintf(err, errlen, "not a valid PostgreSQL conninfo or URI");
+            PQfreemem(pqerr);
+            return MOCHI_ERR_INVALID;
+        }
+        PQconninfoFree(opts);
+        break;
+    }
+    case MOCHI_SETTING_FLAG:
+        if (parse_flag_text(value, &n) != 0) {
+            snprintf(err, errlen, "expected true or false");
+            return MOCHI_ERR_INVALID;
+        }
+        break;
+    case MOCHI_SETTING_LOGLEVEL: {
+        enum mochi_log_level level;
+        if (mochi_log_parse_level(value, &level) != 0) {
+            snprintf(err, errlen, "expected debug, info, warn or error");
+            return MOCHI_ERR_INVALID;
+        }
+        n = level;
+        break;
+    }
+    case MOCHI_SETTING_DATE: {
+        struct tm tm = {0};
+        const char *end = strptime(value, "%Y-%m-%d", &tm);
+        if (end == NULL || *end != '\0' || strlen(value) != 10) {
+            snprintf(err, errlen, "expected a date YYYY-MM-DD");
+            return MOCHI_ERR_INVALID;
+        }
+        struct tm check = tm;
+        time_t t = timegm(&check);
+        struct tm back;
+        gmtime_r(&t, &back);
+        if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon) {
+            snprintf(err, errlen, "not a calendar date");
+            return MOCHI_ERR_INVALID;
+        }
+        n = (long long)(t / 86400);
+        break;
+    }
+    }
+    if (number)
+        *number = n;
+    return 0;
+}
+
+static int set_value(struct mochi_config *config, size_t i, const char *text, const char *source,
+                     char *err, size_t errlen)
+{
+    const struct mochi_setting *s = config->spec->settings[i];
+    char why[200] = "";
+    long long n = 0;
+    if (mochi_setting_validate(s, text, &n, why, sizeof(why)) != 0) {
+        if (s->secret || s->type == MOCHI_SETTING_CONNINFO)
+            snprintf(err, errlen, "%s: %s", source, why);
+        else
+            snprintf(err, errlen, "%s: %s (got '%.80s')", source, why, text);
+        return MOCHI_ERR_INVALID;
+    }
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return MOCHI_ERR_NOMEM;
+    free(config->values[i].text);
+    config->values[i].text = copy;
+    config->values[i].number = n;
+    return 0;
+}
+
+static int add_kafka_property(struct mochi_config *config, const char *arg, char *err,
+                              size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg) {
+        snprintf(err, errlen, "-X: expected key=value (got '%.80s')", arg);
+        return MOCHI_ERR_INVALID;
+    }
+    struct mochi_kafka_property *grown =
+        realloc(config->kafka, (config->nkafka + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return MOCHI_ERR_NOMEM;
+    config->kafka = grown;
+    struct mochi_kafka_property *p = &config->kafka[config->nkafka];
+    p->key = strndup(arg, (size_t)(eq - arg));
+    p->value = strdup(eq + 1);
+    if (p->key == NULL || p->value == NULL) {
+        free(p->key);
+        free(p->value);
+        return MOCHI_ERR_NOMEM;
+    }
+    config->nkafka++;
+    return 0;
+}
+
+/* getopt_long accepts any unambiguous prefix ("--nam" for "--name"); a
+ * later flag would then silently change what an old command line means, so
+ * only whole names are taken. */
+static int check_exact_flags(const struct mochi_program_spec *spec, int argc, char **argv,
+                             char *err, size_t errlen)
+{
+    bool takes_value = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (takes_value) {
+            takes_value = false;
+            continue;
+        }
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strncmp(a, "--", 2) != 0) {
+            if (strcmp(a, "-X") == 0)
+                takes_value = true;
+            continue;
+        }
+        size_t len = strcspn(a + 2, "=");
+        bool known = (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
+                     (len == 12 && strncmp(a + 2, "print-config", 12) == 0);
+        for (size_t k = 0; !known && spec->settings[k] != NULL; k++) {
+            const struct mochi_setting *st = spec->settings[k];
+            if (strlen(st->name) == len && strncmp(a + 2, st->name, len) == 0) {
+                known = true;
+                takes_value = st->type != MOCHI_SETTING_FLAG && a[2 + len] != '=';
+            }
+        }
+        if (!known) {
+            snprintf(err, errlen, "unknown option '%.*s' (see --help)",
+                     (int)(len + 2 > 80 ? 80 : len + 2), a);
+            return MOCHI_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
+int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **argv,
+                       struct mochi_config **out, char *err, size_t errlen)
+{
+    int rc = MOCHI_ERR_NOMEM;
+    struct option *longopts = NULL;
+    struct mochi_config *config = calloc(1, sizeof(*config));
+    if (config == NULL)
+        goto out;
+    config->spec = spec;
+    while (spec->settings[config->nsettings] != NULL)
+        config->nsettings++;
+    config->values = calloc(config->nsettings + 1, sizeof(*config->values));
+    longopts = calloc(config->nsettings + 3, sizeof(*longopts));
+    if (config->values == NULL || longopts == NULL)
+        goto out;
+
+    /* Defaults, then the environment, then flags. */
+    for (size_t i = 0; i < config->nsettings; i++) {
+        const struct mochi_setting *s = spec->settings[i];
+        if (s->default_value != NULL && s->default_value[0] != '\0') {
+            char source[128];
+            snprintf(source, sizeof(source), "default of --%s", s->name);
+            rc = set_value(config, i, s->default_value, source, err, errlen);
+            if (rc != 0)
+                goto out;
+        } else if (s->default_value != NULL) {
+            config->values[i].text = strdup("");
+            if (config->values[i].text == NULL)
+                goto out;
+        }
+    }
+    for (size_t i = 0; i < config->nsettings; i++) {
+        const struct mochi_setting *s = spec->settings[i];
+        const char *v = s->env ? getenv(s->env) : NULL;
+        if (v == NULL)
+            continue;
+        if (v[0] == '\0' && s->type != MOCHI_SETTING_CIDRS)
+            continue; /* an empty variable is the same as an unset one */
+        rc = set_value(config, i, v, s->env, err, errlen);
+        if (rc != 0)
+            goto out;
+        config->values[i].user_set = true;
+    }
+
+    for (size_t i = 0; i < config->nsettings; i++) {
+        longopts[i].name = spec->settings[i]->name;
+        longopts[i].has_arg =
+            spec->settings[i]->type == MOCHI_SETTING_FLAG ? no_argument : required_argument;
+        longopts[i].val = 1000 + (int)i;
+    }
+    longopts[config->nsettings].name = "help";
+    longopts[config->nsettings].val = 'h';
+    longopts[config->nsettings + 1].name = "print-config";
+    longopts[config->nsettings + 1].val = 'P';
+
+    rc = check_exact_flags(spec, argc, argv, err, errlen);
+    if (rc != 0)
+        goto out;
+    const char *shortopts = spec->kafka_properties ? "+:hX:" : "+:h";
+    optind = 1;
+    opterr = 0;
+    bool print_config = false;
+    for (;;) {
+        int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+        if (c == -1)
+            break;
+        if (c == 'h') {
+            mochi_config_print_help(spec, stdout);
+            rc = MOCHI_CONFIG_EXIT;
+            goto out;
+        }
+        if (c == 'P') {
+            print_config = true;
+        } else if (c == 'X') {
+            rc = add_kafka_property(config, optarg, err, errlen);
+            if (rc != 0)
+                goto out;
+        } else if (c >= 1000 && c < 1000 + (int)config->nsettings) {
+            size_t i = (size_t)(c - 1000);
+            char source[128];
+            snprintf(source, sizeof(source), "--%s", spec->settings[i]->name);
+            rc = set_value(config, i, optarg ? optarg : "true", source, err, errlen);
+            if (rc != 0)
+                goto out;
+            config->values[i].user_set = true;
+        } else if (c == ':') {
+            snprintf(err, errlen, "%s needs a value", argv[optind - 1]);
+            rc = MOCHI_ERR_INVALID;
+            goto out;
+        } else {
+            snprintf(err, errlen, "unknown option '%.80s' (see --help)", argv[optind - 1]);
+            rc = MOCHI_ERR_INVALID;
+            goto out;
+        }
+    }
+    config->npositional = argc - optind;
+    if (config->npositional > spec->max_positional) {
+        snprintf(err, errlen, "unexpected argument '%.80s' (see --help)",
+                 argv[optind + spec->max_positional]);
+        rc = MOCHI_ERR_INVALID;
+        goto out;
+    }
+    if (config->npositional > 0) {
+        config->positional = calloc((size_t)config->npositional, sizeof(char *));
+        if (config->positional == NULL) {
+            rc = MOCHI_ERR_NOMEM;
+            goto out;
+        }
+        for (int i = 0; i < config->npositional; i++) {
+            config->positional[i] = strdup(argv[optind + i]);
+            if (config->positional[i] == NULL) {
+                rc = MOCHI_ERR_NOMEM;
+                goto out;
+            }
+        }
+    }
+    for (size_t i = 0; i < config->nsettings; i++) {
+        const struct mochi_setting *s = spec->settings[i];
+        if (s->required && config->values[i].text == NULL) {
+            if (s->env)
+                snprintf(err, errlen, "--%s (or %s) is required", s->name, s->env);
+            else
+                snprintf(err, errlen, "--%s is required", s->name);
+            rc = MOCHI_ERR_INVALID;
+            goto out;
+        }
+    }
+    if (print_config) {
+        for (size_t i = 0; i < config->nsettings; i++) {
+            const struct mochi_setting *s = spec->settings[i];
+            const char *v = config->values[i].text;
+            printf("%s=%s\n", s->env ? s->env : s->name,
+                   v == NULL   ? ""
+                   : s->secret ? "(set, not shown)"
+                               : v);
+        }
+        rc = MOCHI_CONFIG_EXIT;
+        goto out;
+    }
+    *out = config;
+    config = NULL;
+    rc = MOCHI_CONFIG_RUN;
+out:
+    if (rc == MOCHI_ERR_NOMEM)
+        snprintf(err, errlen, "out of memory");
+    free(longopts);
+    mochi_config_destroy(config);
+    return rc;
+}
+
+struct mochi_config *mochi_config_load_or_exit(const struct mochi_program_spec *spec, int argc,
+                                               char **argv)
+{
+    struct mochi_config *config = NULL;
+    char err[512] = "";
+    int rc = mochi_config_parse(spec, argc, argv, &config, err, sizeof(err));
+    if (rc == MOCHI_CONFIG_EXIT)
+        exit(0);
+    if (rc != MOCHI_CONFIG_RUN) {
+        fprintf(stderr, "%s: %s\n", spec->name, err);
+        exit(2);
+    }
+    const char *level_text = NULL;
+    for (size_t i = 0; i < config->nsettings; i++)
+        if (spec->settings[i]->type == MOCHI_SETTING_LOGLEVEL)
+            level_text = config->values[i].text;
+    enum mochi_log_level level;
+    if (level_text != NULL && mochi_log_parse_level(level_text, &level) == 0)
+        mochi_log_set_level(level);
+    return config;
+}
+
+void mochi_config_destroy(struct mochi_config *config)
+{
+    if (config == NULL)
+        return;
+    for (size_t i = 0; config->values && i < config->nsettings; i++)
+        free(config->values[i].text);
+    free(config->values);
+    for (int i = 0; config->positional && i < config->npositional; i++)
+        free(config->positional[i]);
+    free(config->positional);
+    for (size_t i = 0; i < config->nkafka; i++) {
+        free(config->kafka[i].key);
+        free(config->kafka[i].value);
+    }
+    free(config->kafka);
+    free(config);
+}
+
+static const struct config_value *lookup(const struct mochi_config *config, const char *name)
+{
+    for (size_t i = 0; i < config->nsettings; i++)
+        if (strcmp(config->spec->settings[i]->name, name) == 0)
+            return &config->values[i];
+    assert(!"setting not in the program's table");
+    return NULL;
+}
+
+const char *mochi_config_str(const struct mochi_config *config, const char *name)
+{
+    return lookup(config, name)->text;
+}
+
+long long mochi_config_int(const struct mochi_config *config, const char *name)
+{
+    return lookup(config, name)->number;
+}
+
+long long mochi_config_ms(const struct mochi_config *config, const char *name)
+{
+    return lookup(config, name)->number;
+}
+
+bool mochi_config_flag(const struct mochi_config *config, const char *name)
+{
+    return lookup(config, name)->number != 0;
+}
+
+bool mochi_config_is_set(const struct mochi_config *config, const char *name)
+{
+    return lookup(config, name)->user_set;
+}
+
+int mochi_config_positional_count(const struct mochi_config *config)
+{
+    return config->npositional;
+}
+
+const char *mochi_config_positional(const struct mochi_config *config, int i)
+{
+    return i >= 0 && i < config->npositional ? config->positional[i] : NULL;
+}
+
+size_t mochi_config_kafka_count(const struct mochi_config *config)
+{
+    return config->nkafka;
+}
+
+const struct mochi_kafka_property *mochi_config_kafka(const struct mochi_config *config, size_t i)
+{
+    return i < config->nkafka ? &config->kafka[i] : NULL;
+}
+
+int mochi_config_apply_kafka(const struct mochi_config *config, rd_kafka_conf_t *conf, char *err,
+                             size_t errlen)
+{
+    for (size_t i = 0; i < config->nkafka; i++) {
+        char why[256] = "";
+        if (rd_kafka_conf_set(conf, config->kafka[i].key, config->kafka[i].value, why,
+                              sizeof(why)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "-X %s: %s", config->kafka[i].key, why);
+            return MOCHI_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
+static const char *type_hint(enum mochi_setting_type type)
+{
+    switch (type) {
+    case MOCHI_SETTING_STRING:
+        return "TEXT";
+    case MOCHI_SETTING_ADDRESS:
+        return "HOST:PORT";
+    case MOCHI_SETTING_INT:
+        return "N";
+    case MOCHI_SETTING_DURATION:
+        return "DURATION";
+    case MOCHI_SETTING_CIDRS:
+        return "CIDRS";
+    case MOCHI_SETTING_CONNINFO:
+        return "URL";
+    case MOCHI_SETTING_FLAG:
+        return "";
+    case MOCHI_SETTING_LOGLEVEL:
+        return "LEVEL";
+    case MOCHI_SETTING_DATE:
+        return "YYYY-MM-DD";
+    }
+    return "VALUE";
+}
+
+void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out)
+{
+    fprintf(out, "Usage: %s %s\n\n%s\n\nOptions (flag, environment variable, default):\n",
+            spec->name, spec->usage ? spec->usage : "[OPTIONS]", spec->summary);
+    for (size_t i = 0; spec->settings[i] != NULL; i++) {
+        const struct mochi_setting *s = spec->settings[i];
+        char flag[96];
+        snprintf(flag, sizeof(flag), "--%s%s%s", s->name, s->type == MOCHI_SETTING_FLAG ? "" : " ",
+                 type_hint(s->type));
+        fprintf(out, "  %-34s %s", flag, s->help);
+        if (s->env)
+            fprintf(out, " [env %s]", s->env);
+        if (s->required)
+            fprintf(out, " (required)");
+        else if (s->default_value && s->default_value[0])
+            fprintf(out, " (default %s)", s->default_value);
+        fputc('\n', out);
+    }
+    if (spec->kafka_properties)
+        fprintf(out, "  %-34s %s\n", "-X KEY=VALUE",
+                "librdkafka property, repeatable (as kcat's -X)");
+    fprintf(out, "  %-34s %s\n", "--print-config", "print the effective settings and exit");
+    fprintf(out, "  %-34s %s\n", "--help", "show this text and exit");
+}

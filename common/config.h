@@ -1,0 +1,123 @@
+#ifndef MOCHI_CONFIG_H
+#define MOCHI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "error.h"
+
+/* One table of settings drives environment variables, long flags,
+ * validation, --help and --print-config (after PgBouncer's loader). Each
+ * setting is defined once (config.c or a program's own file) and programs
+ * list the ones they take. Flags win over the environment, the environment
+ * over the default. */
+
+enum mochi_setting_type {
+    MOCHI_SETTING_STRING,   /* any non-empty text */
+    MOCHI_SETTING_ADDRESS,  /* HOST:PORT, [V6]:PORT */
+    MOCHI_SETTING_INT,      /* integer within [min, max] */
+    MOCHI_SETTING_DURATION, /* 250ms, 5s, 2m, 1h, 7d; stored as milliseconds within [min, max] */
+    MOCHI_SETTING_CIDRS,    /* comma-separated IPv4/IPv6 CIDRs or addresses; may be empty */
+    MOCHI_SETTING_CONNINFO, /* libpq conninfo or URI; a secret */
+    MOCHI_SETTING_FLAG,     /* a flag without argument; env takes true/false/1/0/yes/no */
+    MOCHI_SETTING_LOGLEVEL, /* debug, info, warn, error */
+    MOCHI_SETTING_DATE,     /* YYYY-MM-DD */
+};
+
+struct mochi_setting {
+    const char *name; /* long flag without the dashes: "brokers" */
+    const char *env;  /* environment variable, or NULL when flag-only */
+    enum mochi_setting_type type;
+    const char *default_value; /* NULL: no default */
+    bool required;
+    bool secret; /* never printed, not even in --print-config */
+    long long min, max;
+    const char *help;
+};
+
+/* Settings shared by several programs (DESIGN.md "Configuration"). */
+extern const struct mochi_setting mochi_setting_brokers;
+extern const struct mochi_setting mochi_setting_topic;
+extern const struct mochi_setting mochi_setting_database_url;
+extern const struct mochi_setting mochi_setting_listen;
+extern const struct mochi_setting mochi_setting_trusted_proxies;
+extern const struct mochi_setting mochi_setting_log_level;
+
+struct mochi_program_spec {
+    const char *name;                            /* program name for messages: "mochi-collector" */
+    const char *usage;                           /* one line after the name: "[OPTIONS]" */
+    const char *summary;                         /* one paragraph for --help */
+    const struct mochi_setting *const *settings; /* NULL-terminated */
+    bool kafka_properties;                       /* accepts -X key=value */
+    int max_positional;                          /* positional arguments allowed after the flags */
+};
+
+struct mochi_kafka_property {
+    char *key;
+    char *value;
+};
+
+struct mochi_config;
+
+enum mochi_config_result {
+    MOCHI_CONFIG_RUN = 0,  /* parsed: run the program */
+    MOCHI_CONFIG_EXIT = 1, /* --help or --print-config was printed: exit 0 */
+};
+
+/* Parses argv (argv[0] is skipped) and the environment against spec.
+ * Returns MOCHI_CONFIG_RUN and a new config in *out (owned by the caller,
+ * freed with mochi_config_destroy), MOCHI_CONFIG_EXIT when help was
+ * printed to stdout, or MOCHI_ERR_INVALID with one line naming the setting
+ * and what is wrong in err (no secret is ever copied there). */
+int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **argv,
+                       struct mochi_config **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Parses or exits: on error prints "<program>: <err>" to stderr and exits 2;
+ * after help exits 0. Returns the config (caller owns it). */
+struct mochi_config *mochi_config_load_or_exit(const struct mochi_program_spec *spec, int argc,
+                                               char **argv);
+
+void mochi_config_destroy(struct mochi_config *config);
+
+/* Lookups by setting name. The setting must be in the program's table
+ * (asserted). Strings are owned by config; NULL when unset and no default. */
+const char *mochi_config_str(const struct mochi_config *config, const char *name);
+long long mochi_config_int(const struct mochi_config *config, const char *name);
+/* DURATION settings, in milliseconds. */
+long long mochi_config_ms(const struct mochi_config *config, const char *name);
+bool mochi_config_flag(const struct mochi_config *config, const char *name);
+/* True when the value came from the environment or a flag, not the default. */
+bool mochi_config_is_set(const struct mochi_config *config, const char *name);
+
+/* Positional arguments left after the flags. */
+int mochi_config_positional_count(const struct mochi_config *config);
+const char *mochi_config_positional(const struct mochi_config *config, int i);
+
+/* -X key=value pairs, in order. */
+size_t mochi_config_kafka_count(const struct mochi_config *config);
+const struct mochi_kafka_property *mochi_config_kafka(const struct mochi_config *config, size_t i);
+
+/* Applies every -X pair to conf. Returns 0, or MOCHI_ERR_INVALID with
+ * librdkafka's reason in err. */
+int mochi_config_apply_kafka(const struct mochi_config *config, rd_kafka_conf_t *conf, char *err,
+                             size_t errlen) __attribute__((warn_unused_result));
+
+/* Prints the usage text generated from the table. */
+void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out);
+
+/* Validates one value for a setting, as the parser does. Returns 0, or
+ * MOCHI_ERR_INVALID with the reason (without the value) in err. Exposed for
+ * tests and for settings read at runtime. */
+int mochi_setting_validate(const struct mochi_setting *setting, const char *value,
+                           long long *number, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Parses "250ms", "5s", "2m", "1h", "7d" (a bare number is seconds).
+ * Returns 0 and the milliseconds, or MOCHI_ERR_INVALID. */
+int mochi_parse_duration_ms(const char *text, long long *ms) __attribute__((warn_unused_result));
+
+#endif

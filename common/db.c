@@ -1,0 +1,89 @@
+#include "db.h"
+#include "error.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void one_line(char *err, size_t errlen, const char *msg)
+{
+    snprintf(err, errlen, "%s", msg ? msg : "");
+    for (char *p = err; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = (p[1] == '\0') ? '\0' : ' ';
+}
+
+int mochi_db_connect(const char *conninfo, const char *application_name, PGconn **out, char *err,
+                     size_t errlen)
+{
+    const char *keys[] = {"dbname", "application_name", "options", "connect_timeout", NULL};
+    const char *values[] = {conninfo, application_name, "-c TimeZone=UTC", "10", NULL};
+    /* expand_dbname=1: conninfo is parsed as a whole conninfo or URI, and
+     * the later keys add to it. */
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (conn == NULL) {
+        one_line(err, errlen, "out of memory");
+        return MOCHI_ERR_NOMEM;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        one_line(err, errlen, PQerrorMessage(conn));
+        /* libpq does not tell "refused" from "rejected" with a code; a
+         * server that answered with an authentication or database error
+         * leaves a server version behind. */
+        int rc = PQserverVersion(conn) > 0 ? MOCHI_ERR_DB : MOCHI_ERR_AGAIN;
+        if (strstr(err, "does not exist") || strstr(err, "authentication failed") ||
+            strstr(err, "password") || strstr(err, "no pg_hba.conf entry"))
+            rc = MOCHI_ERR_DB;
+        PQfinish(conn);
+        return rc;
+    }
+    *out = conn;
+    return 0;
+}
+
+int mochi_db_error(PGconn *conn, const PGresult *res, char *err, size_t errlen)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    if (msg == NULL || msg[0] == '\0')
+        msg = PQerrorMessage(conn);
+    one_line(err, errlen, msg);
+    if (PQstatus(conn) != CONNECTION_OK)
+        return MOCHI_ERR_AGAIN;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state == NULL)
+        return MOCHI_ERR_AGAIN; /* no SQLSTATE: the error came from libpq itself */
+    /* 08: connection exception; 40001 serialization; 40P01 deadlock;
+     * 53: insufficient resources; 57P0x: shutdown, crash recovery. */
+    if (strncmp(state, "08", 2) == 0 || strcmp(state, "40001") == 0 ||
+        strcmp(state, "40P01") == 0 || strncmp(state, "53", 2) == 0 ||
+        strncmp(state, "57P0", 4) == 0)
+        return MOCHI_ERR_AGAIN;
+    return MOCHI_ERR_DB;
+}
+
+int mochi_db_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = mochi_db_error(conn, res, err, errlen);
+    PQclear(res);
+    return rc;
+}
+
+void mochi_day_format(long long day, char buf[11])
+{
+    time_t t = (time_t)(day * 86400);
+    struct tm tm;
+    char text[32];
+    gmtime_r(&t, &tm);
+    strftime(text, sizeof(text), "%Y-%m-%d", &tm);
+    memcpy(buf, text, 10);
+    buf[10] = '\0';
+}
+
+long long mochi_day_today(void)
+{
+    return (long long)(time(NULL) / 86400);
+}

@@ -1,0 +1,36 @@
+#ifndef MOCHI_DB_H
+#define MOCHI_DB_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+/* PostgreSQL helpers shared by every program. */
+
+/* Connects with conninfo (a libpq conninfo string or URI), setting
+ * application_name and UTC as the session time zone. Returns 0 and the
+ * connection in *out (caller owns it: PQfinish), MOCHI_ERR_AGAIN when the
+ * server cannot be reached (worth retrying), or MOCHI_ERR_DB for anything
+ * else (bad credentials, missing database). err receives libpq's reason,
+ * which never contains the password. */
+int mochi_db_connect(const char *conninfo, const char *application_name, PGconn **out, char *err,
+                     size_t errlen) __attribute__((warn_unused_result));
+
+/* Classifies a failed result: MOCHI_ERR_AGAIN when the connection is gone
+ * or the error is transient (serialization failure, deadlock, admin
+ * shutdown, too many connections), else MOCHI_ERR_DB. Copies the server's
+ * message (one line) into err. res may be NULL. */
+int mochi_db_error(PGconn *conn, const PGresult *res, char *err, size_t errlen);
+
+/* Runs a statement without parameters or result rows. Returns 0 or the
+ * classification of mochi_db_error. */
+int mochi_db_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Formats a UTC day (days since 1970-01-01) as YYYY-MM-DD into buf[11]. */
+void mochi_day_format(long long day, char buf[11]);
+
+/* The current UTC day, in days since 1970-01-01. */
+long long mochi_day_today(void);
+
+#endif

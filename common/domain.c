@@ -1,0 +1,53 @@
+#include "domain.h"
+#include "error.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+int mochi_domain_normalize(const char *in, char *out, size_t size, char *err, size_t errlen)
+{
+    size_t len = strlen(in);
+    if (len == 0 || len > MOCHI_DOMAIN_MAX || len + 1 > size) {
+        snprintf(err, errlen, "a domain has 1 to %d characters", MOCHI_DOMAIN_MAX);
+        return MOCHI_ERR_INVALID;
+    }
+    if (strstr(in, "://") != NULL) {
+        snprintf(err, errlen, "give the host name only, without a scheme (example.com)");
+        return MOCHI_ERR_INVALID;
+    }
+    size_t label = 0;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63) {
+                snprintf(err, errlen, "each dot-separated label has 1 to 63 characters");
+                return MOCHI_ERR_INVALID;
+            }
+            if (in[i - 1] == '-' || in[i - label] == '-') {
+                snprintf(err, errlen, "a label cannot start or end with '-'");
+                return MOCHI_ERR_INVALID;
+            }
+            label = 0;
+        } else if (isalnum(c) || c == '-') {
+            label++;
+        } else {
+            snprintf(err, errlen,
+                     "only letters, digits, '-' and '.' are allowed (no port, path or space)");
+            return MOCHI_ERR_INVALID;
+        }
+        out[i] = (char)tolower(c);
+    }
+    return 0;
+}
+
+bool mochi_host_matches_domain(const char *host, size_t len, const char *domain)
+{
+    size_t dlen = strlen(domain);
+    if (len == dlen)
+        return strncasecmp(host, domain, len) == 0;
+    if (len > dlen && host[len - dlen - 1] == '.')
+        return strncasecmp(host + len - dlen, domain, dlen) == 0;
+    return false;
+}

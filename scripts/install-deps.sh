@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package Mochi needs to build, test and run locally.
+# Idempotent; as root or through sudo.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config clang-format
+  librdkafka-dev libavro-dev libsodium-dev libcmocka-dev
+  libmicrohttpd-dev libjansson-dev libpq-dev
+  postgresql postgresql-contrib
+  kcat wrk nginx-light curl python3 chromium
+)
+
+sudo_cmd=()
+if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a cluster and nginx on install; Mochi runs its own instances.
+if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+  "${sudo_cmd[@]}" systemctl stop nginx || true
+fi
+echo "install-deps: done"

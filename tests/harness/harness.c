@@ -1,0 +1,567 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+extern char **environ;
+
+static char tmpdir_path[128];
+static char path_buf[8][PATH_MAX];
+static int path_next;
+static int unique_counter;
+static char unique_buf[8][64];
+
+static void load_pg_env(char *host, size_t hsize, int *port);
+static char **merged_env(char *const extra_env[]);
+
+int64_t mochi_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rotating static buffers so that a few paths can be used in one call. */
+static char *next_path_buf(void)
+{
+    char *p = path_buf[path_next];
+    path_next = (path_next + 1) % 8;
+    return p;
+}
+
+const char *mochi_test_bin(const char *program)
+{
+    const char *dir = getenv("MOCHI_BINARY_DIR");
+    char *p = next_path_buf();
+    snprintf(p, PATH_MAX, "%s/%s", dir ? dir : MOCHI_TEST_BIN_DIR, program);
+    return p;
+}
+
+const char *mochi_test_src(const char *relative)
+{
+    const char *dir = getenv("MOCHI_SOURCE_DIR");
+    char *p = next_path_buf();
+    snprintf(p, PATH_MAX, "%s/%s", dir ? dir : MOCHI_TEST_SOURCE_DIR, relative);
+    return p;
+}
+
+const char *mochi_test_tmpdir(void)
+{
+    if (tmpdir_path[0] == '\0') {
+        snprintf(tmpdir_path, sizeof(tmpdir_path), "/tmp/mochi-test-XXXXXX");
+        if (mkdtemp(tmpdir_path) == NULL)
+            fail_msg("mkdtemp: %s", strerror(errno));
+        chmod(tmpdir_path, 0755);
+    }
+    return tmpdir_path;
+}
+
+const char *mochi_test_unique(const char *prefix)
+{
+    char *b = unique_buf[unique_counter % 8];
+    snprintf(b, 64, "%s_%d_%d_%ld", prefix, (int)getpid(), unique_counter++,
+             (long)(mochi_test_now_ms() % 100000));
+    return b;
+}
+
+/* ---- processes ---- */
+
+static char **merged_env(char *const extra_env[])
+{
+    size_t n = 0, m = 0;
+    while (environ[n])
+        n++;
+    while (extra_env && extra_env[m])
+        m++;
+    char **env = calloc(n + m + 1, sizeof(char *));
+    if (env == NULL)
+        fail_msg("out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* an extra entry overrides the inherited one of the same name */
+        size_t namelen = strcspn(environ[i], "=");
+        bool overridden = false;
+        for (size_t j = 0; j < m; j++)
+            if (strncmp(extra_env[j], environ[i], namelen + 1) == 0)
+                overridden = true;
+        if (!overridden)
+            env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < m; j++)
+        env[k++] = extra_env[j];
+    env[k] = NULL;
+    return env;
+}
+
+void mochi_test_proc_start(struct mochi_test_proc *proc, char *const argv[],
+                           char *const extra_env[], bool pipe_stdio)
+{
+    memset(proc, 0, sizeof(*proc));
+    proc->stdin_fd = -1;
+    proc->stdout_fd = -1;
+    const char *base = strrchr(argv[0], '/');
+    snprintf(proc->name, sizeof(proc->name), "%s", base ? base + 1 : argv[0]);
+    snprintf(proc->log, sizeof(proc->log), "%s/%s.%d.log", mochi_test_tmpdir(), proc->name,
+             unique_counter++);
+
+    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    if (pipe_stdio && (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0))
+        fail_msg("pipe: %s", strerror(errno));
+    char **env = merged_env(extra_env);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (pid == 0) {
+        setpgid(0, 0); /* its own group: a stray child never gets the test's signals */
+        int logfd = open(proc->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (logfd < 0 || devnull < 0)
+            _exit(127);
+        dup2(pipe_stdio ? in[0] : devnull, STDIN_FILENO);
+        dup2(pipe_stdio ? out[1] : logfd, STDOUT_FILENO);
+        dup2(logfd, STDERR_FILENO);
+        signal(SIGPIPE, SIG_DFL);
+        execve(argv[0], argv, env);
+        dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    free(env);
+    proc->pid = pid;
+    if (pipe_stdio) {
+        close(in[0]);
+        close(out[1]);
+        proc->stdin_fd = in[1];
+        proc->stdout_fd = out[0];
+    }
+}
+
+bool mochi_test_proc_read_line(struct mochi_test_proc *proc, char *buf, size_t size, int timeout_ms)
+{
+    size_t n = 0;
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    while (n + 1 < size) {
+        int left = (int)(deadline - mochi_test_now_ms());
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {.fd = proc->stdout_fd, .events = POLLIN};
+        int r = poll(&pfd, 1, left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        char c;
+        ssize_t k = read(proc->stdout_fd, &c, 1);
+        if (k <= 0)
+            break;
+        if (c == '\n') {
+            buf[n] = '\0';
+            return true;
+        }
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    return false;
+}
+
+void mochi_test_proc_write_line(struct mochi_test_proc *proc, const char *line)
+{
+    size_t len = strlen(line);
+    if (write(proc->stdin_fd, line, len) != (ssize_t)len || write(proc->stdin_fd, "\n", 1) != 1)
+        fail_msg("write to %s: %s", proc->name, strerror(errno));
+}
+
+static void close_fds(struct mochi_test_proc *proc)
+{
+    if (proc->stdin_fd >= 0)
+        close(proc->stdin_fd);
+    if (proc->stdout_fd >= 0)
+        close(proc->stdout_fd);
+    proc->stdin_fd = proc->stdout_fd = -1;
+}
+
+bool mochi_test_proc_alive(struct mochi_test_proc *proc, int *status)
+{
+    if (proc->pid <= 0)
+        return false;
+    int st = 0;
+    pid_t r = waitpid(proc->pid, &st, WNOHANG);
+    if (r == 0)
+        return true;
+    if (status)
+        *status = st;
+    proc->pid = 0;
+    close_fds(proc);
+    return false;
+}
+
+int mochi_test_proc_stop(struct mochi_test_proc *proc, int sig, int timeout_ms)
+{
+    if (proc->pid <= 0)
+        return -1;
+    kill(proc->pid, sig);
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(proc->pid, &status, WNOHANG);
+        if (r == proc->pid)
+            break;
+        if (mochi_test_now_ms() > deadline) {
+            print_message("%s did not exit within %d ms of signal %d: SIGKILL\n", proc->name,
+                          timeout_ms, sig);
+            kill(proc->pid, SIGKILL);
+            waitpid(proc->pid, &status, 0);
+            break;
+        }
+        usleep(10000);
+    }
+    proc->pid = 0;
+    close_fds(proc);
+    return status;
+}
+
+void mochi_test_proc_kill(struct mochi_test_proc *proc)
+{
+    if (proc->pid <= 0)
+        return;
+    kill(proc->pid, SIGKILL);
+    waitpid(proc->pid, NULL, 0);
+    proc->pid = 0;
+    close_fds(proc);
+}
+
+static char *drain_fd(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        fail_msg("out of memory");
+    for (;;) {
+        if (len + 1024 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (buf == NULL)
+                fail_msg("out of memory");
+        }
+        ssize_t k = read(fd, buf + len, cap - len - 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, char **out,
+                   char **err)
+{
+    char outpath[256], errpath[256];
+    snprintf(outpath, sizeof(outpath), "%s/run.%d.out", mochi_test_tmpdir(), unique_counter);
+    snprintf(errpath, sizeof(errpath), "%s/run.%d.err", mochi_test_tmpdir(), unique_counter++);
+    char **env = merged_env(extra_env);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    if (pid == 0) {
+        setpgid(0, 0);
+        int o = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (o < 0 || e < 0 || devnull < 0)
+            _exit(127);
+        dup2(devnull, STDIN_FILENO);
+        dup2(o, STDOUT_FILENO);
+        dup2(e, STDERR_FILENO);
+        execve(argv[0], argv, env);
+        dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    free(env);
+    int status = 0;
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (mochi_test_now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            print_message("%s timed out after %d ms\n", argv[0], timeout_ms);
+            break;
+        }
+        usleep(5000);
+    }
+    if (out) {
+        int fd = open(outpath, O_RDONLY);
+        *out = fd >= 0 ? drain_fd(fd) : strdup("");
+        if (fd >= 0)
+            close(fd);
+    }
+    if (err) {
+        int fd = open(errpath, O_RDONLY);
+        *err = fd >= 0 ? drain_fd(fd) : strdup("");
+        if (fd >= 0)
+            close(fd);
+    }
+    unlink(outpath);
+    unlink(errpath);
+    return status;
+}
+
+char *mochi_test_read_file(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    char *s = drain_fd(fd);
+    close(fd);
+    return s;
+}
+
+/* ---- PostgreSQL ---- */
+
+static void load_pg_env(char *host, size_t hsize, int *port)
+{
+    const char *envfile = getenv("MOCHI_TEST_PG_ENV");
+    if (envfile == NULL)
+        fail_msg("MOCHI_TEST_PG_ENV is not set: run the tests through ctest");
+    char *text = mochi_test_read_file(envfile);
+    if (text == NULL)
+        fail_msg("%s is missing: the pg fixture (scripts/pg-test-server) did not run", envfile);
+    host[0] = '\0';
+    *port = 5432;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "MOCHI_TEST_PG_HOST=", 19) == 0)
+            snprintf(host, hsize, "%s", line + 19);
+        else if (strncmp(line, "MOCHI_TEST_PG_PORT=", 19) == 0)
+            *port = atoi(line + 19);
+    }
+    free(text);
+}
+
+static PGconn *connect_admin(void)
+{
+    char host[256], conninfo[400];
+    int port;
+    load_pg_env(host, sizeof(host), &port);
+    snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=postgres dbname=postgres", host,
+             port);
+    PGconn *conn = PQconnectdb(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK)
+        fail_msg("connect to the test server: %s", PQerrorMessage(conn));
+    return conn;
+}
+
+void mochi_test_db_create(struct mochi_test_db *db)
+{
+    char host[256];
+    int port;
+    load_pg_env(host, sizeof(host), &port);
+    snprintf(db->name, sizeof(db->name), "%s", mochi_test_unique("db"));
+    PGconn *admin = connect_admin();
+    char sql[256];
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db->name);
+    mochi_test_db_exec(admin, sql);
+    PQfinish(admin);
+    snprintf(db->conninfo, sizeof(db->conninfo), "host=%s port=%d user=postgres dbname=%s", host,
+             port, db->name);
+}
+
+void mochi_test_db_create_migrated(struct mochi_test_db *db)
+{
+    mochi_test_db_create(db);
+    char envbuf[600];
+    snprintf(envbuf, sizeof(envbuf), "MOCHI_DATABASE_URL=%s", db->conninfo);
+    char *const env[] = {envbuf, NULL};
+    char *const argv[] = {(char *)mochi_test_bin("mochictl"), "migrate", NULL};
+    char *out = NULL, *err = NULL;
+    int status = mochi_test_run(argv, env, 60000, &out, &err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("mochictl migrate failed (status %d): %s%s", status, out, err);
+    free(out);
+    free(err);
+}
+
+void mochi_test_db_drop(struct mochi_test_db *db)
+{
+    if (db->name[0] == '\0')
+        return;
+    PGconn *admin = connect_admin();
+    char sql[256];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db->name);
+    mochi_test_db_exec(admin, sql);
+    PQfinish(admin);
+    db->name[0] = '\0';
+}
+
+void mochi_test_db_conninfo_as(const struct mochi_test_db *db, const char *role, char *buf,
+                               size_t size)
+{
+    char host[256];
+    int port;
+    load_pg_env(host, sizeof(host), &port);
+    snprintf(buf, size, "host=%s port=%d user=%s dbname=%s", host, port, role, db->name);
+}
+
+PGconn *mochi_test_db_connect(const struct mochi_test_db *db)
+{
+    PGconn *conn = PQconnectdb(db->conninfo);
+    if (PQstatus(conn) != CONNECTION_OK)
+        fail_msg("connect to %s: %s", db->name, PQerrorMessage(conn));
+    return conn;
+}
+
+void mochi_test_db_exec(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        PQclear(res);
+        fail_msg("SQL failed: %s\n  %s", sql, msg);
+    }
+    PQclear(res);
+}
+
+long long mochi_test_db_int(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        PQclear(res);
+        fail_msg("query gave no integer: %s\n  %s", sql, msg);
+    }
+    long long v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return v;
+}
+
+bool mochi_test_db_text(PGconn *conn, const char *sql, char *buf, size_t size)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        PQclear(res);
+        fail_msg("query failed: %s\n  %s", sql, msg);
+    }
+    bool ok = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
+    if (ok)
+        snprintf(buf, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return ok;
+}
+
+/* ---- dev Kafka ---- */
+
+void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
+                            const char *const topics[])
+{
+    char nbrokers[16], npart[16], topic_list[1024] = "";
+    snprintf(nbrokers, sizeof(nbrokers), "%d", brokers);
+    snprintf(npart, sizeof(npart), "%d", partitions);
+    for (size_t i = 0; topics && topics[i]; i++) {
+        size_t len = strlen(topics[i]);
+        bool is_dlq = len > 4 && strcmp(topics[i] + len - 4, ".dlq") == 0;
+        size_t used = strlen(topic_list);
+        snprintf(topic_list + used, sizeof(topic_list) - used, "%s%s", used ? "," : "", topics[i]);
+        if (!is_dlq) {
+            used = strlen(topic_list);
+            snprintf(topic_list + used, sizeof(topic_list) - used, ",%s.dlq", topics[i]);
+        }
+    }
+    char *const argv[] = {(char *)mochi_test_bin("mochi-devkafka"),
+                          "--brokers",
+                          nbrokers,
+                          "--partitions",
+                          npart,
+                          "--topics",
+                          topic_list[0] ? topic_list : "mochi.pageviews,mochi.pageviews.dlq",
+                          NULL};
+    mochi_test_proc_start(&kafka->proc, argv, NULL, true);
+    if (!mochi_test_proc_read_line(&kafka->proc, kafka->bootstrap, sizeof(kafka->bootstrap),
+                                   30000)) {
+        char *log = mochi_test_read_file(kafka->proc.log);
+        fail_msg("mochi-devkafka printed no bootstrap line; its log:\n%s", log ? log : "");
+    }
+}
+
+void mochi_test_kafka_command(struct mochi_test_kafka *kafka, const char *command)
+{
+    mochi_test_proc_write_line(&kafka->proc, command);
+    char answer[256];
+    if (!mochi_test_proc_read_line(&kafka->proc, answer, sizeof(answer), 10000))
+        fail_msg("mochi-devkafka did not answer '%s'", command);
+    if (strncmp(answer, "ok", 2) != 0)
+        fail_msg("mochi-devkafka answered '%s' to '%s'", answer, command);
+}
+
+void mochi_test_kafka_stop(struct mochi_test_kafka *kafka)
+{
+    int status = mochi_test_proc_stop(&kafka->proc, SIGTERM, 10000);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        print_message("mochi-devkafka exited with status %d\n", status);
+}
+
+/* ---- waiting ---- */
+
+bool mochi_test_wait_port(int port, int timeout_ms)
+{
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    while (mochi_test_now_ms() < deadline) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+        close(fd);
+        if (r == 0)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+int mochi_test_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sin);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) != 0)
+        fail_msg("no free port: %s", strerror(errno));
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+void mochi_test_cleanup(void)
+{
+    if (tmpdir_path[0] == '\0')
+        return;
+    if (getenv("MOCHI_TEST_KEEP_TMP") == NULL) {
+        char *const argv[] = {"/bin/rm", "-rf", tmpdir_path, NULL};
+        mochi_test_run(argv, NULL, 30000, NULL, NULL);
+    }
+    tmpdir_path[0] = '\0';
+}

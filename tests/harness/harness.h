@@ -1,0 +1,127 @@
+#ifndef MOCHI_TEST_HARNESS_H
+#define MOCHI_TEST_HARNESS_H
+
+/* Integration-test harness: programs run as real processes against the
+ * private PostgreSQL server the ctest fixture "pg" started
+ * (scripts/pg-test-server) and against dev Kafka brokers (mochi-devkafka)
+ * that each test starts for itself. Every test gets its own database and
+ * its own topic names so that tests never see each other's data.
+ *
+ * Failures inside the harness fail the current cmocka test (fail_msg), so
+ * callers need not check most return values. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libpq-fe.h>
+
+/* ---- paths ---- */
+
+/* Absolute path of a built program ("mochictl") in the build tree. */
+const char *mochi_test_bin(const char *program);
+/* Absolute path below the source tree ("sql", "schemas", "tests/data/x"). */
+const char *mochi_test_src(const char *relative);
+/* A fresh private temporary directory (removed by mochi_test_cleanup). */
+const char *mochi_test_tmpdir(void);
+/* A short unique name for this test run: "t<pid>_<n>", usable in database
+ * and topic names. */
+const char *mochi_test_unique(const char *prefix);
+
+/* ---- processes ---- */
+
+struct mochi_test_proc {
+    pid_t pid;
+    int stdin_fd;  /* write end of the child's stdin, or -1 */
+    int stdout_fd; /* read end of the child's stdout when captured, or -1 */
+    char log[512]; /* file holding the child's stderr (and stdout when not captured) */
+    char name[64];
+};
+
+/* Starts argv[0] (a path) with extra environment entries "K=V" (NULL-
+ * terminated, may be NULL) added to the test's own environment. With
+ * pipe_stdio the child's stdin and stdout are pipes held in proc; otherwise
+ * stdin is /dev/null and stdout goes to the log file. */
+void mochi_test_proc_start(struct mochi_test_proc *proc, char *const argv[],
+                           char *const extra_env[], bool pipe_stdio);
+
+/* Reads one line from the child's stdout pipe into buf (without the
+ * newline), waiting up to timeout_ms. Returns true on a line. */
+bool mochi_test_proc_read_line(struct mochi_test_proc *proc, char *buf, size_t size,
+                               int timeout_ms);
+
+/* Writes a line to the child's stdin. */
+void mochi_test_proc_write_line(struct mochi_test_proc *proc, const char *line);
+
+/* Sends sig (SIGTERM usually) and waits up to timeout_ms, then SIGKILL.
+ * Returns the wait status (use WIFEXITED/WEXITSTATUS). */
+int mochi_test_proc_stop(struct mochi_test_proc *proc, int sig, int timeout_ms);
+
+/* kill -9 and reap. */
+void mochi_test_proc_kill(struct mochi_test_proc *proc);
+
+/* True while the process runs (reaps it if it exited; *status is set then). */
+bool mochi_test_proc_alive(struct mochi_test_proc *proc, int *status);
+
+/* Runs a command to completion (at most timeout_ms, then SIGKILL), with
+ * extra_env. Returns the wait status; *out and *err (if non-NULL) receive
+ * malloc'd stdout/stderr text, owned by the caller. */
+int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, char **out,
+                   char **err);
+
+/* Reads a whole file into a malloc'd string (caller frees); NULL if absent. */
+char *mochi_test_read_file(const char *path);
+
+/* ---- PostgreSQL ---- */
+
+struct mochi_test_db {
+    char name[64];
+    char conninfo[512]; /* superuser conninfo for this database */
+};
+
+/* Creates an empty database on the fixture's server. */
+void mochi_test_db_create(struct mochi_test_db *db);
+/* Creates a database and applies the migrations with `mochictl migrate`. */
+void mochi_test_db_create_migrated(struct mochi_test_db *db);
+void mochi_test_db_drop(struct mochi_test_db *db);
+/* conninfo for a role (role's password-less trust login) on db. */
+void mochi_test_db_conninfo_as(const struct mochi_test_db *db, const char *role, char *buf,
+                               size_t size);
+PGconn *mochi_test_db_connect(const struct mochi_test_db *db);
+/* Runs sql and fails the test on error. */
+void mochi_test_db_exec(PGconn *conn, const char *sql);
+/* Runs a query returning one integer (first row, first column). */
+long long mochi_test_db_int(PGconn *conn, const char *sql);
+/* Runs a query returning one text value into buf; false on no row/NULL. */
+bool mochi_test_db_text(PGconn *conn, const char *sql, char *buf, size_t size);
+
+/* ---- dev Kafka ---- */
+
+struct mochi_test_kafka {
+    struct mochi_test_proc proc;
+    char bootstrap[512];
+};
+
+/* Starts mochi-devkafka with brokers and partitions (topics named by
+ * NULL-terminated topics[], each created with that many partitions; the
+ * dead-letter topic "<topic>.dlq" too when the name does not already end so),
+ * and waits for its bootstrap line. */
+void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
+                            const char *const topics[]);
+/* Sends one control command line to the dev broker ("down 1", "up 1"). */
+void mochi_test_kafka_command(struct mochi_test_kafka *kafka, const char *command);
+void mochi_test_kafka_stop(struct mochi_test_kafka *kafka);
+
+/* ---- waiting ---- */
+
+int64_t mochi_test_now_ms(void);
+/* Connects to 127.0.0.1:port until it accepts or timeout_ms passes. */
+bool mochi_test_wait_port(int port, int timeout_ms);
+/* A free TCP port on 127.0.0.1 (bind to 0, read, close). */
+int mochi_test_free_port(void);
+
+/* Removes what the harness made (temp dirs); call from a group teardown. */
+void mochi_test_cleanup(void);
+
+#endif

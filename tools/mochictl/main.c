@@ -1,0 +1,68 @@
+/* mochictl: Mochi's operator tool. main only dispatches to a command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hash.h"
+#include "mochictl.h"
+
+struct command {
+    const char *group; /* "sites", or NULL for a top-level command */
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {NULL, "migrate", mochictl_migrate, "apply pending database migrations"},
+    {"sites", "add", mochictl_sites_add, "add a site: prints its id and tracking key"},
+    {"sites", "list", mochictl_sites_list, "list the sites"},
+    {"sites", "remove", mochictl_sites_remove, "remove a site and all its data"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: mochictl COMMAND [OPTIONS]   (mochictl COMMAND --help for its options)\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s%s", commands[i].group ? commands[i].group : "",
+                 commands[i].group ? " " : "", commands[i].name);
+        fprintf(out, "  %-16s %s\n", name, commands[i].summary);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (mochi_hash_init() != 0) {
+        fprintf(stderr, "mochictl: libsodium failed to initialise\n");
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const struct command *c = &commands[i];
+        if (c->group == NULL && strcmp(argv[1], c->name) == 0)
+            return c->run(argc - 1, argv + 1);
+        if (c->group != NULL && strcmp(argv[1], c->group) == 0 && argc >= 3 &&
+            strcmp(argv[2], c->name) == 0)
+            return c->run(argc - 2, argv + 2);
+    }
+    if (argc >= 2) {
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+            if (commands[i].group && strcmp(argv[1], commands[i].group) == 0) {
+                fprintf(stderr, "mochictl: '%s' needs a subcommand: add, list or remove\n",
+                        argv[1]);
+                return 2;
+            }
+        }
+    }
+    fprintf(stderr, "mochictl: unknown command '%s' (see mochictl --help)\n", argv[1]);
+    return 2;
+}
