@@ -5,12 +5,23 @@
 #include <string.h>
 #include <time.h>
 
+/* Copies a libpq message as one line that is safe inside a double-quoted
+ * logfmt value: line breaks and tabs become spaces, double quotes become
+ * single quotes and backslashes become slashes. */
 static void one_line(char *err, size_t errlen, const char *msg)
 {
     snprintf(err, errlen, "%s", msg ? msg : "");
-    for (char *p = err; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = (p[1] == '\0') ? '\0' : ' ';
+    size_t len = strlen(err);
+    while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == '\r' || err[len - 1] == ' '))
+        err[--len] = '\0';
+    for (char *p = err; *p; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+        else if (*p == '"')
+            *p = '\'';
+        else if (*p == '\\')
+            *p = '/';
+    }
 }
 
 int mochi_db_connect(const char *conninfo, const char *application_name, PGconn **out, char *err,

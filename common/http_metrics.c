@@ -23,9 +23,6 @@ struct mochi_metrics_server {
     int port;
 };
 
-static int open_listener(const char *listen_addr, int *fd_out, int *port_out, char *err,
-                         size_t errlen);
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
                              const char *content_type, char *body, size_t len,
                              enum MHD_ResponseMemoryMode mode, bool allow);
@@ -38,13 +35,13 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 
 /* Binds and listens ourselves instead of letting MHD do it, so that a
  * failure comes back with errno and can name the address. */
-static int open_listener(const char *listen_addr, int *fd_out, int *port_out, char *err,
-                         size_t errlen)
+int mochi_http_listen(const char *listen_addr, int backlog, int *fd_out, int *port_out, char *err,
+                      size_t errlen)
 {
     char host[256];
     int port = 0;
     if (mochi_split_host_port(listen_addr, host, sizeof(host), &port) != 0) {
-        snprintf(err, errlen, "metrics listen address '%s' is not HOST:PORT", listen_addr);
+        snprintf(err, errlen, "listen address '%s' is not HOST:PORT", listen_addr);
         return MOCHI_ERR_INVALID;
     }
     char service[8];
@@ -57,7 +54,7 @@ static int open_listener(const char *listen_addr, int *fd_out, int *port_out, ch
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, service, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve metrics listen address %s: %s", listen_addr,
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", listen_addr,
                  gai_strerror(rc));
         return MOCHI_ERR_INVALID;
     }
@@ -76,7 +73,7 @@ static int open_listener(const char *listen_addr, int *fd_out, int *port_out, ch
         (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (ai->ai_family == AF_INET6) /* "[::]:9101" means IPv6, as written */
             (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
             saved = errno;
             close(fd);
             fd = -1;
@@ -85,15 +82,14 @@ static int open_listener(const char *listen_addr, int *fd_out, int *port_out, ch
     freeaddrinfo(res);
     if (fd < 0) {
         char ebuf[128];
-        snprintf(err, errlen, "cannot listen on metrics address %s: %s", listen_addr,
+        snprintf(err, errlen, "cannot listen on %s: %s", listen_addr,
                  strerror_r(saved, ebuf, sizeof(ebuf)));
         return MOCHI_ERR_IO;
     }
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0) {
-        snprintf(err, errlen, "cannot listen on metrics address %s: getsockname failed",
-                 listen_addr);
+        snprintf(err, errlen, "cannot listen on %s: getsockname failed", listen_addr);
         close(fd);
         return MOCHI_ERR_IO;
     }
@@ -106,9 +102,9 @@ static int open_listener(const char *listen_addr, int *fd_out, int *port_out, ch
 }
 
 /* MHD's own messages, as one logfmt line each instead of raw stderr. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+void mochi_http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    const char *component = cls ? cls : "http";
     if (!mochi_log_enabled(MOCHI_LOG_WARN))
         return;
     char text[512];
@@ -117,7 +113,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(text);
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         text[--len] = '\0';
-    mochi_log(MOCHI_LOG_WARN, "metrics", "msg=%s", mochi_log_quote(quoted, sizeof(quoted), text));
+    mochi_log(MOCHI_LOG_WARN, component, "msg=%s", mochi_log_quote(quoted, sizeof(quoted), text));
 }
 
 /* Queues a response. mode says who owns body: MHD_RESPMEM_MUST_FREE hands
@@ -197,7 +193,7 @@ int mochi_metrics_server_start(struct mochi_metrics *reg, const char *listen_add
     server->healthy = healthy;
     server->arg = arg;
     int fd = -1;
-    int rc = open_listener(listen_addr, &fd, &server->port, err, errlen);
+    int rc = mochi_http_listen(listen_addr, 64, &fd, &server->port, err, errlen);
     if (rc != 0) {
         free(server);
         return rc;
@@ -208,7 +204,7 @@ int mochi_metrics_server_start(struct mochi_metrics *reg, const char *listen_add
      * another thread may have been given meanwhile. */
     server->daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle_request, server,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_EXTERNAL_LOGGER, mochi_http_mhd_log, "metrics", MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)10, MHD_OPTION_END);
     if (server->daemon == NULL) {

@@ -1,6 +1,7 @@
 #ifndef MOCHI_HTTP_METRICS_H
 #define MOCHI_HTTP_METRICS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "metrics.h"
@@ -38,5 +39,19 @@ int mochi_metrics_server_port(const struct mochi_metrics_server *server);
 /* Stops the server, waiting for a request in progress, and frees it. NULL
  * is a no-op. */
 void mochi_metrics_server_stop(struct mochi_metrics_server *server);
+
+/* Binds and listens on HOST:PORT (numeric or a name; "[v6]:port"; port 0
+ * picks one) itself rather than letting libmicrohttpd do it, so that a
+ * failure can name the address and errno. Returns 0 with the socket in
+ * *fd (caller owns it, or hands it to MHD_OPTION_LISTEN_SOCKET) and the
+ * bound port in *port, MOCHI_ERR_INVALID for a bad address, MOCHI_ERR_IO
+ * when it cannot bind. */
+int mochi_http_listen(const char *listen_addr, int backlog, int *fd, int *port, char *err,
+                      size_t errlen) __attribute__((warn_unused_result));
+
+/* libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER callback: one logfmt warning
+ * line per message; cls is the component name (a static string) or NULL. */
+void mochi_http_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #endif

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   librdkafka-dev libavro-dev libsodium-dev libcmocka-dev
-  libmicrohttpd-dev libjansson-dev libpq-dev
+  libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev
   postgresql postgresql-contrib
   kcat wrk nginx-light curl python3 chromium
 )

@@ -565,3 +565,56 @@ void mochi_test_cleanup(void)
     }
     tmpdir_path[0] = '\0';
 }
+
+/* ---- a private PostgreSQL server ---- */
+
+static void pg_script(struct mochi_test_pg *pg, const char *cmd)
+{
+    char *const argv[] = {(char *)mochi_test_src("scripts/pg-test-server"), (char *)cmd, pg->dir,
+                          NULL};
+    char *out = NULL, *err = NULL;
+    int status = mochi_test_run(argv, NULL, 120000, &out, &err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("pg-test-server %s failed: %s%s", cmd, out, err);
+    free(out);
+    free(err);
+}
+
+void mochi_test_pg_start(struct mochi_test_pg *pg)
+{
+    if (pg->dir[0] == '\0')
+        snprintf(pg->dir, sizeof(pg->dir), "%s/pg%d", mochi_test_tmpdir(), unique_counter++);
+    snprintf(pg->host, sizeof(pg->host), "%s/sock", pg->dir);
+    pg_script(pg, "start");
+}
+
+void mochi_test_pg_stop(struct mochi_test_pg *pg)
+{
+    pg_script(pg, "stop");
+}
+
+void mochi_test_pg_db(struct mochi_test_pg *pg, struct mochi_test_db *db)
+{
+    char conninfo[400];
+    snprintf(conninfo, sizeof(conninfo), "host=%s user=postgres dbname=postgres", pg->host);
+    PGconn *admin = PQconnectdb(conninfo);
+    if (PQstatus(admin) != CONNECTION_OK)
+        fail_msg("private server: %s", PQerrorMessage(admin));
+    snprintf(db->name, sizeof(db->name), "%s", mochi_test_unique("db"));
+    char sql[128];
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db->name);
+    mochi_test_db_exec(admin, sql);
+    PQfinish(admin);
+    snprintf(db->conninfo, sizeof(db->conninfo), "host=%s user=postgres dbname=%s", pg->host,
+             db->name);
+    char envbuf[600];
+    snprintf(envbuf, sizeof(envbuf), "MOCHI_DATABASE_URL=%s", db->conninfo);
+    char *const env[] = {envbuf, NULL};
+    char *const argv[] = {(char *)mochi_test_bin("mochictl"), "migrate", NULL};
+    char *out = NULL, *err = NULL;
+    int status = mochi_test_run(argv, env, 60000, &out, &err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("mochictl migrate failed: %s%s", out, err);
+    free(out);
+    free(err);
+}

@@ -113,6 +113,72 @@ void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int par
 void mochi_test_kafka_command(struct mochi_test_kafka *kafka, const char *command);
 void mochi_test_kafka_stop(struct mochi_test_kafka *kafka);
 
+/* Reads every message of topic from the beginning until each partition's
+ * end (as of the call) and at least min_count messages were read, or
+ * timeout_ms passes. Returns a malloc'd array of messages (*count of them),
+ * each copied; free with mochi_test_messages_free. */
+struct mochi_test_message {
+    int32_t partition;
+    int64_t offset;
+    char *key;
+    size_t key_len;
+    unsigned char *value;
+    size_t len;
+    char *headers; /* "name=value\n" per header, in order; "" when none */
+};
+struct mochi_test_message *mochi_test_kafka_read_all(const char *bootstrap, const char *topic,
+                                                     size_t min_count, int timeout_ms,
+                                                     size_t *count);
+void mochi_test_messages_free(struct mochi_test_message *messages, size_t count);
+
+/* A plain idempotent producer for tests. */
+struct mochi_test_producer;
+struct mochi_test_producer *mochi_test_producer_new(const char *bootstrap);
+/* Produces value (copied) with key to topic (partition by key hash). */
+void mochi_test_produce(struct mochi_test_producer *producer, const char *topic, const char *key,
+                        const void *value, size_t len);
+/* Waits until everything produced is acknowledged (fails the test after
+ * timeout_ms), then frees the producer. */
+void mochi_test_producer_close(struct mochi_test_producer *producer, int timeout_ms);
+
+/* The committed offset of group for each partition of topic (-1 where
+ * none), into offsets[0..nparts). */
+void mochi_test_kafka_committed(const char *bootstrap, const char *group, const char *topic,
+                                int nparts, int64_t *offsets);
+/* The log end offset of each partition of topic. */
+void mochi_test_kafka_end_offsets(const char *bootstrap, const char *topic, int nparts,
+                                  int64_t *offsets);
+
+/* ---- a private PostgreSQL server (for tests that stop and start it) ---- */
+
+struct mochi_test_pg {
+    char dir[256];
+    char host[300]; /* socket directory */
+};
+void mochi_test_pg_start(struct mochi_test_pg *pg); /* initdb on first start */
+void mochi_test_pg_stop(struct mochi_test_pg *pg);
+/* A database on the private server with migrations applied. */
+void mochi_test_pg_db(struct mochi_test_pg *pg, struct mochi_test_db *db);
+
+/* ---- HTTP ---- */
+
+struct mochi_test_response {
+    long status;
+    char *body;    /* malloc'd, NUL-terminated */
+    char *headers; /* malloc'd raw header block */
+};
+
+/* One HTTP request with libcurl: method, url, extra headers
+ * (NULL-terminated "Name: value", may be NULL), body (may be NULL). Fails
+ * the test when no answer comes (connection refused, timeout). */
+void mochi_test_http(const char *method, const char *url, const char *const headers[],
+                     const char *body, struct mochi_test_response *response);
+/* As mochi_test_http but returns false instead of failing when the request
+ * gets no answer. */
+bool mochi_test_http_try(const char *method, const char *url, const char *const headers[],
+                         const char *body, struct mochi_test_response *response);
+void mochi_test_response_free(struct mochi_test_response *response);
+
 /* ---- waiting ---- */
 
 int64_t mochi_test_now_ms(void);

@@ -1,0 +1,309 @@
+#include "beacon.h"
+#include "domain.h"
+#include "error.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static enum beacon_reject copy_field(char *dst, size_t size, const char *src, const char *name,
+                                     char *why, size_t whylen);
+static bool text_is_clean(const char *s, size_t len);
+
+/* Lower-case substrings of User-Agents that are not people. Short on
+ * purpose: what matters is the traffic that reaches an analytics beacon
+ * (crawlers running scripts, headless browsers, monitors, HTTP libraries). */
+static const char *const bot_patterns[] = {
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "headless",
+    "phantomjs",
+    "puppeteer",
+    "playwright",
+    "selenium",
+    "lighthouse",
+    "pingdom",
+    "uptime",
+    "monitor",
+    "curl/",
+    "wget/",
+    "python-",
+    "go-http-client",
+    "java/",
+    "okhttp",
+    "libwww-perl",
+    "httpclient",
+    "axios/",
+    "node-fetch",
+    "undici",
+    "scrapy",
+    "facebookexternalhit",
+    "preview",
+    "feedfetcher",
+    "mediapartners",
+};
+
+static bool text_is_clean(const char *s, size_t len)
+{
+    if (!mochi_utf8_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        /* C1 controls U+0080..U+009F are encoded as 0xC2 0x80..0x9F. */
+        if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0)
+            return false;
+    }
+    return true;
+}
+
+static enum beacon_reject copy_field(char *dst, size_t size, const char *src, const char *name,
+                                     char *why, size_t whylen)
+{
+    size_t len = src ? strlen(src) : 0;
+    if (len >= size) {
+        snprintf(why, whylen, "%s is too long", name);
+        return BEACON_INVALID;
+    }
+    memcpy(dst, src ? src : "", len + 1);
+    return BEACON_OK;
+}
+
+enum beacon_reject beacon_parse_json(const char *body, size_t len, struct beacon_fields *fields,
+                                     char *why, size_t whylen)
+{
+    json_error_t jerr;
+    /* jansson rejects invalid UTF-8 and, without JSON_ALLOW_NUL, \u0000. */
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        snprintf(why, whylen, "malformed JSON: %s", jerr.text);
+        return BEACON_INVALID;
+    }
+    enum beacon_reject r = BEACON_INVALID;
+    if (!json_is_object(root)) {
+        snprintf(why, whylen, "body must be a JSON object");
+        goto out;
+    }
+    json_t *k = json_object_get(root, "k");
+    json_t *u = json_object_get(root, "u");
+    json_t *ref = json_object_get(root, "r");
+    if (!json_is_string(k)) {
+        snprintf(why, whylen, "\"k\" (tracking key) must be a string");
+        goto out;
+    }
+    if (!json_is_string(u)) {
+        snprintf(why, whylen, "\"u\" (page URL) must be a string");
+        goto out;
+    }
+    if (ref != NULL && !json_is_string(ref) && !json_is_null(ref)) {
+        snprintf(why, whylen, "\"r\" (referrer) must be a string or null");
+        goto out;
+    }
+    r = beacon_from_query(json_string_value(k), json_string_value(u),
+                          json_is_string(ref) ? json_string_value(ref) : NULL, fields, why, whylen);
+out:
+    json_decref(root);
+    return r;
+}
+
+enum beacon_reject beacon_from_query(const char *key, const char *url, const char *referrer,
+                                     struct beacon_fields *fields, char *why, size_t whylen)
+{
+    if (key == NULL || key[0] == '\0') {
+        snprintf(why, whylen, "missing tracking key");
+        return BEACON_INVALID;
+    }
+    if (url == NULL || url[0] == '\0') {
+        snprintf(why, whylen, "missing page URL");
+        return BEACON_INVALID;
+    }
+    if (copy_field(fields->key, sizeof(fields->key), key, "tracking key", why, whylen) ||
+        copy_field(fields->url, sizeof(fields->url), url, "page URL", why, whylen) ||
+        copy_field(fields->referrer, sizeof(fields->referrer), referrer, "referrer", why, whylen))
+        return BEACON_INVALID;
+    return beacon_check_text(fields, why, whylen);
+}
+
+enum beacon_reject beacon_check_text(const struct beacon_fields *fields, char *why, size_t whylen)
+{
+    size_t klen = strlen(fields->key);
+    if (klen < 16 || klen > BEACON_KEY_MAX ||
+        strspn(fields->key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            klen) {
+        snprintf(why, whylen, "malformed tracking key");
+        return BEACON_INVALID;
+    }
+    if (!text_is_clean(fields->url, strlen(fields->url))) {
+        snprintf(why, whylen, "page URL has invalid UTF-8 or control characters");
+        return BEACON_INVALID;
+    }
+    if (!text_is_clean(fields->referrer, strlen(fields->referrer))) {
+        snprintf(why, whylen, "referrer has invalid UTF-8 or control characters");
+        return BEACON_INVALID;
+    }
+    return BEACON_OK;
+}
+
+/* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+enum beacon_reject beacon_normalize(const struct beacon_fields *fields, const char *site_domain,
+                                    struct mochi_pageview *ev, char *why, size_t whylen)
+{
+    enum beacon_reject r = BEACON_INVALID;
+    char *scheme = NULL, *host = NULL, *path = NULL;
+    char *rscheme = NULL, *rhost = NULL;
+    CURLU *page = curl_url();
+    CURLU *ref = NULL;
+    if (page == NULL) {
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    if (curl_url_set(page, CURLUPART_URL, fields->url, 0) != CURLUE_OK ||
+        curl_url_get(page, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(page, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(page, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+        snprintf(why, whylen, "page URL does not parse");
+        goto out;
+    }
+    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+        snprintf(why, whylen, "page URL must be http or https");
+        goto out;
+    }
+    if (!mochi_host_matches_domain(host, strlen(host), site_domain)) {
+        snprintf(why, whylen, "page host is not the site's domain");
+        r = BEACON_FOREIGN_HOST;
+        goto out;
+    }
+    size_t plen = strlen(path);
+    if (plen == 0) {
+        memcpy(ev->path, "/", 2);
+    } else {
+        plen = utf8_cut(path, plen, MOCHI_PATH_MAX);
+        memcpy(ev->path, path, plen);
+        ev->path[plen] = '\0';
+    }
+
+    ev->has_referrer = false;
+    if (fields->referrer[0] != '\0') {
+        ref = curl_url();
+        if (ref == NULL ||
+            curl_url_set(ref, CURLUPART_URL, fields->referrer, CURLU_NON_SUPPORT_SCHEME) !=
+                CURLUE_OK ||
+            curl_url_get(ref, CURLUPART_SCHEME, &rscheme, 0) != CURLUE_OK) {
+            snprintf(why, whylen, "referrer does not parse");
+            goto out;
+        }
+        /* A referrer without a host (about:blank, data:) says nothing. */
+        if (curl_url_get(ref, CURLUPART_HOST, &rhost, 0) == CURLUE_OK && rhost[0] != '\0') {
+            size_t hlen = strlen(rhost);
+            bool own =
+                strcasecmp(rhost, host) == 0 || mochi_host_matches_domain(rhost, hlen, site_domain);
+            if (!own) {
+                int n = snprintf(ev->referrer, sizeof(ev->referrer), "%s://%s", rscheme, rhost);
+                if (n < 0 || (size_t)n >= sizeof(ev->referrer)) {
+                    snprintf(why, whylen, "referrer host is too long");
+                    goto out;
+                }
+                for (char *p = ev->referrer; *p; p++)
+                    *p = (char)tolower((unsigned char)*p);
+                ev->has_referrer = true;
+            }
+        }
+    }
+    r = BEACON_OK;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(path);
+    curl_free(rscheme);
+    curl_free(rhost);
+    curl_url_cleanup(page);
+    curl_url_cleanup(ref);
+    return r;
+}
+
+bool beacon_is_bot(const char *user_agent)
+{
+    if (user_agent == NULL || user_agent[0] == '\0')
+        return true;
+    char lower[512];
+    size_t n = 0;
+    for (; user_agent[n] && n + 1 < sizeof(lower); n++)
+        lower[n] = (char)tolower((unsigned char)user_agent[n]);
+    lower[n] = '\0';
+    for (size_t i = 0; i < sizeof(bot_patterns) / sizeof(bot_patterns[0]); i++)
+        if (strstr(lower, bot_patterns[i]) != NULL)
+            return true;
+    return false;
+}
+
+int beacon_client_ip(const struct sockaddr *peer, const char *xff,
+                     const struct mochi_cidr_list *trusted, char *out, size_t size)
+{
+    if (mochi_addr_format(peer, out, size) != 0)
+        return MOCHI_ERR_INVALID;
+    int family;
+    unsigned char bin[16];
+    if (xff == NULL || trusted->count == 0 || mochi_addr_parse(out, &family, bin) != 0 ||
+        !mochi_cidr_list_contains(trusted, family, bin))
+        return 0;
+    /* Walk X-Forwarded-For from the right: each hop appended the address
+     * it saw; the first one not ours is the client. */
+    size_t end = strlen(xff);
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',')
+            start--;
+        size_t a = start, b = end;
+        while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
+            a++;
+        while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
+            b--;
+        char entry[64];
+        if (b - a == 0 || b - a >= sizeof(entry))
+            return 0;
+        memcpy(entry, xff + a, b - a);
+        entry[b - a] = '\0';
+        if (mochi_addr_parse(entry, &family, bin) != 0)
+            return 0; /* garbage: keep the last address we could believe */
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(family, bin, text, sizeof(text)) == NULL)
+            return 0;
+        snprintf(out, size, "%s", text);
+        if (!mochi_cidr_list_contains(trusted, family, bin))
+            return 0;
+        end = start > 0 ? start - 1 : 0;
+    }
+    return 0;
+}
+
+const char *beacon_reject_reason(enum beacon_reject reject)
+{
+    switch (reject) {
+    case BEACON_OK:
+        return "ok";
+    case BEACON_INVALID:
+        return "invalid";
+    case BEACON_UNKNOWN_SITE:
+        return "unknown_site";
+    case BEACON_FOREIGN_HOST:
+        return "foreign_host";
+    }
+    return "invalid";
+}

@@ -1,0 +1,530 @@
+#include "http.h"
+#include "beacon.h"
+#include "error.h"
+#include "hash.h"
+#include "http_metrics.h"
+#include "log.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The tracker, generated from collector/mochi.js at build time. */
+extern const char collector_tracker_js[];
+extern const size_t collector_tracker_js_len;
+
+enum route { ROUTE_EVENT, ROUTE_GIF, ROUTE_JS, ROUTE_HEALTHZ, ROUTE_METRICS, ROUTE_OTHER, NROUTES };
+static const char *const route_names[NROUTES] = {"event",   "gif",     "tracker",
+                                                 "healthz", "metrics", "other"};
+static const unsigned int statuses[] = {200, 202, 204, 400, 403, 404, 405, 413, 500, 503};
+#define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]))
+
+enum outcome {
+    OUT_PUBLISHED, /* enqueued for Kafka */
+    OUT_BOT,
+    OUT_INVALID,
+    OUT_UNKNOWN_SITE,
+    OUT_FOREIGN_HOST,
+    OUT_QUEUE_FULL,
+    OUT_UNAVAILABLE, /* no salt or sites yet, or the producer failed */
+    NOUTCOMES
+};
+static const char *const outcome_names[NOUTCOMES] = {
+    "published", "bot", "invalid", "unknown_site", "foreign_host", "queue_full", "unavailable"};
+
+/* A 1x1 transparent GIF. */
+static const unsigned char gif_1x1[] = {
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+
+struct codec_slot {
+    struct mochi_codec *codec;
+    struct codec_slot *next;
+};
+
+struct collector_http {
+    struct collector_http_deps deps;
+    struct MHD_Daemon *daemon;
+    int port;
+
+    struct MHD_Response *accepted;  /* 202, empty */
+    struct MHD_Response *preflight; /* 204 */
+    struct MHD_Response *gif;       /* 200 image/gif */
+    struct MHD_Response *tracker;   /* 200 mochi.js */
+    struct MHD_Response *queue_full;
+
+    struct mochi_metric *requests[NROUTES][NSTATUSES];
+    struct mochi_metric *outcomes[NOUTCOMES];
+
+    pthread_mutex_t codecs_lock;
+    struct codec_slot *codecs; /* every thread's codec, freed at stop */
+    atomic_llong last_poke_ms;
+};
+
+/* A POST body being received. */
+struct request {
+    int64_t arrived_us;
+    size_t len;
+    bool too_big;
+    char body[BEACON_BODY_MAX + 1];
+};
+
+static _Thread_local struct mochi_codec *thread_codec;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct mochi_codec *codec_for_thread(struct collector_http *http)
+{
+    if (thread_codec != NULL)
+        return thread_codec;
+    struct codec_slot *slot = calloc(1, sizeof(*slot));
+    if (slot == NULL || mochi_codec_new(http->deps.schemas, &slot->codec) != 0) {
+        free(slot);
+        return NULL;
+    }
+    pthread_mutex_lock(&http->codecs_lock);
+    slot->next = http->codecs;
+    http->codecs = slot;
+    pthread_mutex_unlock(&http->codecs_lock);
+    thread_codec = slot->codec;
+    return thread_codec;
+}
+
+static enum route route_of(const char *url)
+{
+    if (strcmp(url, "/api/event") == 0)
+        return ROUTE_EVENT;
+    if (strcmp(url, "/p.gif") == 0)
+        return ROUTE_GIF;
+    if (strcmp(url, "/mochi.js") == 0)
+        return ROUTE_JS;
+    if (strcmp(url, "/healthz") == 0)
+        return ROUTE_HEALTHZ;
+    if (strcmp(url, "/metrics") == 0)
+        return ROUTE_METRICS;
+    return ROUTE_OTHER;
+}
+
+static void count_request(struct collector_http *http, enum route route, unsigned int status)
+{
+    for (size_t i = 0; i < NSTATUSES; i++) {
+        if (statuses[i] == status) {
+            mochi_metric_inc(http->requests[route][i]);
+            return;
+        }
+    }
+}
+
+static enum MHD_Result send_shared(struct collector_http *http, struct MHD_Connection *conn,
+                                   enum route route, unsigned int status,
+                                   struct MHD_Response *response)
+{
+    count_request(http, route, status);
+    return MHD_queue_response(conn, status, response);
+}
+
+/* Answers {key: text} with status; JSON-escaped by jansson. */
+static enum MHD_Result send_json(struct collector_http *http, struct MHD_Connection *conn,
+                                 enum route route, unsigned int status, const char *key,
+                                 const char *text)
+{
+    json_t *obj = json_pack("{s:s}", key, text);
+    char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (body == NULL)
+        return MHD_NO;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    if (status == 405)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+                                route == ROUTE_EVENT ? "POST, OPTIONS" : "GET, HEAD");
+    if (status == 503)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    count_request(http, route, status);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_error(struct collector_http *http, struct MHD_Connection *conn,
+                                  enum route route, unsigned int status, const char *why)
+{
+    return send_json(http, conn, route, status, "error", why);
+}
+
+struct xff_collect {
+    char buf[1024];
+    size_t len;
+};
+
+/* Joins every X-Forwarded-For header, in order, with commas. */
+static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct xff_collect *x = cls;
+    if (strcasecmp(key, "X-Forwarded-For") != 0 || value == NULL)
+        return MHD_YES;
+    int n = snprintf(x->buf + x->len, sizeof(x->buf) - x->len, "%s%s", x->len ? "," : "", value);
+    if (n > 0)
+        x->len = x->len + (size_t)n < sizeof(x->buf) ? x->len + (size_t)n : sizeof(x->buf) - 1;
+    return MHD_YES;
+}
+
+static void poke_sites(struct collector_http *http)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long last = atomic_load(&http->last_poke_ms);
+    if (now - last >= 1000 && atomic_compare_exchange_strong(&http->last_poke_ms, &last, now))
+        collector_sites_poke(http->deps.sites);
+}
+
+/* The whole path of one beacon: validate, look up, normalise, hash,
+ * encode, enqueue. Answers the request. */
+static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Connection *conn,
+                                     enum route route, const struct beacon_fields *fields,
+                                     int64_t arrived_us)
+{
+    char why[160] = "";
+    struct collector_site site;
+    int rc = collector_sites_lookup(http->deps.sites, fields->key, &site);
+    if (rc == MOCHI_ERR_AGAIN) {
+        mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
+        return send_error(http, conn, route, 503, "not ready: sites not loaded yet");
+    }
+    if (rc != 0) {
+        poke_sites(http);
+        mochi_metric_inc(http->outcomes[OUT_UNKNOWN_SITE]);
+        return send_error(http, conn, route, 404, "unknown tracking key");
+    }
+    struct mochi_pageview ev;
+    enum beacon_reject reject = beacon_normalize(fields, site.domain, &ev, why, sizeof(why));
+    if (reject == BEACON_FOREIGN_HOST) {
+        mochi_metric_inc(http->outcomes[OUT_FOREIGN_HOST]);
+        return send_error(http, conn, route, 403, why);
+    }
+    if (reject != BEACON_OK) {
+        mochi_metric_inc(http->outcomes[OUT_INVALID]);
+        return send_error(http, conn, route, 400, why);
+    }
+
+    const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+    if (beacon_is_bot(ua)) {
+        mochi_metric_inc(http->outcomes[OUT_BOT]);
+        return route == ROUTE_GIF ? send_shared(http, conn, route, 200, http->gif)
+                                  : send_shared(http, conn, route, 202, http->accepted);
+    }
+
+    unsigned char salt[MOCHI_SALT_LEN];
+    if (collector_sites_salt(http->deps.sites, arrived_us / 86400000000LL, salt) != 0) {
+        mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
+        return send_error(http, conn, route, 503, "not ready: no salt for today");
+    }
+    char ip[64];
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct xff_collect xff = {.len = 0};
+    if (http->deps.trusted_proxies->count > 0)
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_xff, &xff);
+    if (info == NULL || beacon_client_ip(info->client_addr, xff.len ? xff.buf : NULL,
+                                         http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
+        mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
+        return send_error(http, conn, route, 500, "cannot read the client address");
+    }
+    memcpy(ev.site_id, site.id_text, sizeof(ev.site_id));
+    mochi_visitor_hash(salt, site.id, ip, ua, ev.visitor_hash);
+    ev.occurred_at_us = arrived_us;
+
+    unsigned char wire[MOCHI_PAGEVIEW_WIRE_MAX];
+    size_t len = 0;
+    struct mochi_codec *codec = codec_for_thread(http);
+    rc = codec ? mochi_codec_encode(codec, &ev, wire, sizeof(wire), &len) : MOCHI_ERR_NOMEM;
+    if (rc != 0) {
+        mochi_metric_inc(http->outcomes[OUT_INVALID]);
+        return send_error(http, conn, route, 400, "event out of range");
+    }
+    rc = collector_producer_send(http->deps.producer, site.id_text, MOCHI_UUID_TEXT_LEN, wire, len);
+    if (rc == MOCHI_ERR_FULL) {
+        mochi_metric_inc(http->outcomes[OUT_QUEUE_FULL]);
+        return send_shared(http, conn, route, 503, http->queue_full);
+    }
+    if (rc != 0) {
+        mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
+        return send_error(http, conn, route, 503, "Kafka producer unavailable");
+    }
+    mochi_metric_inc(http->outcomes[OUT_PUBLISHED]);
+    return route == ROUTE_GIF ? send_shared(http, conn, route, 200, http->gif)
+                              : send_shared(http, conn, route, 202, http->accepted);
+}
+
+static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connection *conn,
+                                  enum route route)
+{
+    switch (route) {
+    case ROUTE_JS:
+        return send_shared(http, conn, route, 200, http->tracker);
+    case ROUTE_HEALTHZ: {
+        bool ok = collector_producer_healthy(http->deps.producer);
+        return ok ? send_json(http, conn, route, 200, "status", "ok")
+                  : send_json(http, conn, route, 503, "status", "Kafka producer unavailable");
+    }
+    case ROUTE_METRICS: {
+        char *text = NULL;
+        size_t len = 0;
+        if (mochi_metrics_render(http->deps.metrics, &text, &len) != 0)
+            return send_error(http, conn, route, 500, "out of memory");
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (r == NULL) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, MOCHI_METRICS_CONTENT_TYPE);
+        count_request(http, route, 200);
+        enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    case ROUTE_GIF: {
+        char why[160] = "";
+        struct beacon_fields fields;
+        const char *k = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "k");
+        const char *u = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "u");
+        const char *r = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "r");
+        if (beacon_from_query(k, u, r, &fields, why, sizeof(why)) != BEACON_OK) {
+            mochi_metric_inc(http->outcomes[OUT_INVALID]);
+            return send_error(http, conn, route, 400, why);
+        }
+        return handle_beacon(http, conn, route, &fields, now_us());
+    }
+    default:
+        return send_error(http, conn, route, 404, "not found");
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    struct collector_http *http = cls;
+    enum route route = route_of(url);
+    struct request *req = *req_cls;
+
+    if (req == NULL && route == ROUTE_EVENT && strcmp(method, "POST") == 0) {
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > BEACON_BODY_MAX) {
+            mochi_metric_inc(http->outcomes[OUT_INVALID]);
+            return send_error(http, conn, route, 413, "body over 4 KiB");
+        }
+        req = malloc(sizeof(*req));
+        if (req == NULL)
+            return MHD_NO;
+        req->arrived_us = now_us();
+        req->len = 0;
+        req->too_big = false;
+        *req_cls = req;
+        return MHD_YES;
+    }
+    if (req != NULL) {
+        if (*upload_data_size > 0) {
+            if (req->len + *upload_data_size > BEACON_BODY_MAX)
+                req->too_big = true;
+            else
+                memcpy(req->body + req->len, upload_data, *upload_data_size);
+            req->len += *upload_data_size;
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        if (req->too_big) {
+            mochi_metric_inc(http->outcomes[OUT_INVALID]);
+            return send_error(http, conn, route, 413, "body over 4 KiB");
+        }
+        char why[160] = "";
+        struct beacon_fields fields;
+        if (beacon_parse_json(req->body, req->len, &fields, why, sizeof(why)) != BEACON_OK) {
+            mochi_metric_inc(http->outcomes[OUT_INVALID]);
+            return send_error(http, conn, route, 400, why);
+        }
+        return handle_beacon(http, conn, route, &fields, req->arrived_us);
+    }
+
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (route == ROUTE_EVENT)
+        return strcmp(method, "OPTIONS") == 0 ? send_shared(http, conn, route, 204, http->preflight)
+                                              : send_error(http, conn, route, 405, "use POST");
+    if (route != ROUTE_OTHER && !get)
+        return send_error(http, conn, route, 405, "use GET");
+    return handle_get(http, conn, route);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    free(*req_cls);
+    *req_cls = NULL;
+}
+
+static struct MHD_Response *static_response(const void *data, size_t len, const char *type)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return NULL;
+    if (type != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    return r;
+}
+
+static int make_responses(struct collector_http *http)
+{
+    static const char queue_full_body[] = "{\"error\":\"queue full, retry later\"}";
+    http->accepted = static_response("", 0, NULL);
+    http->preflight = static_response("", 0, NULL);
+    http->gif = static_response(gif_1x1, sizeof(gif_1x1), "image/gif");
+    http->tracker = static_response(collector_tracker_js, collector_tracker_js_len,
+                                    "application/javascript; charset=utf-8");
+    http->queue_full =
+        static_response(queue_full_body, sizeof(queue_full_body) - 1, "application/json");
+    if (!http->accepted || !http->preflight || !http->gif || !http->tracker || !http->queue_full)
+        return MOCHI_ERR_NOMEM;
+    MHD_add_response_header(http->preflight, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_METHODS,
+                            "POST, OPTIONS");
+    MHD_add_response_header(http->preflight, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_HEADERS,
+                            "Content-Type");
+    MHD_add_response_header(http->preflight, MHD_HTTP_HEADER_ACCESS_CONTROL_MAX_AGE, "86400");
+    MHD_add_response_header(http->gif, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(http->tracker, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
+    MHD_add_response_header(http->queue_full, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return 0;
+}
+
+static int make_metrics(struct collector_http *http)
+{
+    static const char *const req_labels[] = {"route", "status"};
+    static const char *const outcome_labels[] = {"outcome"};
+    struct mochi_metric_family *req =
+        mochi_metrics_counter(http->deps.metrics, "mochi_collector_http_requests_total",
+                              "HTTP requests by route and status", 2, req_labels);
+    struct mochi_metric_family *out = mochi_metrics_counter(
+        http->deps.metrics, "mochi_collector_events_total",
+        "beacons by outcome: published (queued for Kafka) or why not", 1, outcome_labels);
+    if (req == NULL || out == NULL)
+        return MOCHI_ERR_NOMEM;
+    for (size_t r = 0; r < NROUTES; r++) {
+        for (size_t s = 0; s < NSTATUSES; s++) {
+            char status[8];
+            snprintf(status, sizeof(status), "%u", statuses[s]);
+            const char *values[] = {route_names[r], status};
+            http->requests[r][s] = mochi_metrics_child(req, values);
+            if (http->requests[r][s] == NULL)
+                return MOCHI_ERR_NOMEM;
+        }
+    }
+    for (size_t o = 0; o < NOUTCOMES; o++) {
+        const char *values[] = {outcome_names[o]};
+        http->outcomes[o] = mochi_metrics_child(out, values);
+        if (http->outcomes[o] == NULL)
+            return MOCHI_ERR_NOMEM;
+    }
+    return 0;
+}
+
+int collector_http_start(const char *listen_addr, const struct collector_http_deps *deps,
+                         struct collector_http **out, char *err, size_t errlen)
+{
+    struct collector_http *http = calloc(1, sizeof(*http));
+    if (http == NULL)
+        return MOCHI_ERR_NOMEM;
+    http->deps = *deps;
+    pthread_mutex_init(&http->codecs_lock, NULL);
+    atomic_init(&http->last_poke_ms, 0);
+    int fd = -1;
+    int rc = make_responses(http);
+    if (rc == 0)
+        rc = make_metrics(http);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    rc = mochi_http_listen(listen_addr, 1024, &fd, &http->port, err, errlen);
+    if (rc != 0)
+        goto fail;
+    http->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, mochi_http_mhd_log, "collector",
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, deps->threads,
+        MHD_OPTION_CONNECTION_LIMIT, deps->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)30, MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_END);
+    if (http->daemon == NULL) {
+        snprintf(err, errlen, "cannot start the HTTP server on %s", listen_addr);
+        close(fd);
+        rc = MOCHI_ERR_INTERNAL;
+        goto fail;
+    }
+    *out = http;
+    return 0;
+fail:
+    collector_http_stop(http);
+    return rc;
+}
+
+int collector_http_port(const struct collector_http *http)
+{
+    return http->port;
+}
+
+void collector_http_quiesce(struct collector_http *http)
+{
+    if (http == NULL || http->daemon == NULL)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(http->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void collector_http_stop(struct collector_http *http)
+{
+    if (http == NULL)
+        return;
+    if (http->daemon != NULL)
+        MHD_stop_daemon(http->daemon);
+    struct MHD_Response *shared[] = {http->accepted, http->preflight, http->gif, http->tracker,
+                                     http->queue_full};
+    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+        if (shared[i] != NULL)
+            MHD_destroy_response(shared[i]);
+    while (http->codecs != NULL) {
+        struct codec_slot *next = http->codecs->next;
+        mochi_codec_destroy(http->codecs->codec);
+        free(http->codecs);
+        http->codecs = next;
+    }
+    pthread_mutex_destroy(&http->codecs_lock);
+    free(http);
+}

@@ -1,0 +1,156 @@
+/* mochi-collector: beacons in over HTTP, Avro events out to Kafka. main
+ * only wires the modules together and runs the poll loop. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "config.h"
+#include "daemon.h"
+#include "hash.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "netaddr.h"
+#include "producer.h"
+#include "sites.h"
+
+static const struct mochi_setting setting_refresh = {
+    .name = "refresh-interval",
+    .env = "MOCHI_COLLECTOR_REFRESH",
+    .type = MOCHI_SETTING_DURATION,
+    .default_value = "10s",
+    .min = 100,
+    .max = 3600 * 1000,
+    .help = "how often sites and salts are reloaded from PostgreSQL"};
+static const struct mochi_setting setting_threads = {.name = "threads",
+                                                     .env = "MOCHI_COLLECTOR_THREADS",
+                                                     .type = MOCHI_SETTING_INT,
+                                                     .default_value = "0",
+                                                     .min = 0,
+                                                     .max = 256,
+                                                     .help =
+                                                         "HTTP worker threads (0: one per CPU)"};
+static const struct mochi_setting setting_max_connections = {.name = "max-connections",
+                                                             .env =
+                                                                 "MOCHI_COLLECTOR_MAX_CONNECTIONS",
+                                                             .type = MOCHI_SETTING_INT,
+                                                             .default_value = "4096",
+                                                             .min = 1,
+                                                             .max = 1000000,
+                                                             .help = "concurrent HTTP connections"};
+static const struct mochi_setting setting_shutdown_timeout = {
+    .name = "shutdown-timeout",
+    .env = "MOCHI_SHUTDOWN_TIMEOUT",
+    .type = MOCHI_SETTING_DURATION,
+    .default_value = "10s",
+    .min = 0,
+    .max = 3600 * 1000,
+    .help = "how long SIGTERM waits for Kafka to take what is queued"};
+
+static const struct mochi_setting *const settings[] = {&mochi_setting_brokers,
+                                                       &mochi_setting_topic,
+                                                       &mochi_setting_database_url,
+                                                       &mochi_setting_listen,
+                                                       &mochi_setting_trusted_proxies,
+                                                       &setting_refresh,
+                                                       &setting_threads,
+                                                       &setting_max_connections,
+                                                       &setting_shutdown_timeout,
+                                                       &mochi_setting_log_level,
+                                                       NULL};
+
+static const struct mochi_program_spec spec = {
+    .name = "mochi-collector",
+    .summary = "Receives page-view beacons over HTTP (POST /api/event, GET /p.gif), hashes the "
+               "visitor with the day's salt, and publishes Avro events to Kafka. Serves the "
+               "tracker at /mochi.js, /healthz and /metrics. The database URL should use the "
+               "mochi_collector role.",
+    .settings = settings,
+    .kafka_properties = true,
+};
+
+int main(int argc, char **argv)
+{
+    struct mochi_config *config = mochi_config_load_or_exit(&spec, argc, argv);
+    struct mochi_cidr_list trusted = {0};
+    struct mochi_schema_set *schemas = NULL;
+    struct mochi_metrics *metrics = NULL;
+    struct collector_producer *producer = NULL;
+    struct collector_sites *sites = NULL;
+    struct collector_http *http = NULL;
+    char err[512] = "";
+    int code = 1;
+
+    mochi_daemon_signals_install();
+    if (mochi_hash_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        mochi_log(MOCHI_LOG_ERROR, "collector", "msg=\"library initialisation failed\"");
+        goto out;
+    }
+    /* Validated by the settings table already; parsed here for use. */
+    if (mochi_cidr_list_parse(mochi_config_str(config, "trusted-proxies"), &trusted, err,
+                              sizeof(err)) != 0)
+        goto fail;
+    if (mochi_schema_set_load(mochi_schema_dir_default(), &schemas, err, sizeof(err)) != 0)
+        goto fail;
+    metrics = mochi_metrics_new();
+    if (metrics == NULL)
+        goto out;
+    if (collector_producer_new(config, metrics, &producer, err, sizeof(err)) != 0) {
+        code = 2; /* a -X property librdkafka refused: a configuration error */
+        goto fail;
+    }
+    if (collector_sites_start(mochi_config_str(config, "database-url"),
+                              mochi_config_ms(config, "refresh-interval"), metrics, &sites) != 0)
+        goto out;
+    if (!collector_sites_wait_ready(sites, 10000))
+        mochi_log(MOCHI_LOG_WARN, "collector",
+                  "msg=\"sites and salts not loaded yet; beacons get 503 until they are\"");
+
+    long threads = mochi_config_int(config, "threads");
+    if (threads == 0)
+        threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 2;
+    struct collector_http_deps deps = {
+        .sites = sites,
+        .producer = producer,
+        .schemas = schemas,
+        .metrics = metrics,
+        .trusted_proxies = &trusted,
+        .threads = (unsigned int)threads,
+        .max_connections = (unsigned int)mochi_config_int(config, "max-connections"),
+    };
+    if (collector_http_start(mochi_config_str(config, "listen"), &deps, &http, err, sizeof(err)) !=
+        0)
+        goto fail;
+    mochi_log(MOCHI_LOG_INFO, "collector",
+              "msg=\"started\" listen=%s port=%d threads=%ld topic=%s trusted_proxies=%zu",
+              mochi_config_str(config, "listen"), collector_http_port(http), threads,
+              mochi_config_str(config, "topic"), trusted.count);
+
+    while (!mochi_daemon_stopping())
+        collector_producer_poll(producer, 100);
+
+    mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"stopping: no new connections, draining\"");
+    collector_http_quiesce(http);
+    collector_http_stop(http); /* requests in progress finish first */
+    http = NULL;
+    int undelivered =
+        collector_producer_close(producer, (int)mochi_config_ms(config, "shutdown-timeout"));
+    producer = NULL;
+    mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"stopped\" undelivered=%d", undelivered);
+    code = 0;
+    goto out;
+fail:
+    fprintf(stderr, "mochi-collector: %s\n", err);
+out:
+    collector_http_stop(http);
+    (void)collector_producer_close(producer, 0);
+    collector_sites_destroy(sites);
+    mochi_metrics_destroy(metrics);
+    mochi_schema_set_destroy(schemas);
+    mochi_cidr_list_free(&trusted);
+    mochi_config_destroy(config);
+    curl_global_cleanup();
+    return code;
+}

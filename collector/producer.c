@@ -1,0 +1,237 @@
+#include "producer.h"
+#include "error.h"
+#include "kafka.h"
+#include "log.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct collector_producer {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *topic;
+    atomic_bool fatal;
+    atomic_int brokers_up; /* from the last statistics; -1 before the first */
+    atomic_bool all_down;  /* ALL_BROKERS_DOWN seen and no delivery since */
+    atomic_bool closing;   /* purging at shutdown: count failures, log them once */
+
+    struct mochi_metric *delivered;
+    struct mochi_metric *failed;
+    struct mochi_metric *queue_depth;
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
+static void on_scrape(struct mochi_metrics *reg, void *arg);
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    struct collector_producer *p = opaque;
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        mochi_metric_inc(p->delivered);
+        atomic_store(&p->all_down, false);
+        return;
+    }
+    mochi_metric_inc(p->failed);
+    if (atomic_load(&p->closing))
+        return;
+    mochi_log(MOCHI_LOG_ERROR, "collector", "msg=\"event not delivered\" error=\"%s\"",
+              rd_kafka_err2str(msg->err));
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct collector_producer *p = opaque;
+    char quoted[512];
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+        atomic_store(&p->fatal, true);
+        mochi_log(MOCHI_LOG_ERROR, "collector", "msg=\"fatal Kafka error\" error=%s reason=%s",
+                  rd_kafka_err2name(orig), mochi_log_quote(quoted, sizeof(quoted), why));
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        atomic_store(&p->all_down, true);
+    mochi_log(MOCHI_LOG_WARN, "collector", "msg=\"Kafka error\" error=%s reason=%s",
+              rd_kafka_err2name((rd_kafka_resp_err_t)err),
+              mochi_log_quote(quoted, sizeof(quoted), reason));
+}
+
+/* Counts the brokers librdkafka sees as UP (learned brokers only, not the
+ * bootstrap entries). Returning 0 lets librdkafka free json. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    struct collector_producer *p = opaque;
+    json_t *root = json_loadb(json, len, 0, NULL);
+    json_t *brokers = root ? json_object_get(root, "brokers") : NULL;
+    if (json_is_object(brokers)) {
+        int up = 0;
+        const char *name;
+        json_t *b;
+        json_object_foreach(brokers, name, b)
+        {
+            const char *state = json_string_value(json_object_get(b, "state"));
+            json_int_t id = json_integer_value(json_object_get(b, "nodeid"));
+            if (state && strcmp(state, "UP") == 0 && id >= 0)
+                up++;
+        }
+        atomic_store(&p->brokers_up, up);
+        if (up > 0)
+            atomic_store(&p->all_down, false);
+    }
+    json_decref(root);
+    return 0;
+}
+
+static void on_scrape(struct mochi_metrics *reg, void *arg)
+{
+    (void)reg;
+    struct collector_producer *p = arg;
+    mochi_metric_set(p->queue_depth, (double)rd_kafka_outq_len(p->rk));
+}
+
+int collector_producer_new(const struct mochi_config *config, struct mochi_metrics *metrics,
+                           struct collector_producer **out, char *err, size_t errlen)
+{
+    struct collector_producer *p = calloc(1, sizeof(*p));
+    rd_kafka_conf_t *conf = NULL;
+    int rc = MOCHI_ERR_NOMEM;
+    if (p == NULL)
+        goto fail;
+    atomic_init(&p->fatal, false);
+    atomic_init(&p->brokers_up, -1);
+    atomic_init(&p->all_down, false);
+    atomic_init(&p->closing, false);
+    struct mochi_metric_family *f;
+    f = mochi_metrics_counter(metrics, "mochi_collector_events_published_total",
+                              "events Kafka acknowledged", 0, NULL);
+    p->delivered = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_counter(metrics, "mochi_collector_delivery_failures_total",
+                              "accepted events Kafka did not acknowledge", 0, NULL);
+    p->failed = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_gauge(metrics, "mochi_collector_producer_queue_depth",
+                            "messages waiting in the producer's local queue", 0, NULL);
+    p->queue_depth = f ? mochi_metrics_child(f, NULL) : NULL;
+    if (p->delivered == NULL || p->failed == NULL || p->queue_depth == NULL)
+        goto fail;
+
+    rc = mochi_kafka_conf_new(config, "mochi-collector", &conf, err, errlen);
+    if (rc != 0)
+        goto fail;
+    /* Mochi's defaults, each overridable with -X: an accepted beacon waits
+     * for Kafka as long as the process lives (message.timeout.ms=0), in a
+     * bounded queue; a full queue turns into 503 for new beacons. */
+    static const char *const defaults[][2] = {
+        {"message.timeout.ms", "0"},
+        {"queue.buffering.max.messages", "200000"},
+        {"queue.buffering.max.kbytes", "65536"},
+        {"linger.ms", "5"},
+        {"compression.type", "lz4"},
+        {"statistics.interval.ms", "1000"},
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        rc = mochi_kafka_default(config, conf, defaults[i][0], defaults[i][1], err, errlen);
+        if (rc != 0)
+            goto fail;
+    }
+    /* Not overridable: DESIGN.md requires idempotent producers. */
+    rc = mochi_kafka_set(conf, "enable.idempotence", "true", err, errlen);
+    if (rc != 0)
+        goto fail;
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_stats_cb(conf, on_stats);
+
+    char why[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+    if (p->rk == NULL) {
+        snprintf(err, errlen, "cannot create the Kafka producer: %s", why);
+        rc = MOCHI_ERR_INVALID;
+        goto fail;
+    }
+    conf = NULL; /* rd_kafka_new took ownership */
+    p->topic = rd_kafka_topic_new(p->rk, mochi_config_str(config, "topic"), NULL);
+    if (p->topic == NULL) {
+        snprintf(err, errlen, "cannot create the topic handle: %s",
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        rc = MOCHI_ERR_INVALID;
+        goto fail;
+    }
+    rc = mochi_metrics_on_scrape(metrics, on_scrape, p);
+    if (rc != 0)
+        goto fail;
+    *out = p;
+    return 0;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (p && p->topic)
+        rd_kafka_topic_destroy(p->topic);
+    if (p && p->rk)
+        rd_kafka_destroy(p->rk);
+    free(p);
+    if (rc == MOCHI_ERR_NOMEM)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+int collector_producer_send(struct collector_producer *p, const char *key, size_t key_len,
+                            const void *value, size_t len)
+{
+    if (atomic_load_explicit(&p->fatal, memory_order_relaxed))
+        return MOCHI_ERR_INTERNAL;
+    if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value, len,
+                         key, key_len, NULL) == 0)
+        return 0;
+    rd_kafka_resp_err_t err = rd_kafka_last_error();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return MOCHI_ERR_FULL;
+    mochi_log(MOCHI_LOG_ERROR, "collector", "msg=\"produce failed\" error=%s",
+              rd_kafka_err2name(err));
+    return MOCHI_ERR_INTERNAL;
+}
+
+void collector_producer_poll(struct collector_producer *p, int timeout_ms)
+{
+    rd_kafka_poll(p->rk, timeout_ms);
+}
+
+bool collector_producer_healthy(struct collector_producer *p)
+{
+    if (atomic_load(&p->fatal))
+        return false;
+    if (atomic_load(&p->all_down))
+        return false;
+    return atomic_load(&p->brokers_up) != 0;
+}
+
+int collector_producer_close(struct collector_producer *p, int timeout_ms)
+{
+    if (p == NULL)
+        return 0;
+    int queued = rd_kafka_outq_len(p->rk);
+    mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"flushing producer\" queued=%d timeout_ms=%d",
+              queued, timeout_ms);
+    rd_kafka_flush(p->rk, timeout_ms);
+    int left = rd_kafka_outq_len(p->rk);
+    if (left > 0) {
+        /* Purged messages get a failed delivery report: counted and logged
+         * by on_delivery as each is served by the poll below. */
+        atomic_store(&p->closing, true);
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
+        mochi_log(MOCHI_LOG_ERROR, "collector",
+                  "msg=\"events not delivered before the shutdown deadline\" undelivered=%d", left);
+    }
+    rd_kafka_topic_destroy(p->topic);
+    rd_kafka_destroy(p->rk);
+    free(p);
+    return left;
+}

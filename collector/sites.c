@@ -1,0 +1,337 @@
+#include "sites.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
+#include "salt.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SALT_DAYS 3 /* yesterday (late requests around midnight), today, tomorrow */
+
+struct site_entry {
+    char key[65];
+    struct collector_site site;
+};
+
+struct day_salt {
+    long long day; /* -1: empty */
+    unsigned char salt[MOCHI_SALT_LEN];
+};
+
+struct collector_sites {
+    char *conninfo;
+    long long refresh_ms;
+    pthread_t thread;
+    bool thread_started;
+
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake;
+    bool stopping; /* under wake_lock */
+    bool poked;    /* under wake_lock */
+
+    pthread_rwlock_t lock;      /* guards everything below */
+    struct site_entry *entries; /* sorted by key */
+    size_t count;
+    bool loaded;
+    struct day_salt salts[SALT_DAYS];
+    struct timespec loaded_at;
+    struct timespec salts_at;
+
+    struct mochi_metric *db_up;
+    struct mochi_metric *site_age;
+    struct mochi_metric *salt_age;
+    struct mochi_metric *site_count;
+    struct mochi_metric *refresh_errors;
+};
+
+static void *refresher(void *arg);
+static int load_sites(struct collector_sites *sites, PGconn *conn);
+static int load_salts(struct collector_sites *sites, PGconn *conn);
+static void on_scrape(struct mochi_metrics *reg, void *arg);
+
+static int compare_entries(const void *a, const void *b)
+{
+    return strcmp(((const struct site_entry *)a)->key, ((const struct site_entry *)b)->key);
+}
+
+static double seconds_since(const struct timespec *then)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
+}
+
+int collector_sites_start(const char *conninfo, long long refresh_ms, struct mochi_metrics *metrics,
+                          struct collector_sites **out)
+{
+    struct collector_sites *sites = calloc(1, sizeof(*sites));
+    if (sites == NULL)
+        return MOCHI_ERR_NOMEM;
+    sites->conninfo = strdup(conninfo);
+    sites->refresh_ms = refresh_ms;
+    for (int i = 0; i < SALT_DAYS; i++)
+        sites->salts[i].day = -1;
+    pthread_mutex_init(&sites->wake_lock, NULL);
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&sites->wake, &cattr);
+    pthread_condattr_destroy(&cattr);
+    pthread_rwlock_init(&sites->lock, NULL);
+
+    struct mochi_metric_family *f;
+    f = mochi_metrics_gauge(metrics, "mochi_collector_database_up",
+                            "1 when the last refresh from PostgreSQL succeeded", 0, NULL);
+    sites->db_up = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_gauge(metrics, "mochi_collector_site_cache_age_seconds",
+                            "seconds since the site cache was last loaded", 0, NULL);
+    sites->site_age = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_gauge(metrics, "mochi_collector_salt_cache_age_seconds",
+                            "seconds since the salts were last read", 0, NULL);
+    sites->salt_age = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_gauge(metrics, "mochi_collector_sites", "sites in the cache", 0, NULL);
+    sites->site_count = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_counter(metrics, "mochi_collector_cache_refresh_errors_total",
+                              "failed refreshes of the site and salt cache", 0, NULL);
+    sites->refresh_errors = f ? mochi_metrics_child(f, NULL) : NULL;
+    if (sites->conninfo == NULL || sites->db_up == NULL || sites->site_age == NULL ||
+        sites->salt_age == NULL || sites->site_count == NULL || sites->refresh_errors == NULL ||
+        mochi_metrics_on_scrape(metrics, on_scrape, sites) != 0) {
+        collector_sites_destroy(sites);
+        return MOCHI_ERR_NOMEM;
+    }
+    if (pthread_create(&sites->thread, NULL, refresher, sites) != 0) {
+        collector_sites_destroy(sites);
+        return MOCHI_ERR_INTERNAL;
+    }
+    sites->thread_started = true;
+    *out = sites;
+    return 0;
+}
+
+void collector_sites_destroy(struct collector_sites *sites)
+{
+    if (sites == NULL)
+        return;
+    if (sites->thread_started) {
+        pthread_mutex_lock(&sites->wake_lock);
+        sites->stopping = true;
+        pthread_cond_signal(&sites->wake);
+        pthread_mutex_unlock(&sites->wake_lock);
+        pthread_join(sites->thread, NULL);
+    }
+    pthread_rwlock_destroy(&sites->lock);
+    pthread_cond_destroy(&sites->wake);
+    pthread_mutex_destroy(&sites->wake_lock);
+    sodium_memzero(sites->salts, sizeof(sites->salts));
+    free(sites->entries);
+    free(sites->conninfo);
+    free(sites);
+}
+
+static void on_scrape(struct mochi_metrics *reg, void *arg)
+{
+    (void)reg;
+    struct collector_sites *sites = arg;
+    pthread_rwlock_rdlock(&sites->lock);
+    bool loaded = sites->loaded;
+    double site_age = loaded ? seconds_since(&sites->loaded_at) : -1;
+    double salt_age = sites->salts_at.tv_sec ? seconds_since(&sites->salts_at) : -1;
+    size_t count = sites->count;
+    pthread_rwlock_unlock(&sites->lock);
+    mochi_metric_set(sites->site_age, site_age);
+    mochi_metric_set(sites->salt_age, salt_age);
+    mochi_metric_set(sites->site_count, (double)count);
+}
+
+static int load_sites(struct collector_sites *sites, PGconn *conn)
+{
+    char err[256];
+    PGresult *res = PQexec(conn, "SELECT tracking_key, id::text, domain FROM sites");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        int rc = mochi_db_error(conn, res, err, sizeof(err));
+        PQclear(res);
+        mochi_log(MOCHI_LOG_WARN, "collector", "msg=\"cannot load sites\" error=\"%s\"", err);
+        return rc;
+    }
+    int n = PQntuples(res);
+    struct site_entry *entries = calloc((size_t)n + 1, sizeof(*entries));
+    if (entries == NULL) {
+        PQclear(res);
+        return MOCHI_ERR_NOMEM;
+    }
+    size_t count = 0;
+    for (int i = 0; i < n; i++) {
+        struct site_entry *e = &entries[count];
+        const char *key = PQgetvalue(res, i, 0);
+        if (strlen(key) >= sizeof(e->key) || mochi_uuid_parse(PQgetvalue(res, i, 1), e->site.id) ||
+            strlen(PQgetvalue(res, i, 2)) > MOCHI_DOMAIN_MAX)
+            continue; /* the schema's CHECKs make this unreachable */
+        strcpy(e->key, key);
+        mochi_uuid_format(e->site.id, e->site.id_text);
+        strcpy(e->site.domain, PQgetvalue(res, i, 2));
+        count++;
+    }
+    PQclear(res);
+    qsort(entries, count, sizeof(*entries), compare_entries);
+
+    pthread_rwlock_wrlock(&sites->lock);
+    struct site_entry *old = sites->entries;
+    size_t old_count = sites->count;
+    sites->entries = entries;
+    sites->count = count;
+    sites->loaded = true;
+    clock_gettime(CLOCK_MONOTONIC, &sites->loaded_at);
+    pthread_rwlock_unlock(&sites->lock);
+    free(old);
+    if (count != old_count)
+        mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"site cache loaded\" sites=%zu", count);
+    return 0;
+}
+
+static int load_salts(struct collector_sites *sites, PGconn *conn)
+{
+    long long today = mochi_day_today();
+    struct day_salt fresh[SALT_DAYS];
+    /* Today's and tomorrow's are created if absent, so that a database
+     * outage at midnight changes nothing; yesterday's is only read (late
+     * requests around midnight belong to it). */
+    for (int i = 0; i < SALT_DAYS; i++) {
+        fresh[i].day = today - 1 + i;
+        int rc = mochi_salt_get_or_create(conn, fresh[i].day, fresh[i].salt);
+        if (rc != 0) {
+            sodium_memzero(fresh, sizeof(fresh));
+            return rc;
+        }
+    }
+    int expired = mochi_salt_expire(conn);
+    if (expired > 0)
+        mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"expired old salts\" count=%d", expired);
+    pthread_rwlock_wrlock(&sites->lock);
+    memcpy(sites->salts, fresh, sizeof(fresh));
+    clock_gettime(CLOCK_MONOTONIC, &sites->salts_at);
+    pthread_rwlock_unlock(&sites->lock);
+    sodium_memzero(fresh, sizeof(fresh));
+    return 0;
+}
+
+static void *refresher(void *arg)
+{
+    struct collector_sites *sites = arg;
+    PGconn *conn = NULL;
+    bool db_ok = true; /* the state last logged, so that each change logs once */
+    for (;;) {
+        char err[512] = "";
+        int rc = 0;
+        if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+            PQfinish(conn);
+            conn = NULL;
+            rc = mochi_db_connect(sites->conninfo, "mochi-collector", &conn, err, sizeof(err));
+        }
+        if (rc == 0)
+            rc = load_sites(sites, conn);
+        if (rc == 0)
+            rc = load_salts(sites, conn);
+        mochi_metric_set(sites->db_up, rc == 0 ? 1 : 0);
+        if (rc != 0) {
+            mochi_metric_inc(sites->refresh_errors);
+            if (db_ok)
+                mochi_log(MOCHI_LOG_WARN, "collector",
+                          "msg=\"database unreachable, serving from cache\" error=\"%s\"", err);
+            db_ok = false;
+        } else if (!db_ok) {
+            mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"database reachable again\"");
+            db_ok = true;
+        }
+
+        pthread_mutex_lock(&sites->wake_lock);
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        long long wait_ms =
+            rc == 0 ? sites->refresh_ms : (sites->refresh_ms < 1000 ? sites->refresh_ms : 1000);
+        deadline.tv_sec += wait_ms / 1000;
+        deadline.tv_nsec += (wait_ms % 1000) * 1000000;
+        if (deadline.tv_nsec >= 1000000000) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000;
+        }
+        while (!sites->stopping && !sites->poked &&
+               pthread_cond_timedwait(&sites->wake, &sites->wake_lock, &deadline) == 0) {
+        }
+        bool stop = sites->stopping;
+        sites->poked = false;
+        pthread_mutex_unlock(&sites->wake_lock);
+        if (stop)
+            break;
+    }
+    PQfinish(conn);
+    return NULL;
+}
+
+bool collector_sites_wait_ready(struct collector_sites *sites, long long timeout_ms)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        unsigned char salt[MOCHI_SALT_LEN];
+        pthread_rwlock_rdlock(&sites->lock);
+        bool loaded = sites->loaded;
+        pthread_rwlock_unlock(&sites->lock);
+        if (loaded && collector_sites_salt(sites, mochi_day_today(), salt) == 0)
+            return true;
+        if (seconds_since(&start) * 1000 >= (double)timeout_ms)
+            return false;
+        struct timespec pause = {0, 20 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+int collector_sites_lookup(struct collector_sites *sites, const char *key,
+                           struct collector_site *site)
+{
+    struct site_entry probe;
+    if (strlen(key) >= sizeof(probe.key))
+        return MOCHI_ERR_NOTFOUND;
+    strcpy(probe.key, key);
+    int rc = MOCHI_ERR_NOTFOUND;
+    pthread_rwlock_rdlock(&sites->lock);
+    if (!sites->loaded) {
+        rc = MOCHI_ERR_AGAIN;
+    } else {
+        const struct site_entry *e =
+            bsearch(&probe, sites->entries, sites->count, sizeof(probe), compare_entries);
+        if (e != NULL) {
+            *site = e->site;
+            rc = 0;
+        }
+    }
+    pthread_rwlock_unlock(&sites->lock);
+    return rc;
+}
+
+int collector_sites_salt(struct collector_sites *sites, long long day,
+                         unsigned char salt[MOCHI_SALT_LEN])
+{
+    int rc = MOCHI_ERR_AGAIN;
+    pthread_rwlock_rdlock(&sites->lock);
+    for (int i = 0; i < SALT_DAYS; i++) {
+        if (sites->salts[i].day == day) {
+            memcpy(salt, sites->salts[i].salt, MOCHI_SALT_LEN);
+            rc = 0;
+        }
+    }
+    pthread_rwlock_unlock(&sites->lock);
+    return rc;
+}
+
+void collector_sites_poke(struct collector_sites *sites)
+{
+    pthread_mutex_lock(&sites->wake_lock);
+    sites->poked = true;
+    pthread_cond_signal(&sites->wake);
+    pthread_mutex_unlock(&sites->wake_lock);
+}

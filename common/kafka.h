@@ -1,0 +1,33 @@
+#ifndef MOCHI_KAFKA_H
+#define MOCHI_KAFKA_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+/* librdkafka configuration shared by every Kafka client of Mochi. */
+
+/* Returns a new conf in *out (caller owns it until handed to rd_kafka_new)
+ * with bootstrap.servers from the "brokers" setting, client.id, librdkafka's
+ * log lines routed to Mochi's logfmt stderr log, and then every -X property
+ * of config applied, so that -X wins over Mochi's defaults but not over the
+ * settings the caller sets afterwards. Returns 0 or MOCHI_ERR_INVALID with
+ * the reason in err. */
+int mochi_kafka_conf_new(const struct mochi_config *config, const char *client_id,
+                         rd_kafka_conf_t **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* rd_kafka_conf_set that returns 0 or MOCHI_ERR_INVALID with
+ * "KEY: reason" in err. */
+int mochi_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                    size_t errlen) __attribute__((warn_unused_result));
+
+/* Sets key only when -X did not set it: Mochi's default for a property the
+ * operator may override. Returns as mochi_kafka_set. */
+int mochi_kafka_default(const struct mochi_config *config, rd_kafka_conf_t *conf, const char *key,
+                        const char *value, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,89 @@
+#ifndef MOCHI_STREAM_H
+#define MOCHI_STREAM_H
+
+/* The consumer loop shared by mochi-consumer and mochi-rollup: a Kafka
+ * consumer-group member that reads page-view events in batches, decodes
+ * them, and hands each batch to an applier that writes it to PostgreSQL in
+ * one transaction; offsets are committed only after that transaction has
+ * committed (at-least-once delivery; the applier makes a second apply
+ * harmless). It also owns what both daemons need alike:
+ *
+ *  - cooperative-sticky rebalances: a revoked partition's batch is applied
+ *    and committed before it is handed over;
+ *  - database outages: consumption pauses (the member keeps polling, so it
+ *    stays in the group), the connection is retried with backoff, and the
+ *    batch in hand is applied when the server is back;
+ *  - undecodable messages: copied unchanged to the dead-letter topic (when
+ *    the daemon is the one that writes it) with headers naming the error,
+ *    source partition and offset, and consumption goes on;
+ *  - events older than the retention are refused and counted unless the
+ *    applier accepts them (replay);
+ *  - day partitions are created before a batch that needs them;
+ *  - /metrics with lag per partition, events by outcome, batch sizes and
+ *    transaction latency; SIGTERM drains and leaves the group. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "event.h"
+#include "hash.h"
+#include "metrics.h"
+
+/* One decoded event and where it came from. */
+struct mochi_stream_event {
+    struct mochi_pageview ev;
+    char dedupe_key[MOCHI_HASH_HEX_LEN + 1];
+    int64_t minute_us; /* occurred_at truncated to the minute */
+    int32_t partition;
+    int64_t offset;
+};
+
+/* What an applier reports for a batch: events by outcome label. */
+#define MOCHI_STREAM_MAX_OUTCOMES 6
+struct mochi_stream_counts {
+    uint64_t n[MOCHI_STREAM_MAX_OUTCOMES];
+};
+
+struct mochi_stream_ops {
+    const char *program;   /* "mochi-consumer": application_name, client.id */
+    const char *component; /* "consumer": log component and metric prefix mochi_<component>_ */
+    const char *default_group;
+    bool write_dlq; /* this daemon copies undecodable messages to the DLQ */
+    /* Outcome labels the applier counts into (counts.n[i] <-> outcomes[i]),
+     * NULL-terminated, at most MOCHI_STREAM_MAX_OUTCOMES. The stream adds
+     * "invalid" and "too_old" of its own. */
+    const char *const *outcomes;
+    void *arg;
+    /* Called once after connecting and after each reconnect. Returns 0 or a
+     * negative code (MOCHI_ERR_AGAIN: retry). */
+    int (*prepare)(void *arg, PGconn *conn);
+    /* Applies events[0..n) in one transaction that it begins and commits.
+     * Returns 0, MOCHI_ERR_AGAIN (the database went away: the same batch is
+     * applied again later), or another negative code (logged; also
+     * retried, since dropping a batch would lose data). */
+    int (*apply)(void *arg, PGconn *conn, const struct mochi_stream_event *events, size_t n,
+                 struct mochi_stream_counts *counts);
+    /* For an event older than the retention: true to apply it anyway
+     * (replay). May be NULL. */
+    bool (*accept_old)(void *arg, int64_t occurred_at_us);
+};
+
+/* Settings every stream daemon takes (add them to the program's table). */
+extern const struct mochi_setting mochi_setting_group;
+extern const struct mochi_setting mochi_setting_batch_size;
+extern const struct mochi_setting mochi_setting_batch_wait;
+extern const struct mochi_setting mochi_setting_retention;
+extern const struct mochi_setting mochi_setting_metrics_listen_consumer;
+extern const struct mochi_setting mochi_setting_metrics_listen_rollup;
+
+/* Runs until SIGTERM/SIGINT (mochi_daemon_signals_install must have been
+ * called). Returns the process exit code: 0 after a clean drain, 1 when it
+ * could not start or hit a fatal Kafka error, 2 for a configuration error
+ * (a -X property librdkafka refused). */
+int mochi_stream_run(const struct mochi_config *config, const struct mochi_stream_ops *ops);
+
+#endif

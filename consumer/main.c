@@ -1,0 +1,53 @@
+/* mochi-consumer: group mochi-ingest; deduplicates page views and stores
+ * the raw events in PostgreSQL, exactly once. main only wires. */
+#include "config.h"
+#include "daemon.h"
+#include "hash.h"
+#include "ingest.h"
+#include "log.h"
+#include "stream.h"
+
+static const struct mochi_setting *const settings[] = {
+    &mochi_setting_brokers,      &mochi_setting_topic,
+    &mochi_setting_database_url, &mochi_setting_group,
+    &mochi_setting_batch_size,   &mochi_setting_batch_wait,
+    &mochi_setting_retention,    &mochi_setting_metrics_listen_consumer,
+    &mochi_setting_log_level,    NULL};
+
+static const struct mochi_program_spec spec = {
+    .name = "mochi-consumer",
+    .summary = "Consumer-group member (group mochi-ingest) that reads page-view events from Kafka "
+               "and, one transaction per batch, records their dedupe keys and stores the new "
+               "ones in page_view_events. Offsets are committed after the transaction. "
+               "Undecodable messages go to <topic>.dlq. The database URL should use the "
+               "mochi_consumer role.",
+    .settings = settings,
+    .kafka_properties = true,
+};
+
+int main(int argc, char **argv)
+{
+    struct mochi_config *config = mochi_config_load_or_exit(&spec, argc, argv);
+    mochi_daemon_signals_install();
+    int code = 1;
+    struct ingest *ingest = ingest_new();
+    if (ingest == NULL || mochi_hash_init() != 0) {
+        mochi_log(MOCHI_LOG_ERROR, "consumer", "msg=\"initialisation failed\"");
+        goto out;
+    }
+    const struct mochi_stream_ops ops = {
+        .program = "mochi-consumer",
+        .component = "consumer",
+        .default_group = "mochi-ingest",
+        .write_dlq = true,
+        .outcomes = ingest_outcomes,
+        .arg = ingest,
+        .prepare = ingest_prepare,
+        .apply = ingest_apply,
+    };
+    code = mochi_stream_run(config, &ops);
+out:
+    ingest_destroy(ingest);
+    mochi_config_destroy(config);
+    return code;
+}

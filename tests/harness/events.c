@@ -1,0 +1,271 @@
+#include "events.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#define MINUTE_US INT64_C(60000000)
+#define DAY_US INT64_C(86400000000)
+
+static unsigned int next_rand(unsigned int *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return (*state >> 8) & 0xffffff;
+}
+
+struct mochi_test_event *mochi_test_events_make(size_t n, const char *const *site_ids,
+                                                size_t nsites, int visitors, int paths,
+                                                int span_minutes, int days, double dup_share,
+                                                unsigned int seed)
+{
+    struct mochi_test_event *events = calloc(n, sizeof(*events));
+    unsigned int st = seed;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    /* Start at a minute boundary well in the past so that every event is
+     * in the past and minutes are exact. */
+    int64_t base = ((int64_t)now.tv_sec * 1000000 / MINUTE_US - span_minutes - 2) * MINUTE_US;
+    for (size_t i = 0; i < n; i++) {
+        struct mochi_test_event *e = &events[i];
+        if (i > 0 && (double)next_rand(&st) / 0xffffff < dup_share) {
+            /* a re-send, or the same view again later in the same minute */
+            *e = events[next_rand(&st) % i];
+            int64_t minute = e->at_us - e->at_us % MINUTE_US;
+            e->at_us = minute + next_rand(&st) % MINUTE_US;
+            continue;
+        }
+        snprintf(e->site_id, sizeof(e->site_id), "%s", site_ids[next_rand(&st) % nsites]);
+        /* skew: low numbers are more popular */
+        unsigned int r = next_rand(&st);
+        e->visitor = (int)((r % visitors) * (r % 3 == 0 ? 1 : (next_rand(&st) % 4 + 1)) %
+                           (unsigned)visitors);
+        int p = (int)((next_rand(&st) % paths) * (next_rand(&st) % paths) / (unsigned)paths);
+        if (p % 7 == 3)
+            snprintf(e->path, sizeof(e->path), "/caf\xc3\xa9/%d", p);
+        else if (p == 0)
+            snprintf(e->path, sizeof(e->path), "/");
+        else
+            snprintf(e->path, sizeof(e->path), "/page/%d", p);
+        if (next_rand(&st) % 4 == 0)
+            snprintf(e->referrer, sizeof(e->referrer), "https://ref%u.example", next_rand(&st) % 5);
+        int day = days > 1 ? (int)(next_rand(&st) % (unsigned)days) : 0;
+        e->at_us = base - (int64_t)day * DAY_US +
+                   (int64_t)(next_rand(&st) % (unsigned)span_minutes) * MINUTE_US +
+                   next_rand(&st) % MINUTE_US;
+    }
+    return events;
+}
+
+void mochi_test_events_produce(const char *bootstrap, const char *topic, struct mochi_codec *codec,
+                               const struct mochi_test_event *events, size_t n)
+{
+    struct mochi_test_producer *p = mochi_test_producer_new(bootstrap);
+    for (size_t i = 0; i < n; i++) {
+        const struct mochi_test_event *e = &events[i];
+        struct mochi_pageview ev;
+        memset(&ev, 0, sizeof(ev));
+        snprintf(ev.site_id, sizeof(ev.site_id), "%s", e->site_id);
+        snprintf(ev.path, sizeof(ev.path), "%s", e->path);
+        ev.has_referrer = e->referrer[0] != '\0';
+        snprintf(ev.referrer, sizeof(ev.referrer), "%s", e->referrer);
+        snprintf(ev.visitor_hash, sizeof(ev.visitor_hash), "%032x", e->visitor);
+        ev.occurred_at_us = e->at_us;
+        unsigned char buf[MOCHI_PAGEVIEW_WIRE_MAX];
+        size_t len = 0;
+        if (mochi_codec_encode(codec, &ev, buf, sizeof(buf), &len) != 0)
+            fail_msg("cannot encode test event %zu", i);
+        mochi_test_produce(p, topic, e->site_id, buf, len);
+    }
+    mochi_test_producer_close(p, 60000);
+}
+
+static int compare_lines(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts lines, drops repeats, joins them; frees the lines. */
+static char *join_unique(char **lines, size_t n, size_t *count)
+{
+    qsort(lines, n, sizeof(char *), compare_lines);
+    size_t total = 1, k = 0;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(lines[i]) + 1;
+    char *out = malloc(total);
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || strcmp(lines[i], lines[i - 1]) != 0) {
+            used += (size_t)sprintf(out + used, "%s\n", lines[i]);
+            k++;
+        }
+    }
+    out[used] = '\0';
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    if (count)
+        *count = k;
+    return out;
+}
+
+static char *view_line(const struct mochi_test_event *e)
+{
+    char *line = malloc(256);
+    snprintf(line, 256, "%s|%032x|%s|%lld", e->site_id, e->visitor, e->path,
+             (long long)(e->at_us / MINUTE_US * 60));
+    return line;
+}
+
+char *mochi_test_expected_views(const struct mochi_test_event *events, size_t n, size_t *count)
+{
+    char **lines = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        lines[i] = view_line(&events[i]);
+    return join_unique(lines, n, count);
+}
+
+static char *query_lines(PGconn *conn, const char *sql, size_t *count)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    size_t n = (size_t)PQntuples(res), total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(PQgetvalue(res, (int)i, 0)) + 1;
+    char *out = malloc(total);
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)sprintf(out + used, "%s\n", PQgetvalue(res, (int)i, 0));
+    out[used] = '\0';
+    PQclear(res);
+    if (count)
+        *count = n;
+    return out;
+}
+
+char *mochi_test_stored_views(PGconn *conn, size_t *count)
+{
+    return query_lines(conn,
+                       "SELECT l FROM (SELECT site_id || '|' || visitor_hash || '|' || path || '|'"
+                       " || extract(epoch FROM date_trunc('minute', occurred_at))::bigint AS l"
+                       " FROM page_view_events) v ORDER BY l COLLATE \"C\"",
+                       count);
+}
+
+static void day_text(int64_t us, char out[11])
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+char *mochi_test_expected_site_days(const struct mochi_test_event *events, size_t n)
+{
+    /* distinct views, then count per (site, day); visitors per (site, day) */
+    size_t nviews = 0;
+    char *views = mochi_test_expected_views(events, n, &nviews);
+    char **keys = calloc(n + 1, sizeof(char *));
+    size_t nkeys = 0;
+    for (size_t i = 0; i < n; i++) {
+        char day[11];
+        day_text(events[i].at_us, day);
+        keys[nkeys] = malloc(128);
+        snprintf(keys[nkeys++], 128, "%s|%s", events[i].site_id, day);
+    }
+    size_t ndays = 0;
+    char *days = join_unique(keys, nkeys, &ndays);
+    char **lines = calloc(ndays + 1, sizeof(char *));
+    size_t k = 0;
+    for (char *d = strtok(days, "\n"); d; d = strtok(NULL, "\n")) {
+        long long pv = 0;
+        /* page views: distinct view lines of this site whose minute is on this day */
+        char site[37];
+        snprintf(site, sizeof(site), "%.36s", d);
+        const char *day = d + 37;
+        for (const char *l = views; *l;) {
+            const char *end = strchr(l, '\n');
+            char buf[256];
+            snprintf(buf, sizeof(buf), "%.*s", (int)(end - l), l);
+            char *last = strrchr(buf, '|');
+            char vday[11];
+            day_text((int64_t)atoll(last + 1) * 1000000, vday);
+            if (strncmp(buf, site, 36) == 0 && strcmp(vday, day) == 0)
+                pv++;
+            l = end + 1;
+        }
+        char **vis = calloc(n + 1, sizeof(char *));
+        size_t nv = 0;
+        for (size_t i = 0; i < n; i++) {
+            char eday[11];
+            day_text(events[i].at_us, eday);
+            if (strcmp(events[i].site_id, site) == 0 && strcmp(eday, day) == 0) {
+                vis[nv] = malloc(16);
+                snprintf(vis[nv++], 16, "%d", events[i].visitor);
+            }
+        }
+        size_t uv = 0;
+        free(join_unique(vis, nv, &uv));
+        lines[k] = malloc(128);
+        snprintf(lines[k++], 128, "%s|%s|%lld|%zu", site, day, pv, uv);
+    }
+    free(days);
+    free(views);
+    return join_unique(lines, k, NULL);
+}
+
+char *mochi_test_expected_page_days(const struct mochi_test_event *events, size_t n)
+{
+    size_t nviews = 0;
+    char *views = mochi_test_expected_views(events, n, &nviews);
+    /* each distinct view -> "site|day|path"; then count repeats */
+    char **keys = calloc(nviews + 1, sizeof(char *));
+    size_t k = 0;
+    for (char *l = strtok(views, "\n"); l; l = strtok(NULL, "\n")) {
+        char *p1 = strchr(l, '|');
+        char *p2 = strchr(p1 + 1, '|');
+        char *p3 = strrchr(l, '|');
+        char day[11];
+        day_text((int64_t)atoll(p3 + 1) * 1000000, day);
+        keys[k] = malloc(256);
+        snprintf(keys[k++], 256, "%.36s|%s|%.*s", l, day, (int)(p3 - p2 - 1), p2 + 1);
+    }
+    free(views);
+    qsort(keys, k, sizeof(char *), compare_lines);
+    char **lines = calloc(k + 1, sizeof(char *));
+    size_t m = 0;
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        while (j < k && strcmp(keys[j], keys[i]) == 0)
+            j++;
+        lines[m] = malloc(300);
+        snprintf(lines[m++], 300, "%s|%zu", keys[i], j - i);
+        i = j;
+    }
+    for (size_t i = 0; i < k; i++)
+        free(keys[i]);
+    free(keys);
+    return join_unique(lines, m, NULL);
+}
+
+char *mochi_test_stored_site_days(PGconn *conn)
+{
+    return query_lines(conn,
+                       "SELECT l FROM (SELECT site_id || '|' || date || '|' || page_views || '|'"
+                       " || unique_visitors AS l FROM daily_site_metrics) v"
+                       " ORDER BY l COLLATE \"C\"",
+                       NULL);
+}
+
+char *mochi_test_stored_page_days(PGconn *conn)
+{
+    return query_lines(conn,
+                       "SELECT l FROM (SELECT site_id || '|' || date || '|' || path || '|'"
+                       " || page_views AS l FROM daily_page_metrics) v ORDER BY l COLLATE \"C\"",
+                       NULL);
+}

@@ -1,0 +1,52 @@
+#ifndef MOCHI_TEST_EVENTS_H
+#define MOCHI_TEST_EVENTS_H
+
+/* Synthetic page-view streams for the consumer and rollup tests, and the
+ * expected results computed here, from the events themselves, never by the
+ * code under test. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "codec.h"
+#include "harness.h"
+
+struct mochi_test_event {
+    char site_id[37];
+    int visitor; /* visitor_hash is this number as 32 hex digits */
+    char path[96];
+    char referrer[64]; /* "" for none */
+    int64_t at_us;     /* occurred_at */
+};
+
+/* A deterministic stream of n events over nsites sites (ids from
+ * site_ids), visitors and paths with skew, times within the last
+ * span_minutes minutes (or days apart, when days > 1), and a share of
+ * exact re-sends and same-minute repeats. Returns a malloc'd array. */
+struct mochi_test_event *mochi_test_events_make(size_t n, const char *const *site_ids,
+                                                size_t nsites, int visitors, int paths,
+                                                int span_minutes, int days, double dup_share,
+                                                unsigned int seed);
+
+/* Encodes and produces events[0..n) to topic with key = site id. */
+void mochi_test_events_produce(const char *bootstrap, const char *topic, struct mochi_codec *codec,
+                               const struct mochi_test_event *events, size_t n);
+
+/* The sorted distinct page views "site|hash|path|minute_epoch" of events,
+ * as one newline-terminated line each in a malloc'd string; *count gets
+ * how many. */
+char *mochi_test_expected_views(const struct mochi_test_event *events, size_t n, size_t *count);
+
+/* The same lines from page_view_events. */
+char *mochi_test_stored_views(PGconn *conn, size_t *count);
+
+/* Expected daily aggregates, "site|day|page_views|unique_visitors" per
+ * line, sorted; and per path "site|day|path|page_views". */
+char *mochi_test_expected_site_days(const struct mochi_test_event *events, size_t n);
+char *mochi_test_expected_page_days(const struct mochi_test_event *events, size_t n);
+char *mochi_test_stored_site_days(PGconn *conn);
+char *mochi_test_stored_page_days(PGconn *conn);
+
+#endif

@@ -1,0 +1,445 @@
+/* mochi-consumer as processes, against PostgreSQL and a dev Kafka broker:
+ * deduplication, several instances, kill -9, a database outage, poison
+ * messages, old events, SIGTERM. The expected rows are computed from the
+ * produced events by tests/harness/events.c, not by the consumer. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "codec.h"
+#include "harness/events.h"
+#include "harness/harness.h"
+
+#define SITE_A "11111111-1111-4111-8111-111111111111"
+#define SITE_B "22222222-2222-4222-8222-222222222222"
+#define SITE_C "33333333-3333-4333-8333-333333333333"
+#define PARTITIONS 4
+
+struct fixture {
+    struct mochi_test_db db;
+    struct mochi_test_pg pg; /* only for the outage test */
+    struct mochi_test_kafka kafka;
+    struct mochi_test_proc consumers[4];
+    char topic[64];
+    char conninfo[600]; /* as mochi_consumer */
+    struct mochi_schema_set *schemas;
+    struct mochi_codec *codec;
+};
+
+static void add_sites(const struct mochi_test_db *db)
+{
+    PGconn *conn = mochi_test_db_connect(db);
+    mochi_test_db_exec(conn, "INSERT INTO sites (id, name, domain, tracking_key) VALUES "
+                             "('" SITE_A "', 'A', 'a.example', 'siteAkey_0000000000'),"
+                             "('" SITE_B "', 'B', 'b.example', 'siteBkey_0000000000'),"
+                             "('" SITE_C "', 'C', 'c.example', 'siteCkey_0000000000')");
+    PQfinish(conn);
+}
+
+static int setup_common(struct fixture *f)
+{
+    snprintf(f->topic, sizeof(f->topic), "%s", mochi_test_unique("pv"));
+    const char *topics[] = {f->topic, NULL};
+    mochi_test_kafka_start(&f->kafka, 3, PARTITIONS, topics);
+    char err[256];
+    if (mochi_schema_set_load(mochi_test_src("schemas"), &f->schemas, err, sizeof(err)) != 0 ||
+        mochi_codec_new(f->schemas, &f->codec) != 0)
+        fail_msg("codec: %s", err);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    mochi_test_db_create_migrated(&f->db);
+    add_sites(&f->db);
+    mochi_test_db_conninfo_as(&f->db, "mochi_consumer", f->conninfo, sizeof(f->conninfo));
+    setup_common(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 4; i++)
+        mochi_test_proc_kill(&f->consumers[i]);
+    mochi_test_kafka_stop(&f->kafka);
+    if (f->pg.dir[0])
+        mochi_test_pg_stop(&f->pg);
+    else
+        mochi_test_db_drop(&f->db);
+    mochi_codec_destroy(f->codec);
+    mochi_schema_set_destroy(f->schemas);
+    free(f);
+    return 0;
+}
+
+static void start_consumer(struct fixture *f, int i, const char *batch_size)
+{
+    char db_env[700], metrics[64];
+    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", f->conninfo);
+    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", mochi_test_free_port());
+    char *argv[] = {(char *)mochi_test_bin("mochi-consumer"),
+                    "--brokers",
+                    f->kafka.bootstrap,
+                    "--topic",
+                    f->topic,
+                    "--metrics-listen",
+                    metrics,
+                    "--batch-size",
+                    (char *)batch_size,
+                    "--batch-wait",
+                    "50ms",
+                    "-X",
+                    "session.timeout.ms=6000",
+                    NULL};
+    char *const env[] = {db_env, NULL};
+    mochi_test_proc_start(&f->consumers[i], argv, env, false);
+}
+
+static int stop_consumer(struct fixture *f, int i)
+{
+    int status = mochi_test_proc_stop(&f->consumers[i], SIGTERM, 30000);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Waits until page_view_events holds `count` rows and stays there, then
+ * compares it with the expected lines. */
+static void expect_views(struct fixture *f, const char *expected, size_t count, int timeout_ms)
+{
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    size_t got = 0;
+    char *stored = NULL;
+    for (;;) {
+        free(stored);
+        stored = mochi_test_stored_views(conn, &got);
+        if (got >= count || mochi_test_now_ms() > deadline)
+            break;
+        usleep(200000);
+    }
+    if (strcmp(stored, expected) != 0) {
+        print_message("expected %zu rows, page_view_events has %zu\n", count, got);
+        fail_msg("page_view_events differs from the distinct page views of the topic");
+    }
+    free(stored);
+    PQfinish(conn);
+}
+
+static struct mochi_test_event one(const char *site, int visitor, const char *path, int64_t at_us,
+                                   const char *referrer)
+{
+    struct mochi_test_event e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.site_id, sizeof(e.site_id), "%s", site);
+    e.visitor = visitor;
+    snprintf(e.path, sizeof(e.path), "%s", path);
+    snprintf(e.referrer, sizeof(e.referrer), "%s", referrer ? referrer : "");
+    e.at_us = at_us;
+    return e;
+}
+
+static void duplicates_collapse_within_a_minute(void **state)
+{
+    struct fixture *f = *state;
+    int64_t minute = (time(NULL) / 60 - 10) * 60 * INT64_C(1000000);
+    struct mochi_test_event evs[] = {
+        one(SITE_A, 1, "/a", minute + 1000000, "https://first.example"),
+        one(SITE_A, 1, "/a", minute + 30000000, "https://second.example"), /* same minute */
+        one(SITE_A, 1, "/a", minute + 59999999, NULL),                     /* same minute */
+        one(SITE_A, 1, "/a", minute + 60000000, NULL),                     /* next minute */
+        one(SITE_A, 2, "/a", minute + 2000000, NULL),                      /* another visitor */
+        one(SITE_A, 1, "/b", minute + 3000000, NULL),                      /* another path */
+        one(SITE_B, 1, "/a", minute + 4000000, NULL),                      /* another site */
+    };
+    size_t n = sizeof(evs) / sizeof(evs[0]);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    start_consumer(f, 0, "100");
+    /* worked out by hand: rows 1, 4, 5, 6, 7 */
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(evs, n, &count);
+    assert_int_equal(count, 5);
+    expect_views(f, expected, 5, 30000);
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    char ref[128];
+    assert_true(mochi_test_db_text(conn,
+                                   "SELECT referrer FROM page_view_events WHERE path = '/a' AND "
+                                   "site_id = '" SITE_A "' ORDER BY occurred_at LIMIT 1",
+                                   ref, sizeof(ref)));
+    assert_string_equal(ref, "https://first.example"); /* the first one stored wins */
+
+    /* Redelivery: the same messages again add nothing. */
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    int64_t ends[PARTITIONS], committed[PARTITIONS];
+    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
+    int64_t deadline = mochi_test_now_ms() + 30000;
+    bool caught_up = false;
+    while (!caught_up && mochi_test_now_ms() < deadline) {
+        usleep(300000);
+        mochi_test_kafka_committed(f->kafka.bootstrap, "mochi-ingest", f->topic, PARTITIONS,
+                                   committed);
+        caught_up = true;
+        for (int p = 0; p < PARTITIONS; p++)
+            caught_up &= ends[p] == 0 || committed[p] == ends[p];
+    }
+    assert_true(caught_up);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events"), 5);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM ingestion_dedupe"), 5);
+    PQfinish(conn);
+    free(expected);
+    assert_int_equal(stop_consumer(f, 0), 0);
+}
+
+static void instances_join_and_leave_mid_stream(void **state)
+{
+    struct fixture *f = *state;
+    const char *sites[] = {SITE_A, SITE_B, SITE_C};
+    size_t n = 30000;
+    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 3000, 40, 30, 1, 0.2, 42);
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(evs, n, &count);
+    start_consumer(f, 0, "500");
+    start_consumer(f, 1, "500");
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n / 3);
+    start_consumer(f, 2, "500"); /* a third joins */
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + n / 3, n / 3);
+    assert_int_equal(stop_consumer(f, 0), 0); /* one leaves */
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + 2 * (n / 3),
+                              n - 2 * (n / 3));
+    expect_views(f, expected, count, 90000);
+    print_message("%zu events, %zu distinct page views stored exactly\n", n, count);
+    assert_int_equal(stop_consumer(f, 1), 0);
+    assert_int_equal(stop_consumer(f, 2), 0);
+    free(expected);
+    free(evs);
+}
+
+static void kill_9_at_random_moments(void **state)
+{
+    struct fixture *f = *state;
+    const char *sites[] = {SITE_A, SITE_B, SITE_C};
+    size_t n = 40000;
+    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 5000, 60, 45, 1, 0.25, 7);
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(evs, n, &count);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    srand(1234);
+    start_consumer(f, 0, "300");
+    start_consumer(f, 1, "300");
+    for (int round = 0; round < 6; round++) {
+        usleep(300000 + (unsigned)(rand() % 900) * 1000);
+        int victim = rand() % 2;
+        mochi_test_proc_kill(&f->consumers[victim]);
+        start_consumer(f, victim, "300");
+    }
+    expect_views(f, expected, count, 120000);
+    print_message("%zu events, %zu distinct page views, exact after 6 kill -9\n", n, count);
+    assert_int_equal(stop_consumer(f, 0), 0);
+    assert_int_equal(stop_consumer(f, 1), 0);
+    free(expected);
+    free(evs);
+}
+
+static int setup_private_pg(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    mochi_test_pg_start(&f->pg);
+    mochi_test_pg_db(&f->pg, &f->db);
+    add_sites(&f->db);
+    snprintf(f->conninfo, sizeof(f->conninfo), "host=%s user=mochi_consumer dbname=%s", f->pg.host,
+             f->db.name);
+    setup_common(f);
+    *state = f;
+    return 0;
+}
+
+static void database_outage_mid_stream(void **state)
+{
+    struct fixture *f = *state;
+    const char *sites[] = {SITE_A, SITE_B};
+    size_t n = 20000;
+    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 2, 2000, 30, 30, 1, 0.2, 99);
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(evs, n, &count);
+    start_consumer(f, 0, "200");
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n / 2);
+    usleep(500000);
+    mochi_test_pg_stop(&f->pg);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + n / 2, n - n / 2);
+    sleep(3);
+    int status;
+    assert_true(mochi_test_proc_alive(&f->consumers[0], &status)); /* it waits, it does not die */
+    mochi_test_pg_start(&f->pg);
+    expect_views(f, expected, count, 90000);
+    char *log = mochi_test_read_file(f->consumers[0].log);
+    assert_non_null(strstr(log, "database back, resuming"));
+    free(log);
+    assert_int_equal(stop_consumer(f, 0), 0);
+    free(expected);
+    free(evs);
+}
+
+static void poison_messages_go_to_the_dlq(void **state)
+{
+    struct fixture *f = *state;
+    int64_t minute = (time(NULL) / 60 - 5) * 60 * INT64_C(1000000);
+    struct mochi_test_event good[] = {
+        one(SITE_A, 1, "/before", minute, NULL),
+        one(SITE_A, 2, "/after", minute + 1000000, NULL),
+    };
+    unsigned char enc[MOCHI_PAGEVIEW_WIRE_MAX];
+    size_t len = 0;
+    struct mochi_pageview ev;
+    memset(&ev, 0, sizeof(ev));
+    snprintf(ev.site_id, sizeof(ev.site_id), SITE_A);
+    snprintf(ev.path, sizeof(ev.path), "/poison");
+    snprintf(ev.visitor_hash, sizeof(ev.visitor_hash), "%032x", 9);
+    ev.occurred_at_us = minute;
+    assert_int_equal(mochi_codec_encode(f->codec, &ev, enc, sizeof(enc), &len), 0);
+    unsigned char wrong_magic[MOCHI_PAGEVIEW_WIRE_MAX], unknown_id[MOCHI_PAGEVIEW_WIRE_MAX];
+    memcpy(wrong_magic, enc, len);
+    wrong_magic[0] = 0x01;
+    memcpy(unknown_id, enc, len);
+    unknown_id[4] = 0x63; /* id 99 */
+    unsigned char random_bytes[64];
+    for (size_t i = 0; i < sizeof(random_bytes); i++)
+        random_bytes[i] = (unsigned char)(i * 37 + 11);
+    random_bytes[0] = 0x7b;
+
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, &good[0], 1);
+    struct mochi_test_producer *p = mochi_test_producer_new(f->kafka.bootstrap);
+    mochi_test_produce(p, f->topic, SITE_A, random_bytes, sizeof(random_bytes));
+    mochi_test_produce(p, f->topic, SITE_A, wrong_magic, len);
+    mochi_test_produce(p, f->topic, SITE_A, unknown_id, len);
+    mochi_test_produce(p, f->topic, SITE_A, enc, len - 7); /* truncated Avro */
+    mochi_test_producer_close(p, 30000);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, &good[1], 1);
+    start_consumer(f, 0, "100");
+
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(good, 2, &count);
+    expect_views(f, expected, 2, 30000);
+    free(expected);
+    char dlq[80];
+    snprintf(dlq, sizeof(dlq), "%s.dlq", f->topic);
+    struct mochi_test_message *msgs =
+        mochi_test_kafka_read_all(f->kafka.bootstrap, dlq, 4, 30000, &count);
+    assert_int_equal(count, 4);
+    const char *errors[] = {"bad_magic_byte", "bad_magic_byte", "unknown_schema_id", "truncated"};
+    const unsigned char *values[] = {random_bytes, wrong_magic, unknown_id, enc};
+    size_t lens[] = {sizeof(random_bytes), len, len, len - 7};
+    for (size_t i = 0; i < count; i++) {
+        char want[128];
+        snprintf(want, sizeof(want), "mochi.error=%s\n", errors[i]);
+        assert_non_null(strstr(msgs[i].headers, want));
+        snprintf(want, sizeof(want), "mochi.source.topic=%s\n", f->topic);
+        assert_non_null(strstr(msgs[i].headers, want));
+        assert_non_null(strstr(msgs[i].headers, "mochi.source.partition="));
+        assert_non_null(strstr(msgs[i].headers, "mochi.source.offset="));
+        assert_int_equal(msgs[i].len, lens[i]); /* unchanged */
+        assert_memory_equal(msgs[i].value, values[i], lens[i]);
+        assert_string_equal(msgs[i].key, SITE_A);
+    }
+    mochi_test_messages_free(msgs, count);
+    assert_int_equal(stop_consumer(f, 0), 0);
+}
+
+static void old_events_are_refused_and_counted(void **state)
+{
+    struct fixture *f = *state;
+    int64_t now_minute = (time(NULL) / 60 - 2) * 60 * INT64_C(1000000);
+    struct mochi_test_event evs[] = {
+        one(SITE_A, 1, "/recent", now_minute, NULL),
+        one(SITE_A, 1, "/old", now_minute - 3 * 3600 * INT64_C(1000000), NULL),
+    };
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, 2);
+    char db_env[700], metrics[64];
+    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", f->conninfo);
+    int port = mochi_test_free_port();
+    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", port);
+    char *argv[] = {(char *)mochi_test_bin("mochi-consumer"),
+                    "--brokers",
+                    f->kafka.bootstrap,
+                    "--topic",
+                    f->topic,
+                    "--metrics-listen",
+                    metrics,
+                    "--dedupe-retention",
+                    "1h",
+                    NULL};
+    char *const env[] = {db_env, NULL};
+    mochi_test_proc_start(&f->consumers[0], argv, env, false);
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(evs, 1, &count);
+    expect_views(f, expected, 1, 30000);
+    free(expected);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    struct mochi_test_response r;
+    /* Lag comes from librdkafka's statistics, every 5 s. */
+    int64_t deadline = mochi_test_now_ms() + 20000;
+    bool seen = false;
+    while (!seen && mochi_test_now_ms() < deadline) {
+        mochi_test_http("GET", url, NULL, NULL, &r);
+        seen = strstr(r.body, "mochi_consumer_events_total{outcome=\"too_old\"} 1\n") != NULL &&
+               strstr(r.body, "mochi_consumer_lag_messages{topic=") != NULL;
+        if (seen)
+            assert_non_null(strstr(r.body, "mochi_consumer_events_total{outcome=\"stored\"} 1\n"));
+        mochi_test_response_free(&r);
+        usleep(100000);
+    }
+    assert_true(seen);
+    assert_int_equal(stop_consumer(f, 0), 0);
+}
+
+static void sigterm_commits_and_exits_0(void **state)
+{
+    struct fixture *f = *state;
+    const char *sites[] = {SITE_A, SITE_B, SITE_C};
+    size_t n = 5000;
+    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 500, 20, 10, 1, 0.1, 5);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(evs, n, &count);
+    start_consumer(f, 0, "1000");
+    expect_views(f, expected, count, 60000);
+    assert_int_equal(stop_consumer(f, 0), 0);
+    int64_t ends[PARTITIONS], committed[PARTITIONS];
+    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
+    mochi_test_kafka_committed(f->kafka.bootstrap, "mochi-ingest", f->topic, PARTITIONS, committed);
+    for (int p = 0; p < PARTITIONS; p++)
+        if (ends[p] > 0)
+            assert_int_equal(committed[p], ends[p]);
+    char *log = mochi_test_read_file(f->consumers[0].log);
+    assert_non_null(strstr(log, "leaving the group"));
+    free(log);
+    free(expected);
+    free(evs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(duplicates_collapse_within_a_minute, setup, teardown),
+        cmocka_unit_test_setup_teardown(poison_messages_go_to_the_dlq, setup, teardown),
+        cmocka_unit_test_setup_teardown(old_events_are_refused_and_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(sigterm_commits_and_exits_0, setup, teardown),
+        cmocka_unit_test_setup_teardown(instances_join_and_leave_mid_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(kill_9_at_random_moments, setup, teardown),
+        cmocka_unit_test_setup_teardown(database_outage_mid_stream, setup_private_pg, teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    mochi_test_cleanup();
+    return failed;
+}
