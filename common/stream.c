@@ -108,6 +108,7 @@ struct stream {
     struct mochi_metric *db_up;
     struct mochi_metric *dlq_count;
     struct mochi_metric *newest_applied;
+    struct mochi_metric *newest_age;
 };
 
 static int flush_batch(struct stream *s, bool for_revoke);
@@ -127,6 +128,15 @@ static int64_t mono_ms(void)
 }
 
 /* ---- metrics ---- */
+
+static void on_scrape(struct mochi_metrics *reg, void *arg)
+{
+    (void)reg;
+    struct stream *s = arg;
+    double newest = mochi_metric_value(s->newest_applied);
+    if (newest > 0)
+        mochi_metric_set(s->newest_age, (double)wall_us() / 1e6 - newest);
+}
 
 static struct mochi_metric *plain(struct mochi_metric_family *f)
 {
@@ -181,6 +191,11 @@ static int make_metrics(struct stream *s)
     snprintf(name, sizeof(name), "mochi_%s_newest_applied_event_timestamp_seconds", c);
     s->newest_applied = plain(mochi_metrics_gauge(
         s->metrics, name, "occurred_at of the newest event applied (Unix time)", 0, NULL));
+    snprintf(name, sizeof(name), "mochi_%s_newest_applied_event_age_seconds", c);
+    s->newest_age = plain(mochi_metrics_gauge(
+        s->metrics, name, "seconds between now and the newest event applied", 0, NULL));
+    if (s->newest_age == NULL || mochi_metrics_on_scrape(s->metrics, on_scrape, s) != 0)
+        return MOCHI_ERR_NOMEM;
     for (size_t k = 0; k < i; k++)
         if (s->outcome[k] == NULL)
             return MOCHI_ERR_NOMEM;

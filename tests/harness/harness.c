@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -130,6 +131,8 @@ void mochi_test_proc_start(struct mochi_test_proc *proc, char *const argv[],
         fail_msg("fork: %s", strerror(errno));
     if (pid == 0) {
         setpgid(0, 0); /* its own group: a stray child never gets the test's signals */
+        /* ...but it dies with the test, so a failed test leaves nothing behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int logfd = open(proc->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int devnull = open("/dev/null", O_RDONLY);
         if (logfd < 0 || devnull < 0)

@@ -17,6 +17,8 @@ static const struct command commands[] = {
     {"sites", "add", mochictl_sites_add, "add a site: prints its id and tracking key"},
     {"sites", "list", mochictl_sites_list, "list the sites"},
     {"sites", "remove", mochictl_sites_remove, "remove a site and all its data"},
+    {NULL, "lag", mochictl_lag, "committed offset, log end offset and lag per group and partition"},
+    {NULL, "replay", mochictl_replay, "rebuild the aggregates of a date range from the topic"},
 };
 
 static void usage(FILE *out)

@@ -12,6 +12,8 @@ int mochictl_migrate(int argc, char **argv);
 int mochictl_sites_add(int argc, char **argv);
 int mochictl_sites_list(int argc, char **argv);
 int mochictl_sites_remove(int argc, char **argv);
+int mochictl_lag(int argc, char **argv);
+int mochictl_replay(int argc, char **argv);
 
 /* Connects to the configured database or prints why not. Returns NULL on
  * failure (the message is printed). */

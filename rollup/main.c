@@ -1,0 +1,54 @@
+/* mochi-rollup: group mochi-rollup; keeps daily site and page metrics
+ * current, exactly once. main only wires. */
+#include "config.h"
+#include "daemon.h"
+#include "hash.h"
+#include "log.h"
+#include "rollup.h"
+#include "stream.h"
+
+static const struct mochi_setting *const settings[] = {
+    &mochi_setting_brokers,      &mochi_setting_topic,
+    &mochi_setting_database_url, &mochi_setting_group,
+    &mochi_setting_batch_size,   &mochi_setting_batch_wait,
+    &mochi_setting_retention,    &mochi_setting_metrics_listen_rollup,
+    &mochi_setting_log_level,    NULL};
+
+static const struct mochi_program_spec spec = {
+    .name = "mochi-rollup",
+    .summary = "Consumer-group member (group mochi-rollup) that reads page-view events from Kafka "
+               "and, one transaction per batch, adds the new page views and new visitors to "
+               "daily_site_metrics and daily_page_metrics. Offsets are committed after the "
+               "transaction. Undecodable messages are counted and skipped (mochi-consumer copies "
+               "them to the DLQ). The database URL should use the mochi_rollup role.",
+    .settings = settings,
+    .kafka_properties = true,
+};
+
+int main(int argc, char **argv)
+{
+    struct mochi_config *config = mochi_config_load_or_exit(&spec, argc, argv);
+    mochi_daemon_signals_install();
+    int code = 1;
+    struct rollup *rollup = rollup_new();
+    if (rollup == NULL || mochi_hash_init() != 0) {
+        mochi_log(MOCHI_LOG_ERROR, "rollup", "msg=\"initialisation failed\"");
+        goto out;
+    }
+    const struct mochi_stream_ops ops = {
+        .program = "mochi-rollup",
+        .component = "rollup",
+        .default_group = "mochi-rollup",
+        .write_dlq = false,
+        .outcomes = rollup_outcomes,
+        .arg = rollup,
+        .prepare = rollup_prepare,
+        .apply = rollup_apply,
+        .accept_old = rollup_accept_old,
+    };
+    code = mochi_stream_run(config, &ops);
+out:
+    rollup_destroy(rollup);
+    mochi_config_destroy(config);
+    return code;
+}

@@ -1,0 +1,227 @@
+#include "rollup.h"
+#include "copy.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DAY_US INT64_C(86400000000)
+#define MAX_REPLAYS 32
+#define REPLAY_REFRESH_S 5
+
+const char *const rollup_outcomes[] = {"counted", "duplicate", "unknown_site", NULL};
+
+struct replay_window {
+    long long from_day, to_day; /* days since 1970-01-01, inclusive */
+};
+
+struct rollup {
+    struct mochi_copy_buf rows;
+    struct replay_window replays[MAX_REPLAYS];
+    size_t nreplays;
+    time_t replays_read;
+};
+
+/* One statement per batch, after the batch is copied into a temporary
+ * table:
+ *   known        events of sites that exist;
+ *   new_views    page views not counted before (rollup_counted), returned
+ *                only when this insert added them;
+ *   views        those page views with their path and day;
+ *   new_visitors visitors not yet counted for their site and day;
+ * then both aggregates get what is new, in key order (so that two
+ * instances briefly sharing a site during a rebalance lock rows in the same
+ * order). */
+static const char apply_sql[] =
+    "WITH known AS ("
+    "  SELECT b.* FROM rollup_batch b"
+    "  WHERE EXISTS (SELECT 1 FROM sites s WHERE s.id = b.site_id)"
+    "), new_views AS ("
+    "  INSERT INTO rollup_counted (site_id, dedupe_key, occurred_minute)"
+    "  SELECT DISTINCT site_id, dedupe_key, occurred_minute FROM known"
+    "  ON CONFLICT DO NOTHING"
+    "  RETURNING site_id, dedupe_key, occurred_minute"
+    "), views AS ("
+    "  SELECT DISTINCT ON (k.site_id, k.dedupe_key, k.occurred_minute) k.site_id, k.day, k.path"
+    "  FROM known k JOIN new_views n USING (site_id, dedupe_key, occurred_minute)"
+    "), new_visitors AS ("
+    "  INSERT INTO daily_visitors (site_id, date, visitor_hash)"
+    "  SELECT DISTINCT site_id, day, visitor_hash FROM known"
+    "  ON CONFLICT DO NOTHING"
+    "  RETURNING site_id, date"
+    "), site_rows AS ("
+    "  INSERT INTO daily_site_metrics AS m (site_id, date, page_views, unique_visitors)"
+    "  SELECT site_id, date, sum(pv), sum(uv) FROM ("
+    "    SELECT site_id, day AS date, count(*) AS pv, 0 AS uv FROM views GROUP BY 1, 2"
+    "    UNION ALL"
+    "    SELECT site_id, date, 0, count(*) FROM new_visitors GROUP BY 1, 2"
+    "  ) x GROUP BY site_id, date ORDER BY site_id, date"
+    "  ON CONFLICT (site_id, date) DO UPDATE SET"
+    "    page_views = m.page_views + EXCLUDED.page_views,"
+    "    unique_visitors = m.unique_visitors + EXCLUDED.unique_visitors"
+    "  RETURNING 1"
+    "), page_rows AS ("
+    "  INSERT INTO daily_page_metrics AS m (site_id, date, path, page_views)"
+    "  SELECT site_id, day, path, count(*) FROM views"
+    "  GROUP BY site_id, day, path ORDER BY site_id, day, path"
+    "  ON CONFLICT (site_id, date, path) DO UPDATE SET page_views = m.page_views + "
+    "EXCLUDED.page_views"
+    "  RETURNING 1"
+    ")"
+    "SELECT (SELECT count(*) FROM views), (SELECT count(*) FROM known),"
+    "       (SELECT count(*) FROM rollup_batch),"
+    "       (SELECT count(*) FROM site_rows) + (SELECT count(*) FROM page_rows)";
+
+static void read_replays(struct rollup *rollup, PGconn *conn);
+
+struct rollup *rollup_new(void)
+{
+    return calloc(1, sizeof(struct rollup));
+}
+
+void rollup_destroy(struct rollup *rollup)
+{
+    if (rollup == NULL)
+        return;
+    mochi_copy_free(&rollup->rows);
+    free(rollup);
+}
+
+int rollup_prepare(void *arg, PGconn *conn)
+{
+    struct rollup *rollup = arg;
+    char err[256];
+    rollup->replays_read = 0;
+    /* Held for as long as this session lives: mochictl replay takes the
+     * same lock exclusively, so it cannot run while a rollup is connected,
+     * and a rollup starting during a replay waits for it. */
+    int rc = mochi_db_exec(conn, "SELECT pg_advisory_lock_shared(" MOCHI_ROLLUP_LOCK_KEY ")", err,
+                           sizeof(err));
+    if (rc == 0)
+        rc = mochi_db_exec(conn,
+                           "CREATE TEMP TABLE IF NOT EXISTS rollup_batch ("
+                           " ord integer, site_id uuid, dedupe_key text,"
+                           " occurred_minute timestamptz, day date, path text,"
+                           " visitor_hash text) ON COMMIT DELETE ROWS",
+                           err, sizeof(err));
+    if (rc != 0)
+        mochi_log(MOCHI_LOG_WARN, "rollup", "msg=\"cannot prepare the session\" error=\"%s\"", err);
+    if (rc == 0)
+        read_replays(rollup, conn);
+    return rc;
+}
+
+/* Caches the open replay windows; called with a live connection only
+ * (prepare and apply), so that accept_old never touches the database. */
+static void read_replays(struct rollup *rollup, PGconn *conn)
+{
+    time_t now = time(NULL);
+    if (now - rollup->replays_read < REPLAY_REFRESH_S)
+        return;
+    rollup->replays_read = now;
+    /* A replay's window stays open for a week: long enough for any catch-up. */
+    PGresult *res =
+        PQexec(conn, "SELECT from_day - DATE '1970-01-01', to_day - DATE '1970-01-01'"
+                     " FROM rollup_replays WHERE requested_at > now() - interval '7 days'"
+                     " ORDER BY id DESC LIMIT 32");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        rollup->nreplays = 0;
+        for (int i = 0; i < PQntuples(res) && i < MAX_REPLAYS; i++)
+            rollup->replays[rollup->nreplays++] =
+                (struct replay_window){atoll(PQgetvalue(res, i, 0)), atoll(PQgetvalue(res, i, 1))};
+    }
+    PQclear(res);
+}
+
+bool rollup_accept_old(void *arg, int64_t occurred_at_us)
+{
+    struct rollup *rollup = arg;
+    long long day = occurred_at_us / DAY_US;
+    for (size_t i = 0; i < rollup->nreplays; i++)
+        if (day >= rollup->replays[i].from_day && day <= rollup->replays[i].to_day)
+            return true;
+    return false;
+}
+
+static void day_text(int64_t us, char out[11])
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+static int copy_rows(PGconn *conn, struct rollup *rollup, const struct mochi_stream_event *events,
+                     size_t n, char *err, size_t errlen)
+{
+    struct mochi_copy_buf *rows = &rollup->rows;
+    mochi_copy_reset(rows);
+    for (size_t i = 0; i < n; i++) {
+        const struct mochi_stream_event *e = &events[i];
+        char day[11];
+        day_text(e->ev.occurred_at_us, day);
+        mochi_copy_int(rows, (long long)i, 0);
+        mochi_copy_text(rows, e->ev.site_id, 0);
+        mochi_copy_text(rows, e->dedupe_key, 0);
+        mochi_copy_time(rows, e->minute_us, 0);
+        mochi_copy_text(rows, day, 0);
+        mochi_copy_text(rows, e->ev.path, 0);
+        mochi_copy_text(rows, e->ev.visitor_hash, 1);
+    }
+    if (rows->failed)
+        return MOCHI_ERR_NOMEM;
+    PGresult *res = PQexec(conn, "COPY rollup_batch FROM STDIN");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        int rc = mochi_db_error(conn, res, err, errlen);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    if (PQputCopyData(conn, rows->data, (int)rows->len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+        return mochi_db_error(conn, NULL, err, errlen);
+    res = PQgetResult(conn);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : mochi_db_error(conn, res, err, errlen);
+    PQclear(res);
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+    return rc;
+}
+
+int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_event *events, size_t n,
+                 struct mochi_stream_counts *counts)
+{
+    struct rollup *rollup = arg;
+    char err[512] = "";
+    PGresult *res = NULL;
+    read_replays(rollup, conn);
+    int rc = mochi_db_exec(conn, "BEGIN", err, sizeof(err));
+    if (rc == 0)
+        rc = copy_rows(conn, rollup, events, n, err, sizeof(err));
+    if (rc == 0) {
+        res = PQexec(conn, apply_sql);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+            rc = mochi_db_error(conn, res, err, sizeof(err));
+    }
+    if (rc == 0)
+        rc = mochi_db_exec(conn, "COMMIT", err, sizeof(err));
+    if (rc != 0) {
+        char ignored[64];
+        if (PQstatus(conn) == CONNECTION_OK &&
+            mochi_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored)) != 0)
+            mochi_log(MOCHI_LOG_DEBUG, "rollup", "msg=\"rollback failed\"");
+        mochi_log(MOCHI_LOG_WARN, "rollup", "msg=\"batch transaction failed\" error=\"%s\"", err);
+        PQclear(res);
+        return rc == MOCHI_ERR_NOMEM ? MOCHI_ERR_AGAIN : rc;
+    }
+    long long counted = atoll(PQgetvalue(res, 0, 0));
+    long long known = atoll(PQgetvalue(res, 0, 1));
+    long long total = atoll(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    counts->n[ROLLUP_COUNTED] = (uint64_t)counted;
+    counts->n[ROLLUP_DUPLICATE] = (uint64_t)(known - counted);
+    counts->n[ROLLUP_UNKNOWN_SITE] = (uint64_t)(total - known);
+    return 0;
+}

@@ -1,0 +1,379 @@
+/* mochi-rollup (beside mochi-consumer) as processes, against PostgreSQL and
+ * a dev Kafka broker: exact aggregates against an oracle computed here from
+ * the produced events, kill -9 of either daemon, two rollup instances, and
+ * mochictl replay over a corrupted state. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "codec.h"
+#include "harness/events.h"
+#include "harness/harness.h"
+
+#define SITE_A "11111111-1111-4111-8111-111111111111"
+#define SITE_B "22222222-2222-4222-8222-222222222222"
+#define SITE_C "33333333-3333-4333-8333-333333333333"
+#define PARTITIONS 4
+
+struct fixture {
+    struct mochi_test_db db;
+    struct mochi_test_kafka kafka;
+    struct mochi_test_proc rollups[2];
+    struct mochi_test_proc consumer;
+    char topic[64];
+    struct mochi_schema_set *schemas;
+    struct mochi_codec *codec;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    mochi_test_db_create_migrated(&f->db);
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    mochi_test_db_exec(conn, "INSERT INTO sites (id, name, domain, tracking_key) VALUES "
+                             "('" SITE_A "', 'A', 'a.example', 'siteAkey_0000000000'),"
+                             "('" SITE_B "', 'B', 'b.example', 'siteBkey_0000000000'),"
+                             "('" SITE_C "', 'C', 'c.example', 'siteCkey_0000000000')");
+    PQfinish(conn);
+    snprintf(f->topic, sizeof(f->topic), "%s", mochi_test_unique("pv"));
+    const char *topics[] = {f->topic, NULL};
+    mochi_test_kafka_start(&f->kafka, 3, PARTITIONS, topics);
+    char err[256];
+    if (mochi_schema_set_load(mochi_test_src("schemas"), &f->schemas, err, sizeof(err)) != 0 ||
+        mochi_codec_new(f->schemas, &f->codec) != 0)
+        fail_msg("codec: %s", err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 2; i++)
+        mochi_test_proc_kill(&f->rollups[i]);
+    mochi_test_proc_kill(&f->consumer);
+    mochi_test_kafka_stop(&f->kafka);
+    mochi_test_db_drop(&f->db);
+    mochi_codec_destroy(f->codec);
+    mochi_schema_set_destroy(f->schemas);
+    free(f);
+    return 0;
+}
+
+static void start(struct fixture *f, struct mochi_test_proc *proc, const char *program,
+                  const char *role)
+{
+    char conninfo[600], db_env[700], metrics[64];
+    mochi_test_db_conninfo_as(&f->db, role, conninfo, sizeof(conninfo));
+    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
+    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", mochi_test_free_port());
+    char *argv[] = {(char *)mochi_test_bin(program),
+                    "--brokers",
+                    f->kafka.bootstrap,
+                    "--topic",
+                    f->topic,
+                    "--metrics-listen",
+                    metrics,
+                    "--batch-size",
+                    "400",
+                    "--batch-wait",
+                    "50ms",
+                    "-X",
+                    "session.timeout.ms=6000",
+                    NULL};
+    char *const env[] = {db_env, NULL};
+    mochi_test_proc_start(proc, argv, env, false);
+}
+
+static void start_rollup(struct fixture *f, int i)
+{
+    start(f, &f->rollups[i], "mochi-rollup", "mochi_rollup");
+}
+
+static void start_consumer(struct fixture *f)
+{
+    start(f, &f->consumer, "mochi-consumer", "mochi_consumer");
+}
+
+static int stop(struct mochi_test_proc *proc)
+{
+    int status = mochi_test_proc_stop(proc, SIGTERM, 30000);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Waits until both aggregate tables equal the expected text. */
+static void expect_aggregates(struct fixture *f, const char *sites, const char *pages,
+                              int timeout_ms)
+{
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    char *s = NULL, *p = NULL;
+    for (;;) {
+        free(s);
+        free(p);
+        s = mochi_test_stored_site_days(conn);
+        p = mochi_test_stored_page_days(conn);
+        if ((strcmp(s, sites) == 0 && strcmp(p, pages) == 0) || mochi_test_now_ms() > deadline)
+            break;
+        usleep(250000);
+    }
+    if (strcmp(s, sites) != 0)
+        fail_msg("daily_site_metrics:\n%s\nexpected:\n%s", s, sites);
+    if (strcmp(p, pages) != 0)
+        fail_msg("daily_page_metrics differs from the oracle (%zu vs %zu bytes)", strlen(p),
+                 strlen(pages));
+    free(s);
+    free(p);
+    PQfinish(conn);
+}
+
+/* The aggregates must also equal a recount over what the consumer stored. */
+static void expect_recount_matches(struct fixture *f, size_t views)
+{
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    int64_t deadline = mochi_test_now_ms() + 60000;
+    while ((size_t)mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events") < views &&
+           mochi_test_now_ms() < deadline)
+        usleep(250000);
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT count(*) FROM ("
+                                " SELECT site_id, (occurred_at AT TIME ZONE 'UTC')::date AS date,"
+                                "  count(*) AS pv, count(DISTINCT visitor_hash) AS uv"
+                                " FROM page_view_events GROUP BY 1, 2"
+                                " EXCEPT SELECT site_id, date, page_views, unique_visitors"
+                                " FROM daily_site_metrics) d"),
+        0);
+    assert_int_equal(mochi_test_db_int(conn,
+                                       "SELECT count(*) FROM ("
+                                       " SELECT site_id, date, page_views, unique_visitors"
+                                       " FROM daily_site_metrics EXCEPT"
+                                       " SELECT site_id, (occurred_at AT TIME ZONE 'UTC')::date,"
+                                       "  count(*), count(DISTINCT visitor_hash)"
+                                       " FROM page_view_events GROUP BY 1, 2) d"),
+                     0);
+    assert_int_equal(mochi_test_db_int(conn,
+                                       "SELECT count(*) FROM ("
+                                       " SELECT site_id, (occurred_at AT TIME ZONE 'UTC')::date,"
+                                       "  path, count(*) FROM page_view_events GROUP BY 1, 2, 3"
+                                       " EXCEPT SELECT site_id, date, path, page_views"
+                                       " FROM daily_page_metrics) d"),
+                     0);
+    PQfinish(conn);
+}
+
+static void exact_against_the_oracle_and_the_raw_events(void **state)
+{
+    struct fixture *f = *state;
+    const char *sites[] = {SITE_A, SITE_B, SITE_C};
+    size_t n = 20000;
+    /* three UTC days, so that late events update earlier days */
+    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 1500, 30, 120, 3, 0.2, 11);
+    char *want_sites = mochi_test_expected_site_days(evs, n);
+    char *want_pages = mochi_test_expected_page_days(evs, n);
+    size_t views = 0;
+    free(mochi_test_expected_views(evs, n, &views));
+    start_rollup(f, 0);
+    start_consumer(f);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    expect_aggregates(f, want_sites, want_pages, 90000);
+    expect_recount_matches(f, views);
+    print_message("%zu events, %zu distinct page views; aggregates exact:\n%s", n, views,
+                  want_sites);
+    /* Redelivery of everything adds nothing. */
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    sleep(3);
+    expect_aggregates(f, want_sites, want_pages, 30000);
+    assert_int_equal(stop(&f->rollups[0]), 0);
+    assert_int_equal(stop(&f->consumer), 0);
+    free(want_sites);
+    free(want_pages);
+    free(evs);
+}
+
+static void kill_9_of_either_with_two_rollups(void **state)
+{
+    struct fixture *f = *state;
+    const char *sites[] = {SITE_A, SITE_B, SITE_C};
+    size_t n = 30000;
+    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 3000, 40, 90, 2, 0.25, 23);
+    char *want_sites = mochi_test_expected_site_days(evs, n);
+    char *want_pages = mochi_test_expected_page_days(evs, n);
+    size_t views = 0;
+    free(mochi_test_expected_views(evs, n, &views));
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    start_rollup(f, 0);
+    start_rollup(f, 1);
+    start_consumer(f);
+    srand(99);
+    for (int round = 0; round < 8; round++) {
+        usleep(250000 + (unsigned)(rand() % 800) * 1000);
+        int victim = rand() % 3;
+        if (victim == 2) {
+            mochi_test_proc_kill(&f->consumer);
+            start_consumer(f);
+        } else {
+            mochi_test_proc_kill(&f->rollups[victim]);
+            start_rollup(f, victim);
+        }
+    }
+    expect_aggregates(f, want_sites, want_pages, 120000);
+    expect_recount_matches(f, views);
+    print_message("%zu events, %zu page views: exact after 8 kill -9\n", n, views);
+    assert_int_equal(stop(&f->rollups[0]), 0);
+    assert_int_equal(stop(&f->rollups[1]), 0);
+    assert_int_equal(stop(&f->consumer), 0);
+    free(want_sites);
+    free(want_pages);
+    free(evs);
+}
+
+static int mochictl(struct fixture *f, char **out, char **err, const char *a1, const char *a2,
+                    const char *a3, const char *a4, const char *a5, const char *a6)
+{
+    char db_env[700], brokers_env[600], topic_env[128];
+    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", f->db.conninfo);
+    snprintf(brokers_env, sizeof(brokers_env), "MOCHI_KAFKA_BROKERS=%s", f->kafka.bootstrap);
+    snprintf(topic_env, sizeof(topic_env), "MOCHI_TOPIC=%s", f->topic);
+    char *const env[] = {db_env, brokers_env, topic_env, NULL};
+    char *argv[] = {(char *)mochi_test_bin("mochictl"),
+                    (char *)a1,
+                    (char *)a2,
+                    (char *)a3,
+                    (char *)a4,
+                    (char *)a5,
+                    (char *)a6,
+                    NULL};
+    int status = mochi_test_run(argv, env, 60000, out, err);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void replay_repairs_a_corrupted_range_only(void **state)
+{
+    struct fixture *f = *state;
+    const char *sites[] = {SITE_A, SITE_B};
+    size_t n = 8000;
+    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 2, 800, 20, 60, 4, 0.2, 31);
+    char *want_sites = mochi_test_expected_site_days(evs, n);
+    char *want_pages = mochi_test_expected_page_days(evs, n);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    start_rollup(f, 0);
+    expect_aggregates(f, want_sites, want_pages, 60000);
+
+    /* Refused while the rollup runs. */
+    char *out, *err;
+    char today[16], yesterday[16], day3[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+    time_t t = now - 86400;
+    gmtime_r(&t, &tm);
+    strftime(yesterday, sizeof(yesterday), "%Y-%m-%d", &tm);
+    t = now - 3 * 86400;
+    gmtime_r(&t, &tm);
+    strftime(day3, sizeof(day3), "%Y-%m-%d", &tm);
+    assert_int_equal(mochictl(f, &out, &err, "replay", "--from", yesterday, "--to", today, NULL),
+                     1);
+    assert_non_null(strstr(err, "stop every mochi-rollup"));
+    free(out);
+    free(err);
+    assert_int_equal(stop(&f->rollups[0]), 0);
+
+    /* Corrupt: inside the range, a deleted row and altered ones; outside
+     * the range (three days ago), an altered row that must stay so. */
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "DELETE FROM daily_site_metrics WHERE site_id = '" SITE_A "' AND date = '%s'", today);
+    mochi_test_db_exec(conn, sql);
+    snprintf(sql, sizeof(sql),
+             "UPDATE daily_site_metrics SET page_views = page_views + 1000 WHERE date = '%s'",
+             yesterday);
+    mochi_test_db_exec(conn, sql);
+    snprintf(sql, sizeof(sql),
+             "UPDATE daily_page_metrics SET page_views = 0 WHERE date = '%s' AND path = '/'",
+             today);
+    mochi_test_db_exec(conn, sql);
+    snprintf(sql, sizeof(sql),
+             "UPDATE daily_site_metrics SET unique_visitors = 424242 WHERE date = '%s'", day3);
+    mochi_test_db_exec(conn, sql);
+    long long outside = mochi_test_db_int(conn, "SELECT count(*) FROM daily_site_metrics "
+                                                "WHERE unique_visitors = 424242");
+    assert_true(outside > 0);
+
+    if (mochictl(f, &out, &err, "replay", "--from", yesterday, "--to", today, NULL) != 0)
+        fail_msg("mochictl replay failed: %s%s", out, err);
+    assert_non_null(strstr(out, "rewound"));
+    free(out);
+    free(err);
+    start_rollup(f, 0);
+
+    /* Expected: the oracle, except the day outside the range keeps its
+     * corruption. */
+    PGconn *check = mochi_test_db_connect(&f->db);
+    int64_t deadline = mochi_test_now_ms() + 60000;
+    bool exact = false;
+    while (!exact && mochi_test_now_ms() < deadline) {
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM daily_site_metrics WHERE date >= '%s'",
+                 yesterday);
+        char *stored = mochi_test_stored_site_days(check);
+        /* compare the in-range lines with the oracle's */
+        exact = true;
+        for (char *line = want_sites; *line;) {
+            char *end = strchr(line, '\n');
+            char one[256];
+            snprintf(one, sizeof(one), "%.*s\n", (int)(end - line + 0), line);
+            bool in_range =
+                strncmp(line + 37, yesterday, 10) == 0 || strncmp(line + 37, today, 10) == 0;
+            if (in_range && strstr(stored, one) == NULL)
+                exact = false;
+            line = end + 1;
+        }
+        free(stored);
+        if (!exact)
+            usleep(250000);
+    }
+    assert_true(exact);
+    assert_int_equal(mochi_test_db_int(check, "SELECT count(*) FROM daily_site_metrics "
+                                              "WHERE unique_visitors = 424242"),
+                     outside);
+    char *stored_pages = mochi_test_stored_page_days(check);
+    for (char *line = want_pages; *line;) {
+        char *end = strchr(line, '\n');
+        char one[300];
+        snprintf(one, sizeof(one), "%.*s\n", (int)(end - line), line);
+        if (strncmp(line + 37, today, 10) == 0 || strncmp(line + 37, yesterday, 10) == 0)
+            assert_non_null(strstr(stored_pages, one));
+        line = end + 1;
+    }
+    free(stored_pages);
+    PQfinish(check);
+    PQfinish(conn);
+    assert_int_equal(stop(&f->rollups[0]), 0);
+    free(want_sites);
+    free(want_pages);
+    free(evs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(exact_against_the_oracle_and_the_raw_events, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(kill_9_of_either_with_two_rollups, setup, teardown),
+        cmocka_unit_test_setup_teardown(replay_repairs_a_corrupted_range_only, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    mochi_test_cleanup();
+    return failed;
+}

@@ -1,0 +1,72 @@
+#ifndef LOADGEN_ORACLE_H
+#define LOADGEN_ORACLE_H
+
+/* The oracle: what the pipeline's daily aggregates must be, computed only
+ * from what loadgen sent and what the collector answered. A page view is a
+ * distinct (site, visitor index, path, UTC minute); the minute is the one
+ * in which the request was both sent and answered. Pure code, no I/O but
+ * mochi_loadgen_oracle_write. */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traffic.h"
+
+/* What became of one request. */
+struct mochi_loadgen_result {
+    size_t site;      /* index into the sites array */
+    uint32_t visitor; /* visitor index, or LOADGEN_BOT */
+    bool gif;
+    bool duplicate;  /* the second copy of a double-fired beacon */
+    const char *url; /* the page URL sent (borrowed for the call) */
+    long status;     /* HTTP status, 0 when no answer came (an error) */
+    int64_t sent_us; /* wall clock (CLOCK_REALTIME) before the request was handed to libcurl */
+    int64_t done_us; /* wall clock when the answer had been read */
+};
+
+/* Totals, also used for the summary. */
+struct mochi_loadgen_counts {
+    long long sent, accepted, bots, bots_accepted, doubles, errors, ambiguous;
+    long long by_status[600]; /* every HTTP status answered, accepted ones included */
+};
+
+struct mochi_loadgen_oracle;
+
+/* sites must outlive the oracle. Returns 0 and a new oracle in *out (freed
+ * with mochi_loadgen_oracle_destroy) or MOCHI_ERR_NOMEM. */
+int mochi_loadgen_oracle_new(const struct mochi_loadgen_site *sites, size_t nsites,
+                             struct mochi_loadgen_oracle **out) __attribute__((warn_unused_result));
+void mochi_loadgen_oracle_destroy(struct mochi_loadgen_oracle *oracle);
+
+/* Counts one request. Returns 0 or MOCHI_ERR_NOMEM. */
+int mochi_loadgen_oracle_add(struct mochi_loadgen_oracle *oracle,
+                             const struct mochi_loadgen_result *result)
+    __attribute__((warn_unused_result));
+
+const struct mochi_loadgen_counts *
+mochi_loadgen_oracle_counts(const struct mochi_loadgen_oracle *oracle);
+
+/* Builds the oracle document (format in docs/loadgen.md). Returns 0 and a
+ * new reference in *out (caller json_decref's it) or MOCHI_ERR_NOMEM. */
+int mochi_loadgen_oracle_json(struct mochi_loadgen_oracle *oracle, json_t **out)
+    __attribute__((warn_unused_result));
+
+/* Writes the document to path (through a temporary file and rename, so a
+ * reader never sees half of it). Returns 0 or MOCHI_ERR_IO / NOMEM with the
+ * reason in err. */
+int mochi_loadgen_oracle_write(struct mochi_loadgen_oracle *oracle, const char *path, char *err,
+                               size_t errlen) __attribute__((warn_unused_result));
+
+/* True when the collector took the beacon: 202, or 200 for the GIF. */
+bool mochi_loadgen_accepted(long status, bool gif);
+
+/* Writes the path of an absolute http(s) URL into out as DESIGN.md
+ * normalizes it: no scheme, host, query or fragment, "/" when empty.
+ * Returns 0, or MOCHI_ERR_INVALID when url has no "scheme://" or the path
+ * does not fit. */
+int mochi_loadgen_url_path(const char *url, char *out, size_t size)
+    __attribute__((warn_unused_result));
+
+#endif

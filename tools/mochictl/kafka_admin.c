@@ -1,0 +1,111 @@
+#include "kafka_admin.h"
+#include "kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+rd_kafka_t *mochictl_kafka_open(const struct mochi_config *config, const char *group)
+{
+    rd_kafka_conf_t *conf = NULL;
+    char err[512] = "";
+    /* When mochictl has to join a group (replay on a broker that wants a
+     * member to commit), it must speak the daemons' protocol and, should
+     * it vanish, be forgotten quickly. */
+    if (mochi_kafka_conf_new(config, "mochictl", &conf, err, sizeof(err)) != 0 ||
+        mochi_kafka_set(conf, "group.id", group, err, sizeof(err)) != 0 ||
+        mochi_kafka_default(config, conf, "partition.assignment.strategy", "cooperative-sticky",
+                            err, sizeof(err)) != 0 ||
+        mochi_kafka_default(config, conf, "session.timeout.ms", "6000", err, sizeof(err)) != 0 ||
+        mochi_kafka_set(conf, "enable.auto.commit", "false", err, sizeof(err)) != 0) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "mochictl: %s\n", err);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "mochictl: cannot create a Kafka client: %s\n", err);
+    }
+    return rk;
+}
+
+int mochictl_kafka_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                           struct partition_offsets **out, int *count)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, timeout_ms);
+    rd_kafka_topic_destroy(t);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "mochictl: cannot read metadata of %s: %s\n", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "mochictl: topic %s: %s\n", topic,
+                md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "not found");
+        rd_kafka_metadata_destroy(md);
+        return -1;
+    }
+    int n = md->topics[0].partition_cnt;
+    struct partition_offsets *offs = calloc((size_t)n + 1, sizeof(*offs));
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++) {
+        offs[i].partition = md->topics[0].partitions[i].id;
+        rd_kafka_topic_partition_list_add(list, topic, offs[i].partition);
+    }
+    rd_kafka_metadata_destroy(md);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        e = rd_kafka_query_watermark_offsets(rk, topic, offs[i].partition, &offs[i].low,
+                                             &offs[i].high, timeout_ms);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(stderr, "mochictl: cannot read offsets of %s [%d]: %s\n", topic,
+                    (int)offs[i].partition, rd_kafka_err2str(e));
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        e = rd_kafka_committed(rk, list, timeout_ms);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(stderr, "mochictl: cannot read committed offsets: %s\n", rd_kafka_err2str(e));
+            rc = -1;
+        }
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        const rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(list, topic, offs[i].partition);
+        offs[i].committed = p && p->offset >= 0 ? p->offset : -1;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (rc != 0) {
+        free(offs);
+        return rc;
+    }
+    *out = offs;
+    *count = n;
+    return 0;
+}
+
+int mochictl_kafka_group_members(rd_kafka_t *rk, const char *group, char *err, size_t errlen)
+{
+    const struct rd_kafka_group_list *groups = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_list_groups(rk, group, &groups, 10000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "%s", rd_kafka_err2str(e));
+        return -1;
+    }
+    int members = 0;
+    for (int i = 0; i < groups->group_cnt; i++) {
+        if (groups->groups[i].err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+            groups->groups[i].err != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
+            snprintf(err, errlen, "%s", rd_kafka_err2str(groups->groups[i].err));
+            rd_kafka_group_list_destroy(groups);
+            return -1;
+        }
+        members += groups->groups[i].member_cnt;
+    }
+    rd_kafka_group_list_destroy(groups);
+    return members;
+}

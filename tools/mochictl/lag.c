@@ -1,0 +1,117 @@
+/* mochictl lag: committed offset, log end offset and lag per group and
+ * partition. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka_admin.h"
+#include "mochictl.h"
+
+static const struct mochi_setting setting_group = {
+    .name = "group",
+    .type = MOCHI_SETTING_STRING,
+    .help = "one consumer group (default: mochi-ingest and mochi-rollup)"};
+static const struct mochi_setting setting_max_lag = {
+    .name = "max-lag",
+    .type = MOCHI_SETTING_INT,
+    .default_value = "-1",
+    .min = -1,
+    .max = (long long)1e15,
+    .help = "exit 1 when a group's total lag exceeds this (-1: never)"};
+static const struct mochi_setting setting_json = {.name = "json",
+                                                  .type = MOCHI_SETTING_FLAG,
+                                                  .default_value = "false",
+                                                  .help = "print JSON instead of a table"};
+
+static const struct mochi_setting *const lag_settings[] = {&mochi_setting_brokers,
+                                                           &mochi_setting_topic,
+                                                           &setting_group,
+                                                           &setting_max_lag,
+                                                           &setting_json,
+                                                           &mochi_setting_log_level,
+                                                           NULL};
+
+static const struct mochi_program_spec lag_spec = {
+    .name = "mochictl lag",
+    .usage = "[--group G] [--max-lag N] [--json]",
+    .summary = "Prints, for each consumer group and partition of the topic, the committed offset, "
+               "the log end offset and the lag, with a total per group. A partition the group "
+               "never committed counts from the log start (where it would begin). Exit status: "
+               "0, 1 when a group's total lag exceeds --max-lag, 2 bad usage, 3 when the offsets "
+               "cannot be read.",
+    .settings = lag_settings,
+    .kafka_properties = true,
+};
+
+int mochictl_lag(int argc, char **argv)
+{
+    struct mochi_config *config = mochi_config_load_or_exit(&lag_spec, argc, argv);
+    const char *topic = mochi_config_str(config, "topic");
+    const char *one = mochi_config_str(config, "group");
+    const char *groups[2] = {"mochi-ingest", "mochi-rollup"};
+    int ngroups = 2;
+    if (one != NULL) {
+        groups[0] = one;
+        ngroups = 1;
+    }
+    long long max_lag = mochi_config_int(config, "max-lag");
+    bool as_json = mochi_config_flag(config, "json");
+    int code = 0;
+    json_t *doc = json_pack("{s:s, s:[]}", "topic", topic, "groups");
+    if (!as_json)
+        printf("%-16s %9s %14s %14s %12s\n", "GROUP", "PARTITION", "COMMITTED", "LOG END", "LAG");
+    for (int g = 0; g < ngroups && code != 3; g++) {
+        rd_kafka_t *rk = mochictl_kafka_open(config, groups[g]);
+        struct partition_offsets *offs = NULL;
+        int n = 0;
+        if (rk == NULL || mochictl_kafka_offsets(rk, topic, 10000, &offs, &n) != 0) {
+            code = 3;
+            if (rk)
+                rd_kafka_destroy(rk);
+            break;
+        }
+        long long total = 0;
+        json_t *parts = json_array();
+        for (int i = 0; i < n; i++) {
+            long long from = offs[i].committed >= 0 ? offs[i].committed : offs[i].low;
+            long long lag = offs[i].high - from;
+            if (lag < 0)
+                lag = 0;
+            total += lag;
+            json_array_append_new(parts,
+                                  json_pack("{s:i, s:I, s:I, s:I}", "partition", offs[i].partition,
+                                            "committed", (json_int_t)offs[i].committed, "log_end",
+                                            (json_int_t)offs[i].high, "lag", (json_int_t)lag));
+            if (!as_json) {
+                char committed[32];
+                if (offs[i].committed >= 0)
+                    snprintf(committed, sizeof(committed), "%lld", (long long)offs[i].committed);
+                else
+                    snprintf(committed, sizeof(committed), "-");
+                printf("%-16s %9d %14s %14lld %12lld\n", groups[g], (int)offs[i].partition,
+                       committed, (long long)offs[i].high, lag);
+            }
+        }
+        bool over = max_lag >= 0 && total > max_lag;
+        json_array_append_new(json_object_get(doc, "groups"),
+                              json_pack("{s:s, s:o, s:I, s:b}", "group", groups[g], "partitions",
+                                        parts, "total_lag", (json_int_t)total, "over_threshold",
+                                        over));
+        if (!as_json)
+            printf("%-16s %9s %14s %14s %12lld%s\n", groups[g], "total", "", "", total,
+                   over ? "  (over --max-lag)" : "");
+        if (over && code == 0)
+            code = 1;
+        free(offs);
+        rd_kafka_destroy(rk);
+    }
+    if (as_json && code != 3) {
+        char *text = json_dumps(doc, JSON_COMPACT);
+        puts(text);
+        free(text);
+    }
+    json_decref(doc);
+    mochi_config_destroy(config);
+    return code;
+}
