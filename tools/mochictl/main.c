@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"sites", "remove", mochictl_sites_remove, "remove a site and all its data"},
     {NULL, "lag", mochictl_lag, "committed offset, log end offset and lag per group and partition"},
     {NULL, "replay", mochictl_replay, "rebuild the aggregates of a date range from the topic"},
+    {NULL, "stats", mochictl_stats, "daily page views, unique visitors and top pages of a site"},
+    {NULL, "prune", mochictl_prune, "drop raw events and dedupe state past their retention"},
 };
 
 static void usage(FILE *out)

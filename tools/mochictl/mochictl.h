@@ -14,6 +14,8 @@ int mochictl_sites_list(int argc, char **argv);
 int mochictl_sites_remove(int argc, char **argv);
 int mochictl_lag(int argc, char **argv);
 int mochictl_replay(int argc, char **argv);
+int mochictl_stats(int argc, char **argv);
+int mochictl_prune(int argc, char **argv);
 
 /* Connects to the configured database or prints why not. Returns NULL on
  * failure (the message is printed). */

@@ -1,0 +1,312 @@
+/* End to end: mochi-loadgen -> mochi-collector -> dev Kafka -> mochi-consumer
+ * and mochi-rollup -> PostgreSQL, compared with loadgen's own expectation
+ * (computed from what it sent and what the collector answered), and the
+ * README's demo command run as a user would, twice, then stopped. */
+#include <dirent.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness/harness.h"
+
+static const char *const keys[] = {"e2eSiteKeyAlpha_00001", "e2eSiteKeyBravo_00002",
+                                   "e2eSiteKeyCharlie_0003"};
+static const char *const domains[] = {"alpha.example", "bravo.example", "charlie.example"};
+
+static void start(struct mochi_test_proc *proc, const struct mochi_test_db *db, const char *role,
+                  char *const args[])
+{
+    char conninfo[600], db_env[700];
+    mochi_test_db_conninfo_as(db, role, conninfo, sizeof(conninfo));
+    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
+    char *const env[] = {db_env, NULL};
+    mochi_test_proc_start(proc, args, env, false);
+}
+
+static void loadgen_to_aggregates(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create_migrated(&db);
+    PGconn *conn = mochi_test_db_connect(&db);
+    for (int i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO sites (name, domain, tracking_key) VALUES ('%s', '%s', '%s')",
+                 domains[i], domains[i], keys[i]);
+        mochi_test_db_exec(conn, sql);
+    }
+    char topic[64];
+    snprintf(topic, sizeof(topic), "%s", mochi_test_unique("e2e"));
+    const char *topics[] = {topic, NULL};
+    struct mochi_test_kafka kafka;
+    mochi_test_kafka_start(&kafka, 3, 6, topics);
+
+    int port = mochi_test_free_port();
+    char listen[32], m1[32], m2[32], url[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    snprintf(m1, sizeof(m1), "127.0.0.1:%d", mochi_test_free_port());
+    snprintf(m2, sizeof(m2), "127.0.0.1:%d", mochi_test_free_port());
+    struct mochi_test_proc collector, consumer, rollup;
+    char *const collector_args[] = {(char *)mochi_test_bin("mochi-collector"),
+                                    "--brokers",
+                                    kafka.bootstrap,
+                                    "--topic",
+                                    topic,
+                                    "--listen",
+                                    listen,
+                                    "--trusted-proxies",
+                                    "127.0.0.1/32",
+                                    NULL};
+    char *const consumer_args[] = {(char *)mochi_test_bin("mochi-consumer"),
+                                   "--brokers",
+                                   kafka.bootstrap,
+                                   "--topic",
+                                   topic,
+                                   "--metrics-listen",
+                                   m1,
+                                   NULL};
+    char *const rollup_args[] = {(char *)mochi_test_bin("mochi-rollup"),
+                                 "--brokers",
+                                 kafka.bootstrap,
+                                 "--topic",
+                                 topic,
+                                 "--metrics-listen",
+                                 m2,
+                                 NULL};
+    start(&collector, &db, "mochi_collector", collector_args);
+    start(&consumer, &db, "mochi_consumer", consumer_args);
+    start(&rollup, &db, "mochi_rollup", rollup_args);
+    assert_true(mochi_test_wait_port(port, 20000));
+
+    char sites[256], expect[300];
+    snprintf(sites, sizeof(sites), "%s=%s,%s=%s,%s=%s", keys[0], domains[0], keys[1], domains[1],
+             keys[2], domains[2]);
+    snprintf(expect, sizeof(expect), "%s/expected.json", mochi_test_tmpdir());
+    char *const loadgen[] = {(char *)mochi_test_bin("mochi-loadgen"),
+                             "--url",
+                             url,
+                             "--sites",
+                             sites,
+                             "--duration",
+                             "8s",
+                             "--rate",
+                             "800",
+                             "--connections",
+                             "8",
+                             "--visitors",
+                             "400",
+                             "--pages",
+                             "30",
+                             "--expect",
+                             expect,
+                             NULL};
+    char *out = NULL, *err = NULL;
+    int status = mochi_test_run(loadgen, NULL, 60000, &out, &err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("loadgen failed: %s%s", out, err);
+    print_message("%s", out);
+    free(out);
+    free(err);
+
+    json_error_t jerr;
+    json_t *oracle = json_load_file(expect, 0, &jerr);
+    assert_non_null(oracle);
+    assert_int_equal(json_integer_value(json_object_get(oracle, "ambiguous")), 0);
+    assert_int_equal(json_integer_value(json_object_get(oracle, "errors")), 0);
+    assert_true(json_integer_value(json_object_get(oracle, "published")) > 1000);
+
+    /* Expected rows, in the tables' own text form, from the oracle. */
+    size_t cap = 1 << 20, used = 0, pused = 0;
+    char *want_sites = calloc(1, cap), *want_pages = calloc(1, cap * 4);
+    const char *key;
+    json_t *site;
+    json_object_foreach(json_object_get(oracle, "sites"), key, site)
+    {
+        const char *day;
+        json_t *d;
+        json_object_foreach(json_object_get(site, "days"), day, d)
+        {
+            used += (size_t)snprintf(want_sites + used, cap - used, "%s|%s|%lld|%lld\n", key, day,
+                                     json_integer_value(json_object_get(d, "page_views")),
+                                     json_integer_value(json_object_get(d, "unique_visitors")));
+            const char *path;
+            json_t *n;
+            json_object_foreach(json_object_get(d, "paths"), path, n) pused +=
+                (size_t)snprintf(want_pages + pused, cap * 4 - pused, "%s|%s|%s|%lld\n", key, day,
+                                 path, json_integer_value(n));
+        }
+    }
+    json_decref(oracle);
+    /* sort both, as the queries below do */
+    char path_sites[300], path_pages[300];
+    snprintf(path_sites, sizeof(path_sites), "%s/want_sites", mochi_test_tmpdir());
+    snprintf(path_pages, sizeof(path_pages), "%s/want_pages", mochi_test_tmpdir());
+    FILE *fs = fopen(path_sites, "w");
+    fputs(want_sites, fs);
+    fclose(fs);
+    fs = fopen(path_pages, "w");
+    fputs(want_pages, fs);
+    fclose(fs);
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "LC_ALL=C sort -o %s %s && LC_ALL=C sort -o %s %s", path_sites,
+             path_sites, path_pages, path_pages);
+    assert_int_equal(system(cmd), 0);
+    free(want_sites);
+    free(want_pages);
+    want_sites = mochi_test_read_file(path_sites);
+    want_pages = mochi_test_read_file(path_pages);
+
+    const char *site_sql = "SELECT l FROM (SELECT s.tracking_key || '|' || m.date || '|' ||"
+                           " m.page_views || '|' || m.unique_visitors AS l"
+                           " FROM daily_site_metrics m JOIN sites s ON s.id = m.site_id) v"
+                           " ORDER BY l COLLATE \"C\"";
+    const char *page_sql = "SELECT l FROM (SELECT s.tracking_key || '|' || m.date || '|' ||"
+                           " m.path || '|' || m.page_views AS l"
+                           " FROM daily_page_metrics m JOIN sites s ON s.id = m.site_id) v"
+                           " ORDER BY l COLLATE \"C\"";
+    int64_t deadline = mochi_test_now_ms() + 60000;
+    char *got_sites = NULL, *got_pages = NULL;
+    for (;;) {
+        PGresult *res = PQexec(conn, site_sql);
+        size_t n = 0;
+        free(got_sites);
+        got_sites = calloc(1, cap);
+        for (int i = 0; i < PQntuples(res); i++)
+            n += (size_t)snprintf(got_sites + n, cap - n, "%s\n", PQgetvalue(res, i, 0));
+        PQclear(res);
+        res = PQexec(conn, page_sql);
+        n = 0;
+        free(got_pages);
+        got_pages = calloc(1, cap * 4);
+        for (int i = 0; i < PQntuples(res); i++)
+            n += (size_t)snprintf(got_pages + n, cap * 4 - n, "%s\n", PQgetvalue(res, i, 0));
+        PQclear(res);
+        if ((strcmp(got_sites, want_sites) == 0 && strcmp(got_pages, want_pages) == 0) ||
+            mochi_test_now_ms() > deadline)
+            break;
+        usleep(250000);
+    }
+    if (strcmp(got_sites, want_sites) != 0)
+        fail_msg("daily_site_metrics:\n%s\nloadgen expected:\n%s", got_sites, want_sites);
+    assert_string_equal(got_pages, want_pages);
+    print_message("aggregates equal loadgen's expectation:\n%s", got_sites);
+    /* and the raw events agree with the aggregates */
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events"),
+                     mochi_test_db_int(conn, "SELECT sum(page_views) FROM daily_site_metrics"));
+    free(got_sites);
+    free(got_pages);
+    free(want_sites);
+    free(want_pages);
+    PQfinish(conn);
+    int codes[3] = {mochi_test_proc_stop(&collector, SIGTERM, 20000),
+                    mochi_test_proc_stop(&consumer, SIGTERM, 20000),
+                    mochi_test_proc_stop(&rollup, SIGTERM, 20000)};
+    for (int i = 0; i < 3; i++) {
+        assert_true(WIFEXITED(codes[i]));
+        assert_int_equal(WEXITSTATUS(codes[i]), 0);
+    }
+    mochi_test_kafka_stop(&kafka);
+    mochi_test_db_drop(&db);
+}
+
+/* True when a process whose command line mentions needle is running. */
+static bool any_process_mentions(const char *needle)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    bool found = false;
+    while (!found && (e = readdir(proc)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || atoi(e->d_name) == getpid())
+            continue;
+        char path[300], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        buf[n] = '\0';
+        found = strstr(buf, needle) != NULL;
+    }
+    closedir(proc);
+    return found;
+}
+
+static void demo_command_runs_twice_and_stops_clean(void **state)
+{
+    (void)state;
+    char dir[300], env_dir[330], env_build[600], env_port[64], env_page[64], env_metrics[64];
+    snprintf(dir, sizeof(dir), "%s/demo", mochi_test_tmpdir());
+    snprintf(env_dir, sizeof(env_dir), "MOCHI_DEMO_DIR=%s", dir);
+    snprintf(env_build, sizeof(env_build), "MOCHI_DEMO_BUILD_DIR=%s", getenv("MOCHI_BINARY_DIR"));
+    snprintf(env_port, sizeof(env_port), "MOCHI_DEMO_PORT=%d", mochi_test_free_port());
+    snprintf(env_page, sizeof(env_page), "MOCHI_DEMO_PAGE_PORT=%d", mochi_test_free_port());
+    /* three consecutive ports from a free one well away from the others */
+    int base = 20000 + (getpid() % 20000);
+    snprintf(env_metrics, sizeof(env_metrics), "MOCHI_DEMO_METRICS_PORT=%d", base);
+    /* packages are installed and the tree is built by the test command */
+    char *const env[] = {env_dir,
+                         env_build,
+                         env_port,
+                         env_page,
+                         env_metrics,
+                         "MOCHI_DEMO_SKIP_INSTALL=1",
+                         "MOCHI_DEMO_SKIP_BUILD=1",
+                         "MOCHI_DEMO_SECONDS=4",
+                         NULL};
+    char *const demo[] = {"/bin/bash", (char *)mochi_test_src("scripts/demo.sh"), NULL};
+    char *const stop[] = {"/bin/bash", (char *)mochi_test_src("scripts/demo.sh"), "stop", NULL};
+    for (int run = 0; run < 2; run++) {
+        char *out = NULL, *err = NULL;
+        int status = mochi_test_run(demo, env, 240000, &out, &err);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("demo run %d failed (status %d):\n%s\n%s", run + 1, status, out, err);
+        assert_non_null(strstr(out, "mochi-ingest         total"));
+        assert_non_null(strstr(out, "mochi-rollup         total"));
+        const char *total = strstr(out, "\ntotal ");
+        assert_non_null(total);
+        long long views = 0, visitors = 0;
+        assert_int_equal(sscanf(total, "\ntotal %lld %lld", &views, &visitors), 2);
+        assert_true(views > 0);
+        assert_true(visitors > 0);
+        assert_non_null(strstr(out, "bash scripts/demo.sh stop"));
+        print_message("demo run %d: %lld page views, %lld unique visitors today\n", run + 1, views,
+                      visitors);
+        free(out);
+        free(err);
+    }
+    char *out = NULL, *err = NULL;
+    int status = mochi_test_run(stop, env, 60000, &out, &err);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    free(out);
+    free(err);
+    usleep(500000);
+    assert_false(any_process_mentions(dir));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(loadgen_to_aggregates),
+        cmocka_unit_test(demo_command_runs_twice_and_stops_clean),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    mochi_test_cleanup();
+    return failed;
+}

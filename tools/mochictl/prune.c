@@ -1,0 +1,127 @@
+/* mochictl prune: retention by dropping whole day partitions, and salts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "mochictl.h"
+#include "salt.h"
+#include "stream.h"
+
+#define DAY_MS (86400 * 1000LL)
+
+static const struct mochi_setting setting_raw = {
+    .name = "raw-retention",
+    .env = "MOCHI_RAW_RETENTION",
+    .type = MOCHI_SETTING_DURATION,
+    .default_value = "30d",
+    .min = DAY_MS,
+    .max = 3650 * DAY_MS,
+    .help = "how long raw events (page_view_events) are kept"};
+static const struct mochi_setting setting_dry_run = {.name = "dry-run",
+                                                     .type = MOCHI_SETTING_FLAG,
+                                                     .default_value = "false",
+                                                     .help =
+                                                         "say what would be dropped, drop nothing"};
+
+static const struct mochi_setting *const prune_settings[] = {
+    &mochi_setting_database_url, &setting_raw, &mochi_setting_retention, &setting_dry_run,
+    &mochi_setting_log_level,    NULL};
+
+static const struct mochi_program_spec prune_spec = {
+    .name = "mochictl prune",
+    .usage = "[--raw-retention 30d] [--dedupe-retention 7d] [--dry-run]",
+    .summary = "Drops the day partitions of page_view_events older than --raw-retention, and "
+               "those of ingestion_dedupe, rollup_counted and daily_visitors older than "
+               "--dedupe-retention (use the same value as the consumer and rollup: they refuse "
+               "events older than it), and deletes salts older than yesterday. A day is dropped "
+               "only when all of it is older than the retention. Aggregates are never pruned.",
+    .settings = prune_settings,
+};
+
+/* Drops one partition; waits at most 5 s for its lock per try so that it
+ * never stalls the pipeline for long. */
+static int drop_partition(PGconn *conn, const char *name, char *err, size_t errlen)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\"", name);
+    int rc = MOCHI_ERR_AGAIN;
+    for (int attempt = 0; attempt < 5 && rc != 0; attempt++) {
+        rc = mochi_db_exec(conn, "SET lock_timeout = '5s'", err, errlen);
+        if (rc == 0)
+            rc = mochi_db_exec(conn, sql, err, errlen);
+    }
+    return rc;
+}
+
+int mochictl_prune(int argc, char **argv)
+{
+    struct mochi_config *config = mochi_config_load_or_exit(&prune_spec, argc, argv);
+    int code = 1;
+    PGresult *res = NULL;
+    char err[512];
+    bool dry = mochi_config_flag(config, "dry-run");
+    PGconn *conn = mochictl_connect(config);
+    if (conn == NULL)
+        goto out;
+    long long now_ms = (long long)time(NULL) * 1000;
+    /* the first day that is kept: every day before it lies wholly beyond the retention */
+    long long raw_keep = (now_ms - mochi_config_ms(config, "raw-retention")) / DAY_MS;
+    long long state_keep = (now_ms - mochi_config_ms(config, "dedupe-retention")) / DAY_MS;
+    char raw_day[11], state_day[11];
+    mochi_day_format(raw_keep, raw_day);
+    mochi_day_format(state_keep, state_day);
+    const char *params[] = {raw_day, state_day};
+    res = PQexecParams(conn,
+                       "SELECT partition_name, table_name, day FROM day_partitions"
+                       " WHERE (table_name = 'page_view_events' AND day < $1::date)"
+                       "    OR (table_name <> 'page_view_events' AND day < $2::date)"
+                       " ORDER BY day, table_name",
+                       2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        (void)mochi_db_error(conn, res, err, sizeof(err));
+        fprintf(stderr, "mochictl prune: %s\n", err);
+        goto out;
+    }
+    int n = PQntuples(res);
+    printf("keeping raw events from %s and dedupe state from %s (UTC)\n", raw_day, state_day);
+    int dropped = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = PQgetvalue(res, i, 0);
+        if (dry) {
+            printf("would drop %s (%s, %s)\n", name, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+            continue;
+        }
+        if (drop_partition(conn, name, err, sizeof(err)) != 0) {
+            fprintf(stderr, "mochictl prune: cannot drop %s: %s\n", name, err);
+            goto out;
+        }
+        printf("dropped %s\n", name);
+        dropped++;
+    }
+    if (n == 0)
+        printf("no partition to drop\n");
+    if (dry) {
+        PGresult *salts = PQexec(conn, "SELECT count(*) FROM salts"
+                                       " WHERE day < (now() AT TIME ZONE 'UTC')::date - 1");
+        if (PQresultStatus(salts) == PGRES_TUPLES_OK)
+            printf("would delete %s salt%s older than yesterday\n", PQgetvalue(salts, 0, 0),
+                   strcmp(PQgetvalue(salts, 0, 0), "1") == 0 ? "" : "s");
+        PQclear(salts);
+    } else {
+        int gone = mochi_salt_expire(conn);
+        if (gone < 0) {
+            fprintf(stderr, "mochictl prune: cannot delete old salts\n");
+            goto out;
+        }
+        printf("deleted %d salt%s older than yesterday\n", gone, gone == 1 ? "" : "s");
+        printf("dropped %d partition%s\n", dropped, dropped == 1 ? "" : "s");
+    }
+    code = 0;
+out:
+    PQclear(res);
+    PQfinish(conn);
+    mochi_config_destroy(config);
+    return code;
+}
