@@ -1,4 +1,7 @@
 #include "copy.h"
+#include "db.h"
+#include "error.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,4 +110,55 @@ void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last)
     char full[80];
     snprintf(full, sizeof(full), "%s.%06ld+00", text, frac);
     mochi_copy_text(buf, full, last);
+}
+
+static int send_rows(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
+                     char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, copy_sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        int rc = mochi_db_error(conn, res, err, errlen);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    if (PQputCopyData(conn, rows->data, (int)rows->len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+        return mochi_db_error(conn, NULL, err, errlen);
+    res = PQgetResult(conn);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : mochi_db_error(conn, res, err, errlen);
+    PQclear(res);
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+    return rc;
+}
+
+int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
+                     const char *apply_sql, PGresult **result, char *err, size_t errlen)
+{
+    if (rows->failed) {
+        snprintf(err, errlen, "out of memory building the batch");
+        return MOCHI_ERR_NOMEM;
+    }
+    PGresult *res = NULL;
+    int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
+    if (rc == 0)
+        rc = send_rows(conn, copy_sql, rows, err, errlen);
+    if (rc == 0) {
+        res = PQexec(conn, apply_sql);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+            rc = mochi_db_error(conn, res, err, errlen);
+    }
+    if (rc == 0)
+        rc = mochi_db_exec(conn, "COMMIT", err, errlen);
+    if (rc != 0) {
+        char ignored[64];
+        /* Without a connection the server rolls back by itself. */
+        if (PQstatus(conn) == CONNECTION_OK &&
+            mochi_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored)) != 0)
+            mochi_log(MOCHI_LOG_DEBUG, "db", "msg=\"rollback failed\"");
+        PQclear(res);
+        return rc;
+    }
+    *result = res;
+    return 0;
 }

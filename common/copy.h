@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 struct mochi_copy_buf {
     char *data; /* owned */
     size_t len, cap;
@@ -21,5 +23,14 @@ void mochi_copy_text(struct mochi_copy_buf *buf, const char *text, int last); /*
 void mochi_copy_int(struct mochi_copy_buf *buf, long long value, int last);
 /* A timestamptz from UTC microseconds since the epoch. */
 void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);
+
+/* Applies a batch in one transaction: BEGIN; copy_sql (a COPY ... FROM
+ * STDIN) fed with rows; apply_sql, which must return exactly one row;
+ * COMMIT. Returns 0 with that row in *result (caller PQclear()s it), or the
+ * classification of mochi_db_error with the reason in err, after rolling
+ * back; MOCHI_ERR_NOMEM when rows could not be built. */
+int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
+                     const char *apply_sql, PGresult **result, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 #endif

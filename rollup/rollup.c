@@ -154,8 +154,7 @@ static void day_text(int64_t us, char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-static int copy_rows(PGconn *conn, struct rollup *rollup, const struct mochi_stream_event *events,
-                     size_t n, char *err, size_t errlen)
+static void build_rows(struct rollup *rollup, const struct mochi_stream_event *events, size_t n)
 {
     struct mochi_copy_buf *rows = &rollup->rows;
     mochi_copy_reset(rows);
@@ -171,23 +170,6 @@ static int copy_rows(PGconn *conn, struct rollup *rollup, const struct mochi_str
         mochi_copy_text(rows, e->ev.path, 0);
         mochi_copy_text(rows, e->ev.visitor_hash, 1);
     }
-    if (rows->failed)
-        return MOCHI_ERR_NOMEM;
-    PGresult *res = PQexec(conn, "COPY rollup_batch FROM STDIN");
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        int rc = mochi_db_error(conn, res, err, errlen);
-        PQclear(res);
-        return rc;
-    }
-    PQclear(res);
-    if (PQputCopyData(conn, rows->data, (int)rows->len) != 1 || PQputCopyEnd(conn, NULL) != 1)
-        return mochi_db_error(conn, NULL, err, errlen);
-    res = PQgetResult(conn);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : mochi_db_error(conn, res, err, errlen);
-    PQclear(res);
-    while ((res = PQgetResult(conn)) != NULL)
-        PQclear(res);
-    return rc;
 }
 
 int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_event *events, size_t n,
@@ -197,23 +179,11 @@ int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_event *event
     char err[512] = "";
     PGresult *res = NULL;
     read_replays(rollup, conn);
-    int rc = mochi_db_exec(conn, "BEGIN", err, sizeof(err));
-    if (rc == 0)
-        rc = copy_rows(conn, rollup, events, n, err, sizeof(err));
-    if (rc == 0) {
-        res = PQexec(conn, apply_sql);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-            rc = mochi_db_error(conn, res, err, sizeof(err));
-    }
-    if (rc == 0)
-        rc = mochi_db_exec(conn, "COMMIT", err, sizeof(err));
+    build_rows(rollup, events, n);
+    int rc = mochi_copy_apply(conn, "COPY rollup_batch FROM STDIN", &rollup->rows, apply_sql, &res,
+                              err, sizeof(err));
     if (rc != 0) {
-        char ignored[64];
-        if (PQstatus(conn) == CONNECTION_OK &&
-            mochi_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored)) != 0)
-            mochi_log(MOCHI_LOG_DEBUG, "rollup", "msg=\"rollback failed\"");
         mochi_log(MOCHI_LOG_WARN, "rollup", "msg=\"batch transaction failed\" error=\"%s\"", err);
-        PQclear(res);
         return rc == MOCHI_ERR_NOMEM ? MOCHI_ERR_AGAIN : rc;
     }
     long long counted = atoll(PQgetvalue(res, 0, 0));
