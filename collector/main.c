@@ -73,6 +73,8 @@ static const struct mochi_program_spec spec = {
 
 int main(int argc, char **argv)
 {
+    /* First of all, so that a SIGTERM arriving during start-up drains too. */
+    mochi_daemon_signals_install();
     struct mochi_config *config = mochi_config_load_or_exit(&spec, argc, argv);
     struct mochi_cidr_list trusted = {0};
     struct mochi_schema_set *schemas = NULL;
@@ -83,7 +85,6 @@ int main(int argc, char **argv)
     char err[512] = "";
     int code = 1;
 
-    mochi_daemon_signals_install();
     if (mochi_hash_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         mochi_log(MOCHI_LOG_ERROR, "collector", "msg=\"library initialisation failed\"");
         goto out;

@@ -129,8 +129,10 @@ int collector_producer_new(const struct mochi_config *config, struct mochi_metri
      * bounded queue; a full queue turns into 503 for new beacons. */
     static const char *const defaults[][2] = {
         {"message.timeout.ms", "0"},
-        {"queue.buffering.max.messages", "200000"},
-        {"queue.buffering.max.kbytes", "65536"},
+        /* ~40k events of ~600 bytes: minutes of a busy site's traffic, and
+         * within the collector's 64 MiB memory budget. */
+        {"queue.buffering.max.messages", "50000"},
+        {"queue.buffering.max.kbytes", "24576"},
         {"linger.ms", "5"},
         {"compression.type", "lz4"},
         {"statistics.interval.ms", "1000"},

@@ -27,8 +27,9 @@ static const struct mochi_program_spec spec = {
 
 int main(int argc, char **argv)
 {
-    struct mochi_config *config = mochi_config_load_or_exit(&spec, argc, argv);
+    /* First of all, so that a SIGTERM arriving during start-up drains too. */
     mochi_daemon_signals_install();
+    struct mochi_config *config = mochi_config_load_or_exit(&spec, argc, argv);
     int code = 1;
     struct ingest *ingest = ingest_new();
     if (ingest == NULL || mochi_hash_init() != 0) {

@@ -1,6 +1,7 @@
 -- Least-privilege roles, one per program. Roles belong to the cluster, not
--- the database, so they are created only when absent; grants are per
--- database. They can log in but have no password: set one with
+-- the database, so they are created only when absent (and a concurrent
+-- migration of another database on the same cluster creating them first is
+-- fine); grants are per database. They can log in but have no password: set one with
 --   ALTER ROLE mochi_collector PASSWORD '...';
 -- (or use peer/cert authentication in pg_hba.conf).
 
@@ -9,7 +10,11 @@ DECLARE r TEXT;
 BEGIN
     FOREACH r IN ARRAY ARRAY['mochi_collector', 'mochi_consumer', 'mochi_rollup'] LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('CREATE ROLE %I LOGIN', r);
+            BEGIN
+                EXECUTE format('CREATE ROLE %I LOGIN', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL; -- created meanwhile by a migration of another database
+            END;
         END IF;
     END LOOP;
 END $$;

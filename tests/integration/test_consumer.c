@@ -217,7 +217,7 @@ static void instances_join_and_leave_mid_stream(void **state)
     assert_int_equal(stop_consumer(f, 0), 0); /* one leaves */
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + 2 * (n / 3),
                               n - 2 * (n / 3));
-    expect_views(f, expected, count, 90000);
+    expect_views(f, expected, count, 180000);
     print_message("%zu events, %zu distinct page views stored exactly\n", n, count);
     assert_int_equal(stop_consumer(f, 1), 0);
     assert_int_equal(stop_consumer(f, 2), 0);
@@ -243,7 +243,7 @@ static void kill_9_at_random_moments(void **state)
         mochi_test_proc_kill(&f->consumers[victim]);
         start_consumer(f, victim, "300");
     }
-    expect_views(f, expected, count, 120000);
+    expect_views(f, expected, count, 240000);
     print_message("%zu events, %zu distinct page views, exact after 6 kill -9\n", n, count);
     assert_int_equal(stop_consumer(f, 0), 0);
     assert_int_equal(stop_consumer(f, 1), 0);
@@ -281,7 +281,7 @@ static void database_outage_mid_stream(void **state)
     int status;
     assert_true(mochi_test_proc_alive(&f->consumers[0], &status)); /* it waits, it does not die */
     mochi_test_pg_start(&f->pg);
-    expect_views(f, expected, count, 90000);
+    expect_views(f, expected, count, 180000);
     char *log = mochi_test_read_file(f->consumers[0].log);
     assert_non_null(strstr(log, "database back, resuming"));
     free(log);

@@ -226,7 +226,7 @@ static void kill_9_of_either_with_two_rollups(void **state)
             start_rollup(f, victim);
         }
     }
-    expect_aggregates(f, want_sites, want_pages, 120000);
+    expect_aggregates(f, want_sites, want_pages, 240000);
     expect_recount_matches(f, views);
     print_message("%zu events, %zu page views: exact after 8 kill -9\n", n, views);
     assert_int_equal(stop(&f->rollups[0]), 0);
