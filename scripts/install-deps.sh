@@ -8,7 +8,7 @@ packages=(
   librdkafka-dev libavro-dev libsodium-dev libcmocka-dev
   libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev
   postgresql postgresql-contrib
-  kcat wrk nginx-light curl python3 chromium
+  kcat wrk nginx-light curl jq time python3 python3-yaml chromium
 )
 
 sudo_cmd=()
