@@ -130,8 +130,8 @@ int mochi_setting_validate(const struct mochi_setting *setting, const char *valu
     case MOCHI_SETTING_ADDRESS: {
         char host[256];
         int port;
-        if (mochi_split_host_port(value, host, sizeof(host), &port) != 0 || port == 0) {
-            snprintf(err, errlen, "expected HOST:PORT with a port from 1 to 65535");
+        if (mochi_split_host_port(value, host, sizeof(host), &port) != 0) {
+            snprintf(err, errlen, "expected HOST:PORT with a port from 0 (any) to 65535");
             return MOCHI_ERR_INVALID;
         }
         break;

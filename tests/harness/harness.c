@@ -236,6 +236,14 @@ int mochi_test_proc_stop(struct mochi_test_proc *proc, int sig, int timeout_ms)
     }
     proc->pid = 0;
     close_fds(proc);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        /* Say why, while the log still exists. */
+        char *log = mochi_test_read_file(proc->log);
+        size_t len = log ? strlen(log) : 0;
+        print_message("%s exited with status %d; the end of its log:\n%s\n", proc->name, status,
+                      log ? log + (len > 3000 ? len - 3000 : 0) : "(none)");
+        free(log);
+    }
     return status;
 }
 

@@ -168,7 +168,7 @@ static void start_daemon(struct mochi_test_proc *proc, const struct mochi_test_d
     char conninfo[600], db_env[700], metrics[64];
     mochi_test_db_conninfo_as(db, role, conninfo, sizeof(conninfo));
     snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
-    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", mochi_test_free_port());
+    snprintf(metrics, sizeof(metrics), "127.0.0.1:0");
     char *argv[] = {(char *)mochi_test_bin(program),
                     "--brokers",
                     (char *)bootstrap,
