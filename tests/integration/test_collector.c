@@ -530,7 +530,7 @@ static void new_sites_appear_and_a_lost_database_is_survived(void **state)
     mochi_test_db_exec(conn, "INSERT INTO sites (name, domain, tracking_key) VALUES "
                              "('Second', 'second.example', 'secondSiteKey_000001')");
     PQfinish(conn);
-    int64_t deadline = mochi_test_now_ms() + 5000;
+    int64_t deadline = mochi_test_now_ms() + 20000;
     long status = 0;
     while (mochi_test_now_ms() < deadline && (status = post(f, ua, NULL, body2)) != 202)
         usleep(100000);
