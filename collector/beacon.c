@@ -6,13 +6,20 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 static enum beacon_reject copy_field(char *dst, size_t size, const char *src, const char *name,
                                      char *why, size_t whylen);
-static bool text_is_clean(const char *s, size_t len);
+static bool text_is_clean(const char *s, size_t len, bool utf8_known_valid);
+static enum beacon_reject fill_fields(const char *key, const char *url, const char *referrer,
+                                      bool utf8_known_valid, struct beacon_fields *fields,
+                                      char *why, size_t whylen);
+static enum beacon_reject check_text(const struct beacon_fields *fields, bool utf8_known_valid,
+                                     char *why, size_t whylen);
 
 /* Lower-case substrings of User-Agents that are not people. Short on
  * purpose: what matters is the traffic that reaches an analytics beacon
@@ -49,9 +56,12 @@ static const char *const bot_patterns[] = {
     "mediapartners",
 };
 
-static bool text_is_clean(const char *s, size_t len)
+/* utf8_known_valid: s comes from jansson, which has already rejected
+ * invalid UTF-8 (and \u escapes that would make it), so only the controls
+ * are left to check. */
+static bool text_is_clean(const char *s, size_t len, bool utf8_known_valid)
 {
-    if (!mochi_utf8_valid(s, len))
+    if (!utf8_known_valid && !mochi_utf8_valid(s, len))
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -106,8 +116,8 @@ enum beacon_reject beacon_parse_json(const char *body, size_t len, struct beacon
         snprintf(why, whylen, "\"r\" (referrer) must be a string or null");
         goto out;
     }
-    r = beacon_from_query(json_string_value(k), json_string_value(u),
-                          json_is_string(ref) ? json_string_value(ref) : NULL, fields, why, whylen);
+    r = fill_fields(json_string_value(k), json_string_value(u),
+                    json_is_string(ref) ? json_string_value(ref) : NULL, true, fields, why, whylen);
 out:
     json_decref(root);
     return r;
@@ -115,6 +125,13 @@ out:
 
 enum beacon_reject beacon_from_query(const char *key, const char *url, const char *referrer,
                                      struct beacon_fields *fields, char *why, size_t whylen)
+{
+    return fill_fields(key, url, referrer, false, fields, why, whylen);
+}
+
+static enum beacon_reject fill_fields(const char *key, const char *url, const char *referrer,
+                                      bool utf8_known_valid, struct beacon_fields *fields,
+                                      char *why, size_t whylen)
 {
     if (key == NULL || key[0] == '\0') {
         snprintf(why, whylen, "missing tracking key");
@@ -128,10 +145,16 @@ enum beacon_reject beacon_from_query(const char *key, const char *url, const cha
         copy_field(fields->url, sizeof(fields->url), url, "page URL", why, whylen) ||
         copy_field(fields->referrer, sizeof(fields->referrer), referrer, "referrer", why, whylen))
         return BEACON_INVALID;
-    return beacon_check_text(fields, why, whylen);
+    return check_text(fields, utf8_known_valid, why, whylen);
 }
 
 enum beacon_reject beacon_check_text(const struct beacon_fields *fields, char *why, size_t whylen)
+{
+    return check_text(fields, false, why, whylen);
+}
+
+static enum beacon_reject check_text(const struct beacon_fields *fields, bool utf8_known_valid,
+                                     char *why, size_t whylen)
 {
     size_t klen = strlen(fields->key);
     if (klen < 16 || klen > BEACON_KEY_MAX ||
@@ -140,11 +163,11 @@ enum beacon_reject beacon_check_text(const struct beacon_fields *fields, char *w
         snprintf(why, whylen, "malformed tracking key");
         return BEACON_INVALID;
     }
-    if (!text_is_clean(fields->url, strlen(fields->url))) {
+    if (!text_is_clean(fields->url, strlen(fields->url), utf8_known_valid)) {
         snprintf(why, whylen, "page URL has invalid UTF-8 or control characters");
         return BEACON_INVALID;
     }
-    if (!text_is_clean(fields->referrer, strlen(fields->referrer))) {
+    if (!text_is_clean(fields->referrer, strlen(fields->referrer), utf8_known_valid)) {
         snprintf(why, whylen, "referrer has invalid UTF-8 or control characters");
         return BEACON_INVALID;
     }
@@ -162,19 +185,54 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
     return n;
 }
 
-enum beacon_reject beacon_normalize(const struct beacon_fields *fields, const char *site_domain,
-                                    struct mochi_pageview *ev, char *why, size_t whylen)
+struct beacon_urls {
+    CURLU *page;
+    CURLU *referrer;
+};
+
+int beacon_urls_new(struct beacon_urls **out)
+{
+    struct beacon_urls *urls = calloc(1, sizeof(*urls));
+    if (urls == NULL)
+        return MOCHI_ERR_NOMEM;
+    urls->page = curl_url();
+    urls->referrer = curl_url();
+    if (urls->page == NULL || urls->referrer == NULL) {
+        beacon_urls_destroy(urls);
+        return MOCHI_ERR_NOMEM;
+    }
+    *out = urls;
+    return 0;
+}
+
+void beacon_urls_destroy(struct beacon_urls *urls)
+{
+    if (urls == NULL)
+        return;
+    curl_url_cleanup(urls->page);
+    curl_url_cleanup(urls->referrer);
+    free(urls);
+}
+
+/* Parses url into a reused handle. Setting CURLUPART_URL to NULL first
+ * empties the handle: otherwise libcurl would resolve a relative URL
+ * against the previous beacon's. */
+static CURLUcode parse_url(CURLU *handle, const char *url, unsigned int flags)
+{
+    CURLUcode rc = curl_url_set(handle, CURLUPART_URL, NULL, 0);
+    return rc == CURLUE_OK ? curl_url_set(handle, CURLUPART_URL, url, flags) : rc;
+}
+
+enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beacon_fields *fields,
+                                    const char *site_domain, struct mochi_pageview *ev, char *why,
+                                    size_t whylen)
 {
     enum beacon_reject r = BEACON_INVALID;
     char *scheme = NULL, *host = NULL, *path = NULL;
     char *rscheme = NULL, *rhost = NULL;
-    CURLU *page = curl_url();
-    CURLU *ref = NULL;
-    if (page == NULL) {
-        snprintf(why, whylen, "out of memory");
-        goto out;
-    }
-    if (curl_url_set(page, CURLUPART_URL, fields->url, 0) != CURLUE_OK ||
+    CURLU *page = urls->page;
+    CURLU *ref = urls->referrer;
+    if (parse_url(page, fields->url, 0) != CURLUE_OK ||
         curl_url_get(page, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(page, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(page, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
@@ -201,10 +259,7 @@ enum beacon_reject beacon_normalize(const struct beacon_fields *fields, const ch
 
     ev->has_referrer = false;
     if (fields->referrer[0] != '\0') {
-        ref = curl_url();
-        if (ref == NULL ||
-            curl_url_set(ref, CURLUPART_URL, fields->referrer, CURLU_NON_SUPPORT_SCHEME) !=
-                CURLUE_OK ||
+        if (parse_url(ref, fields->referrer, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
             curl_url_get(ref, CURLUPART_SCHEME, &rscheme, 0) != CURLUE_OK) {
             snprintf(why, whylen, "referrer does not parse");
             goto out;
@@ -233,8 +288,6 @@ out:
     curl_free(path);
     curl_free(rscheme);
     curl_free(rhost);
-    curl_url_cleanup(page);
-    curl_url_cleanup(ref);
     return r;
 }
 
@@ -253,44 +306,64 @@ bool beacon_is_bot(const char *user_agent)
     return false;
 }
 
+/* The peer's address in binary, IPv4-mapped IPv6 as IPv4. Returns 0 or
+ * MOCHI_ERR_INVALID for another address family. */
+static int peer_address(const struct sockaddr *peer, int *family, unsigned char addr[16])
+{
+    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (peer != NULL && peer->sa_family == AF_INET) {
+        *family = AF_INET;
+        memcpy(addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+        return 0;
+    }
+    if (peer != NULL && peer->sa_family == AF_INET6) {
+        const unsigned char *a6 = ((const struct sockaddr_in6 *)peer)->sin6_addr.s6_addr;
+        bool mapped = memcmp(a6, v4_mapped, sizeof(v4_mapped)) == 0;
+        *family = mapped ? AF_INET : AF_INET6;
+        memcpy(addr, mapped ? a6 + 12 : a6, mapped ? 4 : 16);
+        return 0;
+    }
+    return MOCHI_ERR_INVALID;
+}
+
 int beacon_client_ip(const struct sockaddr *peer, const char *xff,
                      const struct mochi_cidr_list *trusted, char *out, size_t size)
 {
-    if (mochi_addr_format(peer, out, size) != 0)
-        return MOCHI_ERR_INVALID;
+    /* The address believed so far, formatted once at the end. */
     int family;
     unsigned char bin[16];
-    if (xff == NULL || trusted->count == 0 || mochi_addr_parse(out, &family, bin) != 0 ||
-        !mochi_cidr_list_contains(trusted, family, bin))
-        return 0;
-    /* Walk X-Forwarded-For from the right: each hop appended the address
-     * it saw; the first one not ours is the client. */
-    size_t end = strlen(xff);
-    while (end > 0) {
-        size_t start = end;
-        while (start > 0 && xff[start - 1] != ',')
-            start--;
-        size_t a = start, b = end;
-        while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
-            a++;
-        while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
-            b--;
-        char entry[64];
-        if (b - a == 0 || b - a >= sizeof(entry))
-            return 0;
-        memcpy(entry, xff + a, b - a);
-        entry[b - a] = '\0';
-        if (mochi_addr_parse(entry, &family, bin) != 0)
-            return 0; /* garbage: keep the last address we could believe */
-        char text[INET6_ADDRSTRLEN];
-        if (inet_ntop(family, bin, text, sizeof(text)) == NULL)
-            return 0;
-        snprintf(out, size, "%s", text);
-        if (!mochi_cidr_list_contains(trusted, family, bin))
-            return 0;
-        end = start > 0 ? start - 1 : 0;
+    if (peer_address(peer, &family, bin) != 0)
+        return MOCHI_ERR_INVALID;
+    if (xff != NULL && trusted->count > 0 && mochi_cidr_list_contains(trusted, family, bin)) {
+        /* Walk X-Forwarded-For from the right: each hop appended the
+         * address it saw; the first one not ours is the client. */
+        size_t end = strlen(xff);
+        while (end > 0) {
+            size_t start = end;
+            while (start > 0 && xff[start - 1] != ',')
+                start--;
+            size_t a = start, b = end;
+            while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
+                a++;
+            while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
+                b--;
+            char entry[64];
+            int efamily;
+            unsigned char ebin[16];
+            if (b - a == 0 || b - a >= sizeof(entry))
+                break;
+            memcpy(entry, xff + a, b - a);
+            entry[b - a] = '\0';
+            if (mochi_addr_parse(entry, &efamily, ebin) != 0)
+                break; /* garbage: keep the last address we could believe */
+            family = efamily;
+            memcpy(bin, ebin, sizeof(bin));
+            if (!mochi_cidr_list_contains(trusted, family, bin))
+                break;
+            end = start > 0 ? start - 1 : 0;
+        }
     }
-    return 0;
+    return inet_ntop(family, bin, out, (socklen_t)size) ? 0 : MOCHI_ERR_INVALID;
 }
 
 const char *beacon_reject_reason(enum beacon_reject reject)

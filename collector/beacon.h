@@ -47,6 +47,18 @@ enum beacon_reject beacon_from_query(const char *key, const char *url, const cha
  * BEACON_INVALID with why. */
 enum beacon_reject beacon_check_text(const struct beacon_fields *fields, char *why, size_t whylen);
 
+/* Two libcurl URL handles that beacon_normalize reuses from one beacon to
+ * the next instead of allocating them each time. Not thread-safe: one per
+ * thread. */
+struct beacon_urls;
+
+/* Returns 0 and a new set in *out (the caller owns it, beacon_urls_destroy),
+ * or MOCHI_ERR_NOMEM. */
+int beacon_urls_new(struct beacon_urls **out) __attribute__((warn_unused_result));
+
+/* Frees the set. NULL is a no-op. */
+void beacon_urls_destroy(struct beacon_urls *urls);
+
 /* Normalises the page URL and the referrer for a site whose domain is
  * site_domain: path only (no query or fragment), "/" when empty, cut to
  * MOCHI_PATH_MAX bytes at a character boundary; referrer cut to
@@ -54,9 +66,11 @@ enum beacon_reject beacon_check_text(const struct beacon_fields *fields, char *w
  * Writes into ev->path, ev->has_referrer, ev->referrer. Returns BEACON_OK,
  * BEACON_INVALID (a URL that does not parse, a page URL that is not http or
  * https) or BEACON_FOREIGN_HOST (page host is neither the domain nor a
- * subdomain of it), with why. */
-enum beacon_reject beacon_normalize(const struct beacon_fields *fields, const char *site_domain,
-                                    struct mochi_pageview *ev, char *why, size_t whylen);
+ * subdomain of it), with why. urls is scratch space, left holding the last
+ * URLs parsed. */
+enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beacon_fields *fields,
+                                    const char *site_domain, struct mochi_pageview *ev, char *why,
+                                    size_t whylen);
 
 /* True for an empty User-Agent or one matching a known crawler, headless
  * browser, monitor or HTTP library. */

@@ -45,10 +45,25 @@ static const unsigned char gif_1x1[] = {
     0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
     0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
 
-struct codec_slot {
+/* What each libmicrohttpd worker thread keeps from one request to the next. */
+struct worker {
     struct mochi_codec *codec;
-    struct codec_slot *next;
+    struct beacon_urls *urls;
+    struct request *spares; /* finished POST buffers, for the next ones */
+    size_t nspares;
+    struct worker *next;
 };
+
+/* libmicrohttpd's memory pool per connection (its default is 32 KiB). It
+ * holds a request's headers and read buffer, and is zeroed for every
+ * request: a beacon needs under 1 KiB of headers and its body is copied
+ * out in on_request, so 16 KiB leaves room for cookies while halving that
+ * work and the resident memory per keep-alive connection. */
+#define CONNECTION_MEMORY (16 * 1024)
+
+/* Spare POST buffers kept per thread: enough for the requests in flight at
+ * once on a busy worker, small against the memory budget (4 KiB each). */
+#define SPARES_MAX 16
 
 struct collector_http {
     struct collector_http_deps deps;
@@ -64,20 +79,21 @@ struct collector_http {
     struct mochi_metric *requests[NROUTES][NSTATUSES];
     struct mochi_metric *outcomes[NOUTCOMES];
 
-    pthread_mutex_t codecs_lock;
-    struct codec_slot *codecs; /* every thread's codec, freed at stop */
+    pthread_mutex_t workers_lock;
+    struct worker *workers; /* every thread's, freed at stop */
     atomic_llong last_poke_ms;
 };
 
 /* A POST body being received. */
 struct request {
+    struct request *next; /* in a worker's spares */
     int64_t arrived_us;
     size_t len;
     bool too_big;
     char body[BEACON_BODY_MAX + 1];
 };
 
-static _Thread_local struct mochi_codec *thread_codec;
+static _Thread_local struct worker *thread_worker;
 
 static int64_t now_us(void)
 {
@@ -86,21 +102,67 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static struct mochi_codec *codec_for_thread(struct collector_http *http)
+static void worker_destroy(struct worker *worker)
 {
-    if (thread_codec != NULL)
-        return thread_codec;
-    struct codec_slot *slot = calloc(1, sizeof(*slot));
-    if (slot == NULL || mochi_codec_new(http->deps.schemas, &slot->codec) != 0) {
-        free(slot);
+    if (worker == NULL)
+        return;
+    while (worker->spares != NULL) {
+        struct request *next = worker->spares->next;
+        free(worker->spares);
+        worker->spares = next;
+    }
+    mochi_codec_destroy(worker->codec);
+    beacon_urls_destroy(worker->urls);
+    free(worker);
+}
+
+/* Returns the calling thread's worker state, made on first use and
+ * registered with http, which frees it at stop; NULL when out of memory. */
+static struct worker *worker_for_thread(struct collector_http *http)
+{
+    if (thread_worker != NULL)
+        return thread_worker;
+    struct worker *worker = calloc(1, sizeof(*worker));
+    if (worker == NULL || mochi_codec_new(http->deps.schemas, &worker->codec) != 0 ||
+        beacon_urls_new(&worker->urls) != 0) {
+        worker_destroy(worker);
         return NULL;
     }
-    pthread_mutex_lock(&http->codecs_lock);
-    slot->next = http->codecs;
-    http->codecs = slot;
-    pthread_mutex_unlock(&http->codecs_lock);
-    thread_codec = slot->codec;
-    return thread_codec;
+    pthread_mutex_lock(&http->workers_lock);
+    worker->next = http->workers;
+    http->workers = worker;
+    pthread_mutex_unlock(&http->workers_lock);
+    thread_worker = worker;
+    return thread_worker;
+}
+
+/* Returns a POST buffer, a spare of the thread's when it has one; NULL when
+ * out of memory. Give it back with request_release. */
+static struct request *request_take(struct collector_http *http)
+{
+    struct worker *worker = worker_for_thread(http);
+    if (worker == NULL || worker->spares == NULL)
+        return malloc(sizeof(struct request));
+    struct request *req = worker->spares;
+    worker->spares = req->next;
+    worker->nspares--;
+    return req;
+}
+
+/* Keeps req as a spare of the calling thread's, or frees it. NULL is a
+ * no-op. */
+static void request_release(struct request *req)
+{
+    struct worker *worker = thread_worker;
+    if (req == NULL)
+        return;
+    if (worker == NULL || worker->nspares >= SPARES_MAX) {
+        free(req);
+        return;
+    }
+    req->next = worker->spares;
+    worker->spares = req;
+    worker->nspares++;
 }
 
 static enum route route_of(const char *url)
@@ -176,17 +238,23 @@ struct xff_collect {
     size_t len;
 };
 
-/* Joins every X-Forwarded-For header, in order, with commas. */
+/* Joins every X-Forwarded-For header, in order, with commas; what does not
+ * fit in buf is cut off. */
 static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+                                   size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
+    static const char name[] = "X-Forwarded-For";
     struct xff_collect *x = cls;
-    if (strcasecmp(key, "X-Forwarded-For") != 0 || value == NULL)
+    if (key_size != sizeof(name) - 1 || strcasecmp(key, name) != 0 || value == NULL)
         return MHD_YES;
-    int n = snprintf(x->buf + x->len, sizeof(x->buf) - x->len, "%s%s", x->len ? "," : "", value);
-    if (n > 0)
-        x->len = x->len + (size_t)n < sizeof(x->buf) ? x->len + (size_t)n : sizeof(x->buf) - 1;
+    if (x->len > 0 && x->len + 1 < sizeof(x->buf))
+        x->buf[x->len++] = ',';
+    size_t room = sizeof(x->buf) - 1 - x->len;
+    size_t n = strnlen(value, value_size < room ? value_size : room);
+    memcpy(x->buf + x->len, value, n);
+    x->len += n;
+    x->buf[x->len] = '\0';
     return MHD_YES;
 }
 
@@ -218,8 +286,14 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         mochi_metric_inc(http->outcomes[OUT_UNKNOWN_SITE]);
         return send_error(http, conn, route, 404, "unknown tracking key");
     }
+    struct worker *worker = worker_for_thread(http);
+    if (worker == NULL) {
+        mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
+        return send_error(http, conn, route, 500, "out of memory");
+    }
     struct mochi_pageview ev;
-    enum beacon_reject reject = beacon_normalize(fields, site.domain, &ev, why, sizeof(why));
+    enum beacon_reject reject =
+        beacon_normalize(worker->urls, fields, site.domain, &ev, why, sizeof(why));
     if (reject == BEACON_FOREIGN_HOST) {
         mochi_metric_inc(http->outcomes[OUT_FOREIGN_HOST]);
         return send_error(http, conn, route, 403, why);
@@ -246,7 +320,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     struct xff_collect xff = {.len = 0};
     if (http->deps.trusted_proxies->count > 0)
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_xff, &xff);
+        MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_xff, &xff);
     if (info == NULL || beacon_client_ip(info->client_addr, xff.len ? xff.buf : NULL,
                                          http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
@@ -258,8 +332,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
 
     unsigned char wire[MOCHI_PAGEVIEW_WIRE_MAX];
     size_t len = 0;
-    struct mochi_codec *codec = codec_for_thread(http);
-    rc = codec ? mochi_codec_encode(codec, &ev, wire, sizeof(wire), &len) : MOCHI_ERR_NOMEM;
+    rc = mochi_codec_encode(worker->codec, &ev, wire, sizeof(wire), &len);
     if (rc != 0) {
         mochi_metric_inc(http->outcomes[OUT_INVALID]);
         return send_error(http, conn, route, 400, "event out of range");
@@ -338,7 +411,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             mochi_metric_inc(http->outcomes[OUT_INVALID]);
             return send_error(http, conn, route, 413, "body over 4 KiB");
         }
-        req = malloc(sizeof(*req));
+        req = request_take(http);
         if (req == NULL)
             return MHD_NO;
         req->arrived_us = now_us();
@@ -385,7 +458,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     (void)cls;
     (void)conn;
     (void)toe;
-    free(*req_cls);
+    request_release(*req_cls);
     *req_cls = NULL;
 }
 
@@ -462,7 +535,7 @@ int collector_http_start(const char *listen_addr, const struct collector_http_de
     if (http == NULL)
         return MOCHI_ERR_NOMEM;
     http->deps = *deps;
-    pthread_mutex_init(&http->codecs_lock, NULL);
+    pthread_mutex_init(&http->workers_lock, NULL);
     atomic_init(&http->last_poke_ms, 0);
     int fd = -1;
     int rc = make_responses(http);
@@ -479,8 +552,9 @@ int collector_http_start(const char *listen_addr, const struct collector_http_de
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
         NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, mochi_http_mhd_log, "collector",
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, deps->threads,
-        MHD_OPTION_CONNECTION_LIMIT, deps->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)30, MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, deps->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_END);
     if (http->daemon == NULL) {
         snprintf(err, errlen, "cannot start the HTTP server on %s", listen_addr);
         close(fd);
@@ -519,12 +593,11 @@ void collector_http_stop(struct collector_http *http)
     for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
         if (shared[i] != NULL)
             MHD_destroy_response(shared[i]);
-    while (http->codecs != NULL) {
-        struct codec_slot *next = http->codecs->next;
-        mochi_codec_destroy(http->codecs->codec);
-        free(http->codecs);
-        http->codecs = next;
+    while (http->workers != NULL) {
+        struct worker *next = http->workers->next;
+        worker_destroy(http->workers);
+        http->workers = next;
     }
-    pthread_mutex_destroy(&http->codecs_lock);
+    pthread_mutex_destroy(&http->workers_lock);
     free(http);
 }
