@@ -228,8 +228,13 @@ int mochictl_replay(int argc, char **argv)
                    ts_ms, &list);
     rd_kafka_resp_err_t e = commit_for_group(rk, mochi_config_str(config, "topic"), list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fprintf(stderr, "mochictl replay: cannot rewind group %s: %s\n", group,
-                rd_kafka_err2str(e));
+        fprintf(stderr, "mochictl replay: cannot rewind group %s: %s%s\n", group,
+                rd_kafka_err2str(e),
+                e == RD_KAFKA_RESP_ERR__TIMED_OUT
+                    ? " (the group coordinator did not let mochictl join; with the dev broker "
+                      "this happens right after the last rollup left: wait for its "
+                      "session.timeout.ms and run replay again; nothing was reset)"
+                    : "");
         goto out;
     }
     for (int i = 0; i < list->cnt; i++)
