@@ -1,0 +1,728 @@
+#!/usr/bin/env bash
+# Benchmark of the pipeline behind the collector (issues 4 and 5):
+#   1. consumer throughput: a topic preloaded with N synthetic events
+#      (bench/pipeline/preload.c) drained by one mochi-consumer into an
+#      empty database, against a plain COPY of the same distinct rows into
+#      an empty page_view_events (same server, same settings, fresh
+#      database each);
+#   2. rollup throughput on the same topic (fresh database);
+#   3. replay: mochictl replay over the preloaded days, then the rollup's
+#      catch-up, checked exact against the aggregates before the replay;
+#   4. end-to-end freshness at a steady rate: mochi-loadgen through a
+#      collector with consumer and rollup running, and a probe
+#      (bench/pipeline/probe.c) timing each of its beacons from the 202 to
+#      its page view counted in the daily metrics.
+#
+# Everything runs private and on loopback: its own PostgreSQL (initdb in a
+# temp dir, unix socket only), one dev Kafka broker (mochi-devkafka), the
+# daemons on free loopback ports. All of it is stopped on exit (also on
+# Ctrl-C) and the temp dir removed.
+#
+# Usage: scripts/bench-pipeline.sh [OPTIONS]   (--help for the options)
+# Not a timed test: it prints numbers. Exit status: 0 when every phase ran
+# and its result was exact, 1 when a phase failed or a result was wrong,
+# 2 on bad usage or a setup failure.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+events=${BENCH_EVENTS:-1000000}
+runs=${BENCH_RUNS:-3}
+rate=${BENCH_RATE:-2500}
+fresh_seconds=${BENCH_FRESH_SECONDS:-30}
+durability=${BENCH_DURABILITY:-full}
+build_dir=${MOCHI_BENCH_BUILD_DIR:-}
+batch_size=${BENCH_BATCH_SIZE:-}
+keep=0
+instances=${BENCH_CONSUMERS:-1}
+
+usage() {
+  cat <<EOF
+Usage: scripts/bench-pipeline.sh [OPTIONS]
+
+Preloads a topic, times mochi-consumer against COPY and mochi-rollup on it,
+times a replay, and measures end-to-end freshness at a steady beacon rate.
+
+Options (environment variable in brackets):
+  --events N          events to preload, 10000..3000000 [BENCH_EVENTS] (1000000)
+  --runs N            consumer and COPY runs, each on a fresh database, 1..5;
+                      medians are printed [BENCH_RUNS] (3)
+  --rate N            loadgen beacons/s in the freshness phase, 0 skips the
+                      phase [BENCH_RATE] (2500)
+  --fresh-seconds S   length of the freshness phase, 5..300 [BENCH_FRESH_SECONDS] (30)
+  --durability MODE   PostgreSQL settings: 'full' (fsync, synchronous_commit and
+                      full_page_writes on: the server defaults) or 'test' (all three
+                      off, as scripts/pg-test-server) [BENCH_DURABILITY] (full)
+  --consumers N       consumer instances in one group for phase 2, 1..4 (default 1,
+                      the issue's target is for one) [BENCH_CONSUMERS]
+  --batch-size N      pass --batch-size N to consumer and rollup (default: theirs)
+                      [BENCH_BATCH_SIZE]
+  --keep              keep the logs (the temp dir without the database and COPY files)
+  --build-dir DIR     use the binaries already built in DIR; default: configure
+                      and build RelWithDebInfo in build-pbench/ [MOCHI_BENCH_BUILD_DIR]
+  --help              this text
+EOF
+}
+
+die() { echo "bench-pipeline: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --events) events=${2:?--events needs a value}; shift 2 ;;
+  --runs) runs=${2:?--runs needs a value}; shift 2 ;;
+  --rate) rate=${2:?--rate needs a value}; shift 2 ;;
+  --fresh-seconds) fresh_seconds=${2:?--fresh-seconds needs a value}; shift 2 ;;
+  --durability) durability=${2:?--durability needs a value}; shift 2 ;;
+  --consumers) instances=${2:?--consumers needs a value}; shift 2 ;;
+  --batch-size) batch_size=${2:?--batch-size needs a value}; shift 2 ;;
+  --build-dir) build_dir=${2:?--build-dir needs a value}; shift 2 ;;
+  --keep) keep=1; shift ;;
+  --help | -h) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+  esac
+done
+
+check_int() { # name value min max
+  [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] ||
+    die "--$1: '$2' is not an integer in $3..$4"
+}
+check_int events "$events" 10000 3000000
+check_int runs "$runs" 1 5
+check_int rate "$rate" 0 20000
+check_int fresh-seconds "$fresh_seconds" 5 300
+check_int consumers "$instances" 1 4
+[ -z "$batch_size" ] || check_int batch-size "$batch_size" 1 100000
+case "$durability" in
+full) pg_durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on" ;;
+test) pg_durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" ;;
+*) die "--durability: expected full or test (got '$durability')" ;;
+esac
+for tool in cc pkg-config curl jq awk ss psql createdb; do
+  command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -n "$pgbin" ] || die "no PostgreSQL server binaries (apt-get install postgresql)"
+
+# ---------------------------------------------------------------- build
+bins="mochi-consumer mochi-rollup mochi-collector mochi-devkafka mochictl mochi-loadgen"
+if [ -z "$build_dir" ]; then
+  build_dir=$root/build-pbench
+  echo "== build (RelWithDebInfo) in $build_dir"
+  mkdir -p "$build_dir"
+  if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+    cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOCHI_TESTS=OFF \
+      >"$build_dir/cmake.log" 2>&1 || { cat "$build_dir/cmake.log" >&2; die "cmake failed"; }
+  fi
+  # shellcheck disable=SC2086
+  cmake --build "$build_dir" -j "$(nproc)" --target $bins >"$build_dir/bench-build.log" 2>&1 ||
+    { tail -n 30 "$build_dir/bench-build.log" >&2; die "build failed (log: $build_dir/bench-build.log)"; }
+fi
+build_dir=$(cd "$build_dir" 2>/dev/null && pwd) || die "--build-dir: no such directory"
+for b in $bins; do
+  [ -x "$build_dir/$b" ] || die "$build_dir/$b is missing: build it first"
+done
+[ -f "$build_dir/libmochi_common.a" ] || die "$build_dir/libmochi_common.a is missing"
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+sanitize=$(sed -n 's/^MOCHI_SANITIZE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+[ "$sanitize" = ON ] && echo "bench-pipeline: warning: $build_dir is a sanitizer build; figures are not meaningful" >&2
+# The two bench tools, against this build's common library (not part of
+# the main build).
+mkdir -p "$build_dir/bench-pipeline"
+for tool in preload probe; do
+  out=$build_dir/bench-pipeline/mochi-bench-$tool
+  src=$root/bench/pipeline/$tool.c
+  if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ "$build_dir/libmochi_common.a" -nt "$out" ]; then
+    # shellcheck disable=SC2046
+    cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$root/common" "$src" \
+      "$build_dir/libmochi_common.a" $(pkg-config --cflags --libs rdkafka avro-c libsodium libpq \
+      jansson libmicrohttpd libcurl) -lpthread -lm -o "$out" 2>"$build_dir/bench-pipeline/$tool.log" ||
+      { cat "$build_dir/bench-pipeline/$tool.log" >&2; die "cannot compile $src"; }
+  fi
+done
+preload_bin=$build_dir/bench-pipeline/mochi-bench-preload
+probe_bin=$build_dir/bench-pipeline/mochi-bench-probe
+
+# ---------------------------------------------------------------- cleanup
+tmp=$(mktemp -d /tmp/mochi-pbench.XXXXXX)
+chmod 755 "$tmp" # the postgres user reads the COPY files and owns $tmp/pg
+pg_started=0 devkafka_pid='' daemon_pids=() side_pids=()
+
+as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# stop PID SIGNAL SECONDS: signal, wait up to SECONDS, then SIGKILL; reaps it.
+stop() {
+  local pid=$1 sig=$2 secs=$3 i
+  [ -n "$pid" ] || return 0
+  kill -"$sig" "$pid" 2>/dev/null || true
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? p
+  set +e
+  trap - EXIT INT TERM
+  for p in "${side_pids[@]}"; do stop "$p" TERM 3; done
+  for p in "${daemon_pids[@]}"; do stop "$p" TERM 15; done
+  stop "$devkafka_pid" TERM 5
+  [ "$pg_started" = 1 ] && as_pg_owner "$pgbin/pg_ctl" -D "$tmp/pg/data" -m immediate -w stop >/dev/null 2>&1
+  if [ "$keep" = 1 ]; then
+    rm -rf "$tmp/pg" "$tmp/rows.copy" "$tmp/dedupe.copy"
+    echo "bench-pipeline: logs kept in $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "bench-pipeline: interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+setup_fail() { # MSG [LOGFILE]
+  echo "bench-pipeline: $1" >&2
+  [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 20 "$2" >&2
+  exit 2
+}
+failures=0
+fail() { echo "  FAILED: $*"; failures=$((failures + 1)); }
+
+pick_port() {
+  local p i
+  for ((i = 0; i < 50; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+per_s() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+median() {
+  sort -g | awk '{ a[NR] = $1 } END {
+    v = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+    if (v >= 100) printf "%.0f\n", v; else printf "%.2f\n", v }'
+}
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+# Log timestamp (ts=...Z) of the first line of FILE matching PATTERN, as Unix seconds.
+log_time() {
+  local ts
+  ts=$(grep -m 1 -- "$2" "$1" | sed -n 's/^ts=\([^ ]*\) .*/\1/p')
+  [ -n "$ts" ] && date -u -d "$ts" +%s.%N
+}
+
+# ---------------------------------------------------------------- CPU
+hz=$(getconf CLK_TCK)
+ncpu=$(nproc)
+cpu_ticks() { # PID...: utime + stime of those processes
+  local t=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] || continue
+    t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+# PostgreSQL: the postmaster, its live children, and (cutime + cstime) the
+# children it has reaped, such as the backend of a psql that has exited.
+pg_ticks() {
+  local pids own
+  read -r -a pids <<<"$(pgrep -P "$postmaster_pid" 2>/dev/null | tr '\n' ' ')"
+  own=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$postmaster_pid/stat")
+  echo $((own + $(cpu_ticks "${pids[@]}")))
+}
+# busy (user+nice+system+irq+softirq) and total ticks of the machine
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+# cpu_begin PID...: remember the CPU counters of the daemon(s) under test,
+# PostgreSQL, the broker and the machine.
+cpu_begin() {
+  cpu_pids=("$@")
+  c0_self=$(cpu_ticks "$@") c0_pg=$(pg_ticks) c0_kafka=$(cpu_ticks "$devkafka_pid")
+  read -r c0_busy c0_total < <(machine_ticks)
+}
+# cpu_end LABEL: prints the cores each used since cpu_begin (of $ncpu),
+# marks the phase noisy when other processes (other people's jobs) used
+# more than 0.3 cores, and leaves the CPU seconds in cpu_self_s, cpu_pg_s,
+# cpu_kafka_s and the other processes' cores in cpu_other.
+cpu_end() {
+  local s p k b t
+  s=$(cpu_ticks "${cpu_pids[@]}") p=$(pg_ticks) k=$(cpu_ticks "$devkafka_pid")
+  read -r b t < <(machine_ticks)
+  read -r cpu_self_s cpu_pg_s cpu_kafka_s cpu_other cpu_line < <(awk -v hz="$hz" -v n="$ncpu" \
+    -v s=$((s - c0_self)) -v p=$((p - c0_pg)) -v k=$((k - c0_kafka)) -v b=$((b - c0_busy)) \
+    -v t=$((t - c0_total)) -v label="$1" 'BEGIN {
+      wall = t / n; if (wall <= 0) wall = 1
+      o = b - s - p - k; if (o < 0) o = 0
+      printf "%.2f %.2f %.2f %.2f %s %.2f, postgres %.2f, broker %.2f, other processes %.2f, idle %.2f (cores of %d)%s\n",
+        s / hz, p / hz, k / hz, o / wall, label, s / wall, p / wall, k / wall, o / wall, (t - b) / wall, n,
+        (o / wall > 0.3 ? "  NOISY: other load" : "") }')
+  echo "      cpu: $cpu_line"
+  phases=$((phases + 1))
+  awk -v o="$cpu_other" 'BEGIN { exit !(o > 0.3) }' && noisy=$((noisy + 1))
+  return 0
+}
+phases=0 noisy=0
+# Waits (up to 1 s) until PostgreSQL has reaped the backends that ended, so
+# that their CPU time is in the postmaster's cutime: pass the number of
+# children before they started.
+pg_settle() {
+  local i
+  for ((i = 0; i < 20; i++)); do
+    [ "$(pgrep -c -P "$postmaster_pid" || true)" -le "$1" ] && return 0
+    sleep 0.05
+  done
+}
+us_per() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.1f", (n > 0 ? s * 1e6 / n : 0) }'; } # SECONDS COUNT
+
+# ---------------------------------------------------------------- PostgreSQL
+echo "== PostgreSQL (private, unix socket only, durability '$durability')"
+pg_opts="-c listen_addresses='' -k $tmp/pg/sock -p 5432 $pg_durability -c shared_buffers=256MB -c max_connections=100"
+mkdir -p "$tmp/pg/data" "$tmp/pg/sock"
+[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$tmp/pg"
+as_pg_owner "$pgbin/initdb" -D "$tmp/pg/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+  >"$tmp/initdb.log" 2>&1 || setup_fail "initdb failed" "$tmp/initdb.log"
+as_pg_owner "$pgbin/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/server.log" -w -t 60 -o "$pg_opts" start \
+  >/dev/null || setup_fail "PostgreSQL did not start" "$tmp/pg/server.log"
+pg_started=1
+postmaster_pid=$(head -n 1 "$tmp/pg/data/postmaster.pid")
+sock=$tmp/pg/sock
+pg_version=$("$pgbin/postgres" --version | sed 's/^postgres (PostgreSQL) //')
+psql_do() { psql -h "$sock" -U postgres -d "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
+url() { echo "host=$sock user=$1 dbname=$2"; } # ROLE DB
+
+# Sites: the preload's (more for bigger topics, so that the dev broker's
+# ~5 MiB per partition holds each site's share), loadgen's and the probe's.
+nsites=$((events / 5000)); [ "$nsites" -lt 64 ] && nsites=64; [ "$nsites" -gt 1000 ] && nsites=1000
+partitions=$(((events + 999999) / 1000000 * 128)); [ "$partitions" -gt 256 ] && partitions=256
+: >"$tmp/sites.tsv"
+for ((i = 0; i < nsites + 5; i++)); do
+  id=$(cat /proc/sys/kernel/random/uuid)
+  if [ "$i" -lt "$nsites" ]; then
+    printf '%s\tbench %d\tsite%d.example\tbenchsitekey%06d\n' "$id" "$i" "$i" "$i" >>"$tmp/sites.tsv"
+  elif [ "$i" -lt $((nsites + 4)) ]; then
+    printf '%s\tload %d\tload%d.example.org\tloadgensitekey%04d\n' "$id" "$i" "$i" "$i" >>"$tmp/sites.tsv"
+  else
+    printf '%s\tprobe\tprobe.example.net\tprobesitekey0000001\n' "$id" >>"$tmp/sites.tsv"
+  fi
+done
+head -n "$nsites" "$tmp/sites.tsv" | cut -f 1 >"$tmp/preload-sites"
+probe_id=$(tail -n 1 "$tmp/sites.tsv" | cut -f 1)
+loadgen_sites=$(sed -n "$((nsites + 1)),$((nsites + 4))p" "$tmp/sites.tsv" | awk -F '\t' '{ printf "%s%s=%s", (NR > 1 ? "," : ""), $4, $3 }')
+
+# One migrated template with every site; each phase gets a fresh copy.
+createdb -h "$sock" -U postgres mochi_tpl || setup_fail "createdb failed"
+MOCHI_DATABASE_URL=$(url postgres mochi_tpl) "$build_dir/mochictl" migrate >"$tmp/migrate.log" 2>&1 ||
+  setup_fail "mochictl migrate failed" "$tmp/migrate.log"
+psql -h "$sock" -U postgres -d mochi_tpl -XAtq -v ON_ERROR_STOP=1 \
+  -c "\\copy sites (id, name, domain, tracking_key) FROM '$tmp/sites.tsv'" ||
+  setup_fail "cannot insert the sites"
+fresh_db() { createdb -h "$sock" -U postgres -T mochi_tpl "$1" || setup_fail "createdb $1 failed"; }
+
+# ---------------------------------------------------------------- Kafka
+topic=mochi.pageviews
+echo "== Kafka: mochi-devkafka, 1 broker, $partitions partitions per topic"
+"$build_dir/mochi-devkafka" --brokers 1 --partitions "$partitions" \
+  --topics "$topic,$topic.dlq,mochi.fresh,mochi.fresh.dlq" --bootstrap-file "$tmp/bootstrap" \
+  </dev/null >"$tmp/devkafka.out" 2>"$tmp/devkafka.log" &
+devkafka_pid=$!
+for ((i = 0; i < 100; i++)); do
+  [ -s "$tmp/bootstrap" ] && break
+  kill -0 "$devkafka_pid" 2>/dev/null || setup_fail "mochi-devkafka exited" "$tmp/devkafka.log"
+  sleep 0.1
+done
+brokers=$(head -n 1 "$tmp/bootstrap" 2>/dev/null || true)
+[ -n "$brokers" ] || setup_fail "mochi-devkafka printed no bootstrap servers" "$tmp/devkafka.log"
+
+# ---------------------------------------------------------------- daemons
+daemon_extra=()
+[ -n "$batch_size" ] && daemon_extra=(--batch-size "$batch_size")
+
+# start_daemon NAME LOG ARGS...: starts build_dir/NAME ARGS --metrics-listen
+# on a free port (retrying on a taken one); sets daemon_pid and daemon_port.
+start_daemon() {
+  local name=$1 log=$2 p i _
+  shift 2
+  daemon_pid='' daemon_port=''
+  for _ in 1 2 3 4 5; do
+    p=$(pick_port) || setup_fail "no free port"
+    local listen=(--metrics-listen "127.0.0.1:$p")
+    [ "$name" = mochi-collector ] && listen=(--listen "127.0.0.1:$p")
+    "$build_dir/$name" "$@" "${listen[@]}" </dev/null 2>"$log" &
+    daemon_pid=$!
+    for ((i = 0; i < 300; i++)); do
+      grep -q 'msg="started"' "$log" && { daemon_port=$p; break; }
+      kill -0 "$daemon_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if [ -n "$daemon_port" ]; then
+      daemon_pids+=("$daemon_pid")
+      return 0
+    fi
+    stop "$daemon_pid" TERM 5
+    grep -q -i 'in use\|cannot' "$log" || setup_fail "$name did not start" "$log"
+  done
+  setup_fail "$name did not start" "$log"
+}
+stop_daemon() { # PID: SIGTERM (it drains and exits 0), forget it
+  local pid=$1 p keep=()
+  stop "$pid" TERM 30
+  for p in "${daemon_pids[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  daemon_pids=("${keep[@]}")
+}
+# Waits until LOG says the member got its partitions; sets assigned_at.
+wait_assigned() { # LOG PID SECONDS
+  local i
+  for ((i = 0; i < $3 * 50; i++)); do
+    assigned_at=$(log_time "$1" 'msg="partitions assigned"' || true)
+    [ -n "$assigned_at" ] && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.02
+  done
+  return 1
+}
+# Sum of a daemon's events_total over all outcomes (each is counted once
+# its batch's transaction has committed).
+events_done() { # "PORT..." COMPONENT: summed over the instances
+  local port
+  for port in $1; do curl -s --max-time 2 "http://127.0.0.1:$port/metrics"; done |
+    awk -v m="mochi_$2_events_total{" 'index($1, m) == 1 { s += $2 } END { printf "%.0f\n", s + 0 }'
+}
+# Batches applied and the time spent in their PostgreSQL transactions,
+# from the daemons' histograms: sets txn_line.
+txn_stats() { # "PORT..." COMPONENT DRAIN_SECONDS
+  local port
+  txn_line=$(for port in $1; do curl -s --max-time 2 "http://127.0.0.1:$port/metrics"; done |
+    awk -v c="mochi_$2" -v wall="$3" -v k="$(wc -w <<<"$1")" '
+    $1 == c "_batch_size_count" { n += $2 } $1 == c "_batch_size_sum" { ev += $2 }
+    $1 == c "_transaction_seconds_sum" { t += $2 }
+    END { printf "%d batches of %.0f events on average; %.1f s inside PostgreSQL transactions = %.0f%% of the drain%s",
+          n, (n ? ev / n : 0), t, (wall > 0 ? 100 * t / wall / k : 0), (k > 1 ? " per instance" : "") }')
+  echo "      batches: $txn_line"
+}
+# Waits until the daemons report N events applied in all; sets done_at.
+# 100 ms resolution (one scrape of /metrics each).
+wait_events() { # "PORT..." COMPONENT N "PID..." TIMEOUT_S
+  local deadline n pid
+  deadline=$(awk -v t="$(now)" -v s="$5" 'BEGIN { printf "%.0f", t + s }')
+  while :; do
+    n=$(events_done "$1" "$2")
+    if [ "${n:-0}" -ge "$3" ]; then done_at=$(now); return 0; fi
+    for pid in $4; do kill -0 "$pid" 2>/dev/null || { echo "  $2 exited"; return 1; }; done
+    [ "${EPOCHSECONDS}" -lt "$deadline" ] || { echo "  $2: only $n of $3 events after $5 s"; return 1; }
+    sleep 0.1
+  done
+}
+group_lag() { # GROUP TOPIC: total lag, or 'error'
+  "$build_dir/mochictl" lag --brokers "$brokers" --topic "$2" --group "$1" --json 2>/dev/null |
+    jq -r '.groups[0].total_lag' 2>/dev/null || echo error
+}
+wait_lag_zero() { # GROUP TOPIC: up to 15 s (commits are asynchronous)
+  local i l
+  for ((i = 0; i < 30; i++)); do
+    l=$(group_lag "$1" "$2")
+    [ "$l" = 0 ] && return 0
+    sleep 0.5
+  done
+  echo "  lag of $1 is $l, not 0"
+  return 1
+}
+# count(*) twice, one second apart: prints it when stable.
+stable_count() { # DB TABLE
+  local a b
+  a=$(psql_do "$1" "SELECT count(*) FROM $2")
+  sleep 1
+  b=$(psql_do "$1" "SELECT count(*) FROM $2")
+  [ "$a" = "$b" ] && echo "$a" || echo "unstable($a,$b)"
+}
+timeout_for() { awk -v n="$events" 'BEGIN { printf "%.0f", 120 + n / 2000 }'; } # generous: 2000 ev/s
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$root" status --porcelain -- consumer rollup common tools 2>/dev/null)" ] &&
+  commit="$commit+uncommitted changes"
+echo
+echo "Mochi pipeline benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "  machine:     $ncpu cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(uname -r), load average $(cut -d ' ' -f 1-3 /proc/loadavg) at start"
+echo "               broker, daemons, PostgreSQL and load generators share these cores"
+echo "  build:       $build_dir ($build_type), commit $commit"
+echo "  PostgreSQL:  $pg_version, durability '$durability' ($pg_durability), shared_buffers=256MB, other settings default"
+echo "  Kafka:       mochi-devkafka (librdkafka $(pkg-config --modversion rdkafka) mock cluster), 1 broker, $partitions partitions"
+echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 2000 events or 200 ms unless set); $instances consumer instance(s) in phase 2"
+echo
+
+# ---------------------------------------------------------------- preload
+echo "== 1. preload: $events events over $nsites sites (mochi-bench-preload)"
+t0=$(now)
+pre=$("$preload_bin" --brokers "$brokers" --topic "$topic" --sites "$tmp/preload-sites" \
+  --count "$events" --copy-out "$tmp/rows.copy" --dedupe-out "$tmp/dedupe.copy" 2>"$tmp/preload.log") ||
+  setup_fail "preload failed" "$tmp/preload.log"
+t1=$(now)
+distinct=$(field "$pre" distinct)
+first_day=$(field "$pre" first_day)
+today=$(date -u +%F)
+echo "   $pre"
+low_ok=$("$build_dir/mochictl" lag --brokers "$brokers" --topic "$topic" --group mochi-ingest --json |
+  jq '[.groups[0].partitions[] | .log_end] | add')
+[ "$low_ok" = "$events" ] || setup_fail "the topic holds $low_ok messages, not $events"
+preload_s=$(elapsed "$t0" "$t1")
+echo "   preloaded in $preload_s s wall ($(field "$pre" seconds) s producing, $(per_s "$events" "$(field "$pre" seconds)") events/s);" \
+  "low watermarks all 0, $distinct distinct page views, copy file $(du -m "$tmp/rows.copy" | cut -f 1) MiB"
+chmod 644 "$tmp/rows.copy" "$tmp/dedupe.copy"
+
+# ---------------------------------------------------------------- consumer vs COPY
+declare -a cons_rates=() cons_drates=() copy_rates=() copy2_rates=() ratios=() ratios_in=()
+declare -a cons_pg_us=() cons_self_us=() cons_kafka_us=() copy_pg_us=() copy2_pg_us=() cpu_ratios=()
+for ((run = 1; run <= runs; run++)); do
+  group=mochi-ingest
+  [ "$run" -gt 1 ] && group=mochi-ingest-run$run
+  db=ingest_$run
+  fresh_db "$db"
+  psql_do "$db" "CHECKPOINT" >/dev/null
+  echo "== 2.$run consumer: $([ "$instances" = 1 ] && echo "one mochi-consumer" || echo "$instances mochi-consumer instances") (group $group) $([ "$instances" = 1 ] && echo drains || echo drain) the topic into empty database $db"
+  r=0 dr=0
+  started=$(now)
+  cpids='' cports='' first_assigned=''
+  for ((k = 1; k <= instances; k++)); do
+    log=$tmp/consumer-$run-$k.log
+    start_daemon mochi-consumer "$log" --brokers "$brokers" --topic "$topic" --group "$group" \
+      --database-url "$(url mochi_consumer "$db")" "${daemon_extra[@]}"
+    cpids="$cpids $daemon_pid" cports="$cports $daemon_port"
+  done
+  for ((k = 1; k <= instances; k++)); do
+    wait_assigned "$tmp/consumer-$run-$k.log" "$(awk -v k="$k" '{ print $k }' <<<"$cpids")" 60 ||
+      setup_fail "consumer $k got no partitions" "$tmp/consumer-$run-$k.log"
+    if [ -z "$first_assigned" ] || awk -v a="$assigned_at" -v b="$first_assigned" 'BEGIN { exit !(a < b) }'; then
+      first_assigned=$assigned_at
+    fi
+  done
+  assigned_at=$first_assigned
+  # shellcheck disable=SC2086 # lists of pids
+  cpu_begin $cpids
+  if wait_events "$cports" consumer "$events" "$cpids" "$(timeout_for)"; then
+    cpu_end "consumer$([ "$instances" -gt 1 ] && echo "s ($instances)")"
+    drain_s=$(elapsed "$assigned_at" "$done_at")
+    txn_stats "$cports" consumer "$drain_s"
+    wait_lag_zero "$group" "$topic" || fail "consumer: lag not 0"
+    stored=$(stable_count "$db" page_view_events)
+    [ "$stored" = "$distinct" ] || fail "consumer: page_view_events holds $stored rows, expected $distinct"
+    r=$(per_s "$events" "$drain_s") dr=$(per_s "$distinct" "$drain_s")
+    cons_rates+=("$r") cons_drates+=("$dr")
+    cons_pg_us+=("$(us_per "$cpu_pg_s" "$distinct")") cons_self_us+=("$(us_per "$cpu_self_s" "$distinct")")
+    cons_kafka_us+=("$(us_per "$cpu_kafka_s" "$distinct")")
+    echo "      cpu per stored row: postgres ${cons_pg_us[-1]} us, consumer ${cons_self_us[-1]} us, broker ${cons_kafka_us[-1]} us"
+    echo "   consumer: $events events in $drain_s s (from the first assignment; $(elapsed "$started" "$assigned_at") s start-up and join before) = $r events/s, $dr distinct rows/s; rows $stored, lag 0"
+  else
+    fail "consumer run $run did not finish"
+    tail -n 5 "$tmp/consumer-$run-1.log"
+  fi
+  for pid in $cpids; do stop_daemon "$pid"; done
+
+  db=copy_$run
+  fresh_db "$db"
+  psql_do "$db" "CHECKPOINT" >/dev/null
+  echo "== 3.$run COPY page_view_events (site_id, path, referrer, visitor_hash, occurred_at) FROM the same $distinct distinct rows, empty database $db"
+  nchildren=$(pgrep -c -P "$postmaster_pid" || true)
+  cpu_begin
+  t0=$(now)
+  psql_do "$db" "COPY page_view_events (site_id, path, referrer, visitor_hash, occurred_at) FROM '$tmp/rows.copy'" >/dev/null
+  t1=$(now)
+  pg_settle "$nchildren"
+  cpu_end "psql"
+  copy_pg_us+=("$(us_per "$cpu_pg_s" "$distinct")")
+  [ -n "${cons_pg_us[run - 1]:-}" ] &&
+    cpu_ratios+=("$(awk -v a="${copy_pg_us[-1]}" -v b="${cons_pg_us[run - 1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
+  copy_s=$(elapsed "$t0" "$t1")
+  n=$(psql_do "$db" "SELECT count(*) FROM page_view_events")
+  [ "$n" = "$distinct" ] || fail "COPY stored $n rows, expected $distinct"
+  cr=$(per_s "$distinct" "$copy_s")
+  copy_rates+=("$cr")
+  ratios+=("$(awk -v a="$dr" -v b="$cr" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
+  ratios_in+=("$(awk -v a="$r" -v b="$cr" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
+  echo "   COPY: $distinct rows in $copy_s s = $cr rows/s; postgres ${copy_pg_us[-1]} us CPU per row"
+
+  db=copy2_$run
+  fresh_db "$db"
+  psql_do "$db" "CHECKPOINT" >/dev/null
+  echo "== 3.$run' reference: COPY of the same rows into page_view_events AND their keys into ingestion_dedupe (one transaction)"
+  nchildren=$(pgrep -c -P "$postmaster_pid" || true)
+  cpu_begin
+  t0=$(now)
+  psql -h "$sock" -U postgres -d "$db" -XAtq -v ON_ERROR_STOP=1 >/dev/null <<EOF
+BEGIN;
+COPY page_view_events (site_id, path, referrer, visitor_hash, occurred_at) FROM '$tmp/rows.copy';
+COPY ingestion_dedupe (site_id, dedupe_key, occurred_minute) FROM '$tmp/dedupe.copy';
+COMMIT;
+EOF
+  t1=$(now)
+  pg_settle "$nchildren"
+  cpu_end "psql"
+  c2r=$(per_s "$distinct" "$(elapsed "$t0" "$t1")")
+  copy2_rates+=("$c2r") copy2_pg_us+=("$(us_per "$cpu_pg_s" "$distinct")")
+  echo "   COPY raw + dedupe: $distinct rows in $(elapsed "$t0" "$t1") s = $c2r rows/s; postgres ${copy2_pg_us[-1]} us CPU per row"
+  for d in "ingest_$run" "copy_$run" "copy2_$run"; do
+    [ "$run" -lt "$runs" ] && psql_do postgres "DROP DATABASE $d" >/dev/null # keep the disk small
+  done
+done
+
+# ---------------------------------------------------------------- rollup
+db=rollup
+fresh_db "$db"
+psql_do "$db" "CHECKPOINT" >/dev/null
+echo "== 4. rollup: one mochi-rollup (group mochi-rollup) drains the same topic into empty database $db"
+log=$tmp/rollup-1.log
+started=$(now)
+start_daemon mochi-rollup "$log" --brokers "$brokers" --topic "$topic" \
+  --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
+rpid=$daemon_pid rport=$daemon_port
+wait_assigned "$log" "$rpid" 60 || setup_fail "the rollup got no partitions" "$log"
+cpu_begin "$rpid"
+rollup_rate='' rollup_drate='' rollup_cpu=''
+agg_sql="SELECT (SELECT coalesce(sum(page_views), 0) FROM daily_site_metrics) || ' ' ||
+                (SELECT coalesce(sum(page_views), 0) FROM daily_page_metrics) || ' ' ||
+                (SELECT md5(coalesce(string_agg(site_id::text || date::text || '/' || page_views || '/' || unique_visitors, ',' ORDER BY site_id, date), '')) FROM daily_site_metrics) || ' ' ||
+                (SELECT md5(coalesce(string_agg(site_id::text || date::text || path || '/' || page_views, ',' ORDER BY site_id, date, path), '')) FROM daily_page_metrics)"
+if wait_events "$rport" rollup "$events" "$rpid" "$(timeout_for)"; then
+  cpu_end rollup
+  drain_s=$(elapsed "$assigned_at" "$done_at")
+  txn_stats "$rport" rollup "$drain_s"
+  wait_lag_zero mochi-rollup "$topic" || fail "rollup: lag not 0"
+  rollup_rate=$(per_s "$events" "$drain_s") rollup_drate=$(per_s "$distinct" "$drain_s")
+  rollup_cpu="postgres $(us_per "$cpu_pg_s" "$events") us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
+  echo "      cpu per input event: $rollup_cpu"
+  read -r site_pv page_pv _ _ <<<"$(psql_do "$db" "$agg_sql")"
+  [ "$site_pv" = "$distinct" ] && [ "$page_pv" = "$distinct" ] ||
+    fail "rollup: daily metrics count $site_pv / $page_pv page views, expected $distinct"
+  # unique visitors against a recount over the consumer's raw events
+  uv_expect=$(psql_do ingest_$runs "SELECT sum(n) FROM (SELECT count(DISTINCT visitor_hash) AS n FROM page_view_events GROUP BY site_id, (occurred_at AT TIME ZONE 'UTC')::date) x")
+  uv_got=$(psql_do "$db" "SELECT sum(unique_visitors) FROM daily_site_metrics")
+  [ "$uv_expect" = "$uv_got" ] || fail "rollup: unique visitors $uv_got, the consumer's raw events give $uv_expect"
+  echo "   rollup: $events events in $drain_s s (from assignment; $(elapsed "$started" "$assigned_at") s start-up and join before) = $rollup_rate events/s, $rollup_drate distinct page views/s; page views $site_pv, unique visitors $uv_got (= recount), lag 0"
+else
+  fail "the rollup did not finish"
+  tail -n 5 "$log"
+fi
+
+# ---------------------------------------------------------------- replay
+echo "== 5. replay: stop the rollup, mochictl replay --from $first_day --to $today, restart it, time its catch-up"
+stop_daemon "$rpid"
+before_agg=$(psql_do "$db" "$agg_sql")
+# Workaround (see docs/benchmarks-pipeline.md): right after the group's
+# last member left, the dev broker answers a new member's JoinGroup only
+# after the leaver's session.timeout.ms - 1 s (9 s with the rollup's 10 s
+# default), while it drops a waiting member after that member's own
+# session timeout; mochictl joins with 6 s, so a replay started at once
+# times out after 30 s. Wait until the broker has emptied the group.
+echo "   (waiting 10 s for the dev broker to empty group mochi-rollup, see the notes)"
+sleep 10
+t0=$(now)
+MOCHI_DATABASE_URL=$(url postgres "$db") "$build_dir/mochictl" replay --brokers "$brokers" \
+  --topic "$topic" --from "$first_day" --to "$today" >"$tmp/replay.out" 2>&1 ||
+  { cat "$tmp/replay.out"; fail "mochictl replay failed"; }
+t1=$(now)
+replay_cmd_s=$(elapsed "$t0" "$t1")
+echo "   mochictl replay: $replay_cmd_s s ($(grep -c '^rewound' "$tmp/replay.out" || true) partitions rewound; $(grep '^reset' "$tmp/replay.out" | tr '\n' ';' | sed 's/;$//'))"
+log=$tmp/rollup-2.log
+replay_s='' replay_rate='' replay_total_s='' replay_cpu=''
+started=$(now)
+start_daemon mochi-rollup "$log" --brokers "$brokers" --topic "$topic" \
+  --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
+rpid=$daemon_pid rport=$daemon_port
+if wait_assigned "$log" "$rpid" 60; then
+  cpu_begin "$rpid"
+  if wait_events "$rport" rollup "$events" "$rpid" "$(timeout_for)"; then
+    cpu_end rollup
+    replay_s=$(elapsed "$assigned_at" "$done_at") replay_total_s=$(elapsed "$t0" "$done_at")
+    txn_stats "$rport" rollup "$replay_s"
+    wait_lag_zero mochi-rollup "$topic" || fail "replay: lag not 0"
+    replay_rate=$(per_s "$events" "$replay_s")
+    replay_cpu="postgres $(us_per "$cpu_pg_s" "$events") us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
+    echo "      cpu per input event: $replay_cpu"
+    after_agg=$(psql_do "$db" "$agg_sql")
+    [ "$after_agg" = "$before_agg" ] || fail "replay: aggregates differ from before the replay ($after_agg vs $before_agg)"
+    echo "   catch-up: $events events in $replay_s s from assignment = $replay_rate events/s" \
+      "($(elapsed "$started" "$assigned_at") s start-up and group join before); aggregates equal to before the replay"
+    echo "   replay total, from mochictl replay to caught up: $replay_total_s s"
+  else
+    fail "the rollup did not catch up after the replay"
+  fi
+else
+  fail "the rollup got no partitions after the replay"
+  tail -n 5 "$log"
+fi
+stop_daemon "$rpid"
+
+# ---------------------------------------------------------------- freshness
+fresh_line=''
+if [ "$rate" -gt 0 ]; then
+  echo "== 6. freshness: mochi-loadgen at $rate beacons/s for ${fresh_seconds}s through a collector, consumer and rollup running; a probe every 100 ms"
+  db=fresh
+  fresh_db "$db"
+  start_daemon mochi-collector "$tmp/collector.log" --brokers "$brokers" --topic mochi.fresh \
+    --database-url "$(url mochi_collector "$db")" --trusted-proxies 127.0.0.1/32
+  colpid=$daemon_pid colport=$daemon_port
+  start_daemon mochi-consumer "$tmp/fresh-consumer.log" --brokers "$brokers" --topic mochi.fresh \
+    --database-url "$(url mochi_consumer "$db")" "${daemon_extra[@]}"
+  fcpid=$daemon_pid
+  start_daemon mochi-rollup "$tmp/fresh-rollup.log" --brokers "$brokers" --topic mochi.fresh \
+    --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
+  frpid=$daemon_pid
+  # After the groups' last members left, the dev broker holds a new
+  # member's assignment for session.timeout.ms - 1 s (9 s): wait for it.
+  wait_assigned "$tmp/fresh-consumer.log" "$fcpid" 60 || setup_fail "consumer got no partitions" "$tmp/fresh-consumer.log"
+  wait_assigned "$tmp/fresh-rollup.log" "$frpid" 60 || setup_fail "rollup got no partitions" "$tmp/fresh-rollup.log"
+  for ((i = 0; i < 100; i++)); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$colport/healthz")" = 200 ] && break
+    sleep 0.1
+  done
+  cpu_begin "$colpid" "$fcpid" "$frpid"
+  "$build_dir/mochi-loadgen" --url "http://127.0.0.1:$colport" --sites "$loadgen_sites" \
+    --rate "$rate" --duration "$((fresh_seconds + 2))s" --visitors 20000 --pages 200 \
+    </dev/null >"$tmp/loadgen.out" 2>"$tmp/loadgen.log" &
+  lgpid=$!
+  side_pids+=("$lgpid")
+  sleep 1
+  probe_out=$("$probe_bin" --url "http://127.0.0.1:$colport" --key probesitekey0000001 \
+    --domain probe.example.net --site-id "$probe_id" --database-url "$(url postgres "$db")" \
+    --interval 100ms --poll 10ms --duration "${fresh_seconds}s" --settle 15s 2>"$tmp/probe.log") ||
+    { cat "$tmp/probe.log"; fail "the probe failed"; }
+  wait "$lgpid" || fail "mochi-loadgen failed"
+  side_pids=()
+  cpu_end "collector+consumer+rollup"
+  echo "   probe:   $probe_out"
+  echo "   loadgen: $(grep -E '^(rate|errors|latency|status)' "$tmp/loadgen.out" | tr -s ' ' | tr '\n' ';' | sed 's/;$//')"
+  [ "$(field "$probe_out" missing)" = 0 ] || fail "some probes never became visible"
+  fresh_line="p50 $(field "$probe_out" p50_ms) ms, p90 $(field "$probe_out" p90_ms) ms, p99 $(field "$probe_out" p99_ms) ms, max $(field "$probe_out" max_ms) ms over $(field "$probe_out" seen) probes ($(field "$probe_out" missing) missing), polling every $(field "$probe_out" poll_ms) ms; loadgen $(sed -n 's/^rate *//p' "$tmp/loadgen.out")"
+  stop_daemon "$fcpid"
+  stop_daemon "$frpid"
+  stop_daemon "$colpid"
+fi
+
+# ---------------------------------------------------------------- summary
+med() { printf '%s\n' "$@" | median; }
+echo
+echo "== RESULTS ($events events preloaded, $distinct distinct page views; durability '$durability'; $(nproc) cores shared)"
+echo "preload:             $preload_s s wall ($(per_s "$events" "$(field "$pre" seconds)") events/s produced)"
+best() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+if [ "${#cons_rates[@]}" -gt 0 ]; then
+  echo "(consumer and COPY: medians of ${#cons_rates[@]} runs, best in brackets; wall-clock figures suffer from other"
+  echo " people's load on this machine, the CPU per row much less: see the NOISY marks above)"
+  printf '%-21s' "consumer$([ "$instances" -gt 1 ] && echo " x$instances"):"
+  echo "$(med "${cons_rates[@]}") events/s [$(best "${cons_rates[@]}")], $(med "${cons_drates[@]}") distinct rows/s [$(best "${cons_drates[@]}")]  (runs: ${cons_rates[*]} events/s)"
+  echo "COPY raw:            $(med "${copy_rates[@]}") rows/s [$(best "${copy_rates[@]}")]  (runs: ${copy_rates[*]})"
+  echo "ratio consumer/COPY: $(med "${ratios[@]}") stored rows/s over COPY rows/s (per run: ${ratios[*]}; of the bests: $(awk -v a="$(best "${cons_drates[@]}")" -v b="$(best "${copy_rates[@]}")" 'BEGIN { printf "%.2f", a / b }'));"
+  echo "                     input events/s over COPY rows/s: $(med "${ratios_in[@]}"); target >= 0.5"
+  echo "CPU per stored row:  consumer path: postgres $(med "${cons_pg_us[@]}") us + consumer $(med "${cons_self_us[@]}") us + broker $(med "${cons_kafka_us[@]}") us;"
+  echo "                     COPY raw: postgres $(med "${copy_pg_us[@]}") us; COPY raw + dedupe: postgres $(med "${copy2_pg_us[@]}") us"
+  [ "${#cpu_ratios[@]}" -gt 0 ] &&
+    echo "                     COPY us / consumer-path postgres us = $(med "${cpu_ratios[@]}") (the throughput ratio if both were bound by one busy backend)"
+  echo "COPY raw + dedupe:   $(med "${copy2_rates[@]}") rows/s [$(best "${copy2_rates[@]}")] (reference: the two tables the consumer writes)"
+fi
+[ -n "$rollup_rate" ] && echo "rollup:              $rollup_rate events/s ($rollup_drate distinct page views/s); CPU per event: $rollup_cpu"
+[ -n "$replay_rate" ] && echo "replay:              mochictl replay $replay_cmd_s s; catch-up $replay_s s ($replay_rate events/s; CPU per event: $replay_cpu); total $replay_total_s s"
+[ -n "$fresh_line" ] && echo "freshness:           $fresh_line (target p99 < 2000 ms)"
+echo "noise:               $noisy of $phases measured phases had other processes above 0.3 cores (marked NOISY)"
+echo "load average at end: $(cut -d ' ' -f 1-3 /proc/loadavg)"
+[ "$failures" -eq 0 ] || { echo "$failures check(s) FAILED"; exit 1; }
+exit 0
