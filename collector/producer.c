@@ -115,7 +115,7 @@ int collector_producer_new(const struct mochi_config *config, struct mochi_metri
     f = mochi_metrics_counter(metrics, "mochi_collector_delivery_failures_total",
                               "accepted events Kafka did not acknowledge", 0, NULL);
     p->failed = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_gauge(metrics, "mochi_collector_producer_queue_depth",
+    f = mochi_metrics_gauge(metrics, "mochi_collector_producer_queue_messages",
                             "messages waiting in the producer's local queue", 0, NULL);
     p->queue_depth = f ? mochi_metrics_child(f, NULL) : NULL;
     if (p->delivered == NULL || p->failed == NULL || p->queue_depth == NULL)

@@ -170,7 +170,7 @@ static int make_metrics(struct stream *s)
     snprintf(name, sizeof(name), "mochi_%s_lag_messages", c);
     s->lag_family = mochi_metrics_gauge(
         s->metrics, name, "messages between the committed offset and the log end", 2, lag_labels);
-    snprintf(name, sizeof(name), "mochi_%s_batch_size", c);
+    snprintf(name, sizeof(name), "mochi_%s_batch_events", c);
     s->batch_size = plain(mochi_metrics_histogram(s->metrics, name, "events per applied batch", 0,
                                                   NULL, size_bounds, 9));
     snprintf(name, sizeof(name), "mochi_%s_transaction_seconds", c);
@@ -180,9 +180,9 @@ static int make_metrics(struct stream *s)
     s->assigned = plain(mochi_metrics_counter(s->metrics, name, "partitions assigned", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_partitions_revoked_total", c);
     s->revoked = plain(mochi_metrics_counter(s->metrics, name, "partitions revoked", 0, NULL));
-    snprintf(name, sizeof(name), "mochi_%s_database_reconnects_total", c);
-    s->reconnects =
-        plain(mochi_metrics_counter(s->metrics, name, "PostgreSQL reconnections", 0, NULL));
+    snprintf(name, sizeof(name), "mochi_%s_database_connections_total", c);
+    s->reconnects = plain(mochi_metrics_counter(
+        s->metrics, name, "connections made to PostgreSQL, the first included", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_database_up", c);
     s->db_up = plain(mochi_metrics_gauge(s->metrics, name, "1 when PostgreSQL is usable", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_dead_letters_total", c);
