@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,6 +269,15 @@ static void poke_sites(struct collector_http *http)
         collector_sites_poke(http->deps.sites);
 }
 
+/* A beacon taken (published, or a bot's, silently dropped): 202, or the
+ * GIF for /p.gif. */
+static enum MHD_Result send_accepted(struct collector_http *http, struct MHD_Connection *conn,
+                                     enum route route)
+{
+    return route == ROUTE_GIF ? send_shared(http, conn, route, 200, http->gif)
+                              : send_shared(http, conn, route, 202, http->accepted);
+}
+
 /* The whole path of one beacon: validate, look up, normalise, hash,
  * encode, enqueue. Answers the request. */
 static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Connection *conn,
@@ -306,8 +316,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
     if (beacon_is_bot(ua)) {
         mochi_metric_inc(http->outcomes[OUT_BOT]);
-        return route == ROUTE_GIF ? send_shared(http, conn, route, 200, http->gif)
-                                  : send_shared(http, conn, route, 202, http->accepted);
+        return send_accepted(http, conn, route);
     }
 
     unsigned char salt[MOCHI_SALT_LEN];
@@ -328,6 +337,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     }
     memcpy(ev.site_id, site.id_text, sizeof(ev.site_id));
     mochi_visitor_hash(salt, site.id, ip, ua, ev.visitor_hash);
+    sodium_memzero(salt, sizeof(salt)); /* no copy of a salt outlives its use */
     ev.occurred_at_us = arrived_us;
 
     unsigned char wire[MOCHI_PAGEVIEW_WIRE_MAX];
@@ -347,8 +357,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         return send_error(http, conn, route, 503, "Kafka producer unavailable");
     }
     mochi_metric_inc(http->outcomes[OUT_PUBLISHED]);
-    return route == ROUTE_GIF ? send_shared(http, conn, route, 200, http->gif)
-                              : send_shared(http, conn, route, 202, http->accepted);
+    return send_accepted(http, conn, route);
 }
 
 static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connection *conn,

@@ -376,13 +376,14 @@ static void take(struct stream *s, const rd_kafka_message_t *m)
     mark_offset(s, m->partition, m->offset);
     struct mochi_stream_event *e = &s->events[s->nevents];
     int rc = mochi_codec_decode(s->codec, m->payload, m->len, &e->ev);
-    if (rc == 0 && e->ev.occurred_at_us > wall_us() + DAY_US)
+    int64_t now = wall_us();
+    if (rc == 0 && e->ev.occurred_at_us > now + DAY_US)
         rc = MOCHI_ERR_RANGE; /* from the future: no collector clock is that wrong */
     if (rc != 0) {
         dead_letter(s, m, rc);
         return;
     }
-    if (e->ev.occurred_at_us < wall_us() - s->retention_ms * 1000 &&
+    if (e->ev.occurred_at_us < now - s->retention_ms * 1000 &&
         !(s->ops->accept_old && s->ops->accept_old(s->ops->arg, e->ev.occurred_at_us))) {
         mochi_metric_inc(s->outcome[MOCHI_STREAM_MAX_OUTCOMES + 1]);
         return;

@@ -535,6 +535,35 @@ void mochi_test_kafka_stop(struct mochi_test_kafka *kafka)
         print_message("mochi-devkafka exited with status %d\n", status);
 }
 
+/* ---- the pipeline's daemons ---- */
+
+void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
+                             const char *conninfo, const char *bootstrap, const char *topic,
+                             const char *batch_size)
+{
+    char db_env[700];
+    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
+    char *argv[16] = {(char *)mochi_test_bin(program),
+                      "--brokers",
+                      (char *)bootstrap,
+                      "--topic",
+                      (char *)topic,
+                      "--metrics-listen",
+                      "127.0.0.1:0", /* any free port: never collides */
+                      "--batch-wait",
+                      "50ms",
+                      "-X",
+                      "session.timeout.ms=6000"};
+    int argc = 11;
+    if (batch_size != NULL) {
+        argv[argc++] = "--batch-size";
+        argv[argc++] = (char *)batch_size;
+    }
+    argv[argc] = NULL;
+    char *const env[] = {db_env, NULL};
+    mochi_test_proc_start(proc, argv, env, false);
+}
+
 /* ---- waiting ---- */
 
 bool mochi_test_wait_port(int port, int timeout_ms)

@@ -187,6 +187,17 @@ bool mochi_test_wait_port(int port, int timeout_ms);
 /* A free TCP port on 127.0.0.1 (bind to 0, read, close). */
 int mochi_test_free_port(void);
 
+/* ---- the pipeline's daemons ---- */
+
+/* Starts a stream daemon ("mochi-consumer" or "mochi-rollup") with conninfo
+ * as its database URL, on bootstrap and topic, /metrics on any free port,
+ * 50 ms batch waits, batch_size events per batch (NULL: the default), and a
+ * 6 s Kafka session so that the dev broker re-forms its group quickly after
+ * a member is killed. */
+void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
+                             const char *conninfo, const char *bootstrap, const char *topic,
+                             const char *batch_size);
+
 /* Removes what the harness made (temp dirs); call from a group teardown. */
 void mochi_test_cleanup(void);
 

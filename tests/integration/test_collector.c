@@ -402,7 +402,6 @@ static void full_queue_answers_503_and_drops_nothing_accepted(void **state)
 {
     struct fixture *f = *state;
     start_collector(f, (const char *const[]){"-X", "queue.buffering.max.messages=5", NULL});
-    const char *ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0";
     mochi_test_kafka_command(&f->kafka, "down all");
     bool accepted[30] = {false};
     int n_accepted = 0, n_503 = 0;
@@ -411,7 +410,6 @@ static void full_queue_answers_503_and_drops_nothing_accepted(void **state)
         snprintf(body, sizeof(body), "{\"k\":\"" KEY "\",\"u\":\"https://example.com/q/%d\"}", i);
         snprintf(url, sizeof(url), "%s/api/event", f->base);
         const char *headers[] = {"User-Agent: Mozilla/5.0 (X11) Firefox/120.0", NULL};
-        (void)ua;
         struct mochi_test_response r;
         mochi_test_http("POST", url, headers, body, &r);
         if (r.status == 202) {

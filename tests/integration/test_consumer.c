@@ -87,25 +87,8 @@ static int teardown(void **state)
 
 static void start_consumer(struct fixture *f, int i, const char *batch_size)
 {
-    char db_env[700], metrics[64];
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", f->conninfo);
-    snprintf(metrics, sizeof(metrics), "127.0.0.1:0"); /* any free port: never collides */
-    char *argv[] = {(char *)mochi_test_bin("mochi-consumer"),
-                    "--brokers",
-                    f->kafka.bootstrap,
-                    "--topic",
-                    f->topic,
-                    "--metrics-listen",
-                    metrics,
-                    "--batch-size",
-                    (char *)batch_size,
-                    "--batch-wait",
-                    "50ms",
-                    "-X",
-                    "session.timeout.ms=6000",
-                    NULL};
-    char *const env[] = {db_env, NULL};
-    mochi_test_proc_start(&f->consumers[i], argv, env, false);
+    mochi_test_stream_start(&f->consumers[i], "mochi-consumer", f->conninfo, f->kafka.bootstrap,
+                            f->topic, batch_size);
 }
 
 static int stop_consumer(struct fixture *f, int i)

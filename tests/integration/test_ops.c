@@ -165,22 +165,9 @@ static void start_daemon(struct mochi_test_proc *proc, const struct mochi_test_d
                          const char *program, const char *role, const char *bootstrap,
                          const char *topic)
 {
-    char conninfo[600], db_env[700], metrics[64];
+    char conninfo[600];
     mochi_test_db_conninfo_as(db, role, conninfo, sizeof(conninfo));
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
-    snprintf(metrics, sizeof(metrics), "127.0.0.1:0");
-    char *argv[] = {(char *)mochi_test_bin(program),
-                    "--brokers",
-                    (char *)bootstrap,
-                    "--topic",
-                    (char *)topic,
-                    "--metrics-listen",
-                    metrics,
-                    "--batch-wait",
-                    "50ms",
-                    NULL};
-    char *const env[] = {db_env, NULL};
-    mochi_test_proc_start(proc, argv, env, false);
+    mochi_test_stream_start(proc, program, conninfo, bootstrap, topic, NULL);
 }
 
 static void stats_and_prune_on_pipeline_data(void **state)

@@ -73,26 +73,9 @@ static int teardown(void **state)
 static void start(struct fixture *f, struct mochi_test_proc *proc, const char *program,
                   const char *role)
 {
-    char conninfo[600], db_env[700], metrics[64];
+    char conninfo[600];
     mochi_test_db_conninfo_as(&f->db, role, conninfo, sizeof(conninfo));
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
-    snprintf(metrics, sizeof(metrics), "127.0.0.1:0"); /* any free port */
-    char *argv[] = {(char *)mochi_test_bin(program),
-                    "--brokers",
-                    f->kafka.bootstrap,
-                    "--topic",
-                    f->topic,
-                    "--metrics-listen",
-                    metrics,
-                    "--batch-size",
-                    "400",
-                    "--batch-wait",
-                    "50ms",
-                    "-X",
-                    "session.timeout.ms=6000",
-                    NULL};
-    char *const env[] = {db_env, NULL};
-    mochi_test_proc_start(proc, argv, env, false);
+    mochi_test_stream_start(proc, program, conninfo, f->kafka.bootstrap, f->topic, "400");
 }
 
 static void start_rollup(struct fixture *f, int i)
@@ -324,8 +307,6 @@ static void replay_repairs_a_corrupted_range_only(void **state)
     int64_t deadline = mochi_test_now_ms() + 60000;
     bool exact = false;
     while (!exact && mochi_test_now_ms() < deadline) {
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM daily_site_metrics WHERE date >= '%s'",
-                 yesterday);
         char *stored = mochi_test_stored_site_days(check);
         /* compare the in-range lines with the oracle's */
         exact = true;
