@@ -1,4 +1,5 @@
 #include "http.h"
+#include "arena.h"
 #include "beacon.h"
 #include "error.h"
 #include "hash.h"
@@ -50,6 +51,7 @@ static const unsigned char gif_1x1[] = {
 struct worker {
     struct mochi_codec *codec;
     struct beacon_urls *urls;
+    struct arena *json;     /* jansson's allocations while a body is parsed */
     struct request *spares; /* finished POST buffers, for the next ones */
     size_t nspares;
     struct worker *next;
@@ -65,6 +67,11 @@ struct worker {
 /* Spare POST buffers kept per thread: enough for the requests in flight at
  * once on a busy worker, small against the memory budget (4 KiB each). */
 #define SPARES_MAX 16
+
+/* Per-thread arena for parsing a beacon body with jansson: a typical beacon
+ * takes about 1 KiB of it; a body up to the 4 KiB limit with long strings
+ * or many members may need more, and what does not fit comes from malloc. */
+#define JSON_ARENA_SIZE (16 * 1024)
 
 struct collector_http {
     struct collector_http_deps deps;
@@ -114,6 +121,7 @@ static void worker_destroy(struct worker *worker)
     }
     mochi_codec_destroy(worker->codec);
     beacon_urls_destroy(worker->urls);
+    arena_destroy(worker->json);
     free(worker);
 }
 
@@ -125,7 +133,7 @@ static struct worker *worker_for_thread(struct collector_http *http)
         return thread_worker;
     struct worker *worker = calloc(1, sizeof(*worker));
     if (worker == NULL || mochi_codec_new(http->deps.schemas, &worker->codec) != 0 ||
-        beacon_urls_new(&worker->urls) != 0) {
+        beacon_urls_new(&worker->urls) != 0 || arena_new(JSON_ARENA_SIZE, &worker->json) != 0) {
         worker_destroy(worker);
         return NULL;
     }
@@ -445,7 +453,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         char why[160] = "";
         struct beacon_fields fields;
-        if (beacon_parse_json(req->body, req->len, &fields, why, sizeof(why)) != BEACON_OK) {
+        struct worker *worker = worker_for_thread(http);
+        if (worker != NULL)
+            arena_json_begin(worker->json);
+        /* Copies the fields out and frees jansson's objects before it
+         * returns, as the arena requires. */
+        enum beacon_reject reject =
+            beacon_parse_json(req->body, req->len, &fields, why, sizeof(why));
+        if (worker != NULL)
+            arena_json_end();
+        if (reject != BEACON_OK) {
             mochi_metric_inc(http->outcomes[OUT_INVALID]);
             return send_error(http, conn, route, 400, why);
         }
@@ -547,6 +564,9 @@ int collector_http_start(const char *listen_addr, const struct collector_http_de
     pthread_mutex_init(&http->workers_lock, NULL);
     atomic_init(&http->last_poke_ms, 0);
     int fd = -1;
+    /* Process-wide; outside a parse scope the arena allocator is plain
+     * malloc/free, so the other users of jansson are not affected. */
+    arena_json_install();
     int rc = make_responses(http);
     if (rc == 0)
         rc = make_metrics(http);
