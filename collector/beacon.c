@@ -3,10 +3,13 @@
 #include "error.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +23,9 @@ static enum beacon_reject fill_fields(const char *key, const char *url, const ch
                                       char *why, size_t whylen);
 static enum beacon_reject check_text(const struct beacon_fields *fields, bool utf8_known_valid,
                                      char *why, size_t whylen);
+static int format_ip(int family, const unsigned char *bin, char *out, size_t size);
 
-/* Lower-case substrings of User-Agents that are not people. Short on
+/* Lower-case ASCII substrings of User-Agents that are not people. Short on
  * purpose: what matters is the traffic that reaches an analytics beacon
  * (crawlers running scripts, headless browsers, monitors, HTTP libraries). */
 static const char *const bot_patterns[] = {
@@ -55,6 +59,7 @@ static const char *const bot_patterns[] = {
     "feedfetcher",
     "mediapartners",
 };
+#define NBOT_PATTERNS (sizeof(bot_patterns) / sizeof(bot_patterns[0]))
 
 /* utf8_known_valid: s comes from jansson, which has already rejected
  * invalid UTF-8 (and \u escapes that would make it), so only the controls
@@ -270,11 +275,14 @@ enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beaco
             bool own =
                 strcasecmp(rhost, host) == 0 || mochi_host_matches_domain(rhost, hlen, site_domain);
             if (!own) {
-                int n = snprintf(ev->referrer, sizeof(ev->referrer), "%s://%s", rscheme, rhost);
-                if (n < 0 || (size_t)n >= sizeof(ev->referrer)) {
+                size_t slen = strlen(rscheme);
+                if (slen + 3 + hlen >= sizeof(ev->referrer)) {
                     snprintf(why, whylen, "referrer host is too long");
                     goto out;
                 }
+                memcpy(ev->referrer, rscheme, slen);
+                memcpy(ev->referrer + slen, "://", 3);
+                memcpy(ev->referrer + slen + 3, rhost, hlen + 1);
                 for (char *p = ev->referrer; *p; p++)
                     *p = (char)tolower((unsigned char)*p);
                 ev->has_referrer = true;
@@ -291,18 +299,57 @@ out:
     return r;
 }
 
+/* For each byte, the bot_patterns (as bits) that start with it; and a
+ * filter of the patterns' first two bytes, by their low 5 bits (bit b2 & 31
+ * of bot_pairs[b1 & 31]), that rules out most positions of a User-Agent
+ * at once. Built once by index_bots. */
+static uint32_t bots_by_first[256];
+static uint32_t bot_pairs[32];
+static pthread_once_t bots_once = PTHREAD_ONCE_INIT;
+
+static void index_bots(void)
+{
+    _Static_assert(NBOT_PATTERNS <= 32, "bots_by_first holds one bit per pattern");
+    for (size_t i = 0; i < NBOT_PATTERNS; i++) {
+        const unsigned char *p = (const unsigned char *)bot_patterns[i];
+        assert(p[0] != '\0' && p[1] != '\0'); /* bot_pairs needs two bytes */
+        bots_by_first[p[0]] |= UINT32_C(1) << i;
+        bot_pairs[p[0] & 31] |= UINT32_C(1) << (p[1] & 31);
+    }
+}
+
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
 bool beacon_is_bot(const char *user_agent)
 {
     if (user_agent == NULL || user_agent[0] == '\0')
         return true;
-    char lower[512];
-    size_t n = 0;
-    for (; user_agent[n] && n + 1 < sizeof(lower); n++)
-        lower[n] = (char)tolower((unsigned char)user_agent[n]);
-    lower[n] = '\0';
-    for (size_t i = 0; i < sizeof(bot_patterns) / sizeof(bot_patterns[0]); i++)
-        if (strstr(lower, bot_patterns[i]) != NULL)
-            return true;
+    pthread_once(&bots_once, index_bots);
+    /* One pass over the User-Agent, no copy: at each byte, only the
+     * patterns that start with it are compared, case-insensitively. */
+    const unsigned char *ua = (const unsigned char *)user_agent;
+    for (size_t i = 0; ua[i] != '\0'; i++) {
+        /* ua[i + 1] is at most the terminating NUL. */
+        unsigned char c = ascii_lower(ua[i]), next = ascii_lower(ua[i + 1]);
+        if (((bot_pairs[c & 31] >> (next & 31)) & 1) == 0)
+            continue;
+        uint32_t candidates = bots_by_first[c];
+        while (candidates != 0) {
+            int k = __builtin_ctz(candidates);
+            candidates &= candidates - 1;
+            const char *p = bot_patterns[k];
+            size_t j = 1;
+            /* A NUL in ua differs from every pattern byte: the compare
+             * stops at the end of the User-Agent. */
+            while (p[j] != '\0' && ascii_lower(ua[i + j]) == (unsigned char)p[j])
+                j++;
+            if (p[j] == '\0')
+                return true;
+        }
+    }
     return false;
 }
 
@@ -324,6 +371,33 @@ static int peer_address(const struct sockaddr *peer, int *family, unsigned char 
         return 0;
     }
     return MOCHI_ERR_INVALID;
+}
+
+/* The address as inet_ntop writes it; IPv4 by hand, since glibc's
+ * inet_ntop formats it with sprintf, which costs more than the rest of
+ * finding the client address. Returns 0 or MOCHI_ERR_INVALID when out is
+ * too small. */
+static int format_ip(int family, const unsigned char *bin, char *out, size_t size)
+{
+    if (family != AF_INET)
+        return inet_ntop(family, bin, out, (socklen_t)size) ? 0 : MOCHI_ERR_INVALID;
+    char text[INET_ADDRSTRLEN];
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned int b = bin[i];
+        if (i > 0)
+            text[n++] = '.';
+        if (b >= 100)
+            text[n++] = (char)('0' + b / 100);
+        if (b >= 10)
+            text[n++] = (char)('0' + b / 10 % 10);
+        text[n++] = (char)('0' + b % 10);
+    }
+    if (n >= size)
+        return MOCHI_ERR_INVALID;
+    memcpy(out, text, n);
+    out[n] = '\0';
+    return 0;
 }
 
 int beacon_client_ip(const struct sockaddr *peer, const char *xff,
@@ -363,7 +437,7 @@ int beacon_client_ip(const struct sockaddr *peer, const char *xff,
             end = start > 0 ? start - 1 : 0;
         }
     }
-    return inet_ntop(family, bin, out, (socklen_t)size) ? 0 : MOCHI_ERR_INVALID;
+    return format_ip(family, bin, out, size);
 }
 
 const char *beacon_reject_reason(enum beacon_reject reject)
