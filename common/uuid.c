@@ -53,11 +53,14 @@ void mochi_uuid_format(const unsigned char uuid[16], char out[MOCHI_UUID_TEXT_LE
 
 bool mochi_uuid_is_canonical(const char *text)
 {
-    unsigned char bin[16];
-    if (mochi_uuid_parse(text, bin) != 0)
+    /* One pass, no conversion: the encoder checks every event's site id. */
+    if (text == NULL)
         return false;
-    for (const char *p = text; *p; p++)
-        if (*p >= 'A' && *p <= 'F')
-            return false;
-    return true;
+    for (int i = 0; i < MOCHI_UUID_TEXT_LEN; i++) {
+        char c = text[i];
+        bool ok = is_dash_position(i) ? c == '-' : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        if (!ok)
+            return false; /* also at a NUL before the end */
+    }
+    return text[MOCHI_UUID_TEXT_LEN] == '\0';
 }
