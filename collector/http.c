@@ -51,7 +51,11 @@ static const unsigned char gif_1x1[] = {
 struct worker {
     struct mochi_codec *codec;
     struct beacon_urls *urls;
-    struct arena *json;     /* jansson's allocations while a body is parsed */
+    struct arena *json; /* jansson's allocations while a body is parsed */
+    /* The thread's own 202 for beacons: libmicrohttpd counts a response's
+     * users under the response's mutex at queue and at completion, and a
+     * mutex shared by every worker moves between cores on each request. */
+    struct MHD_Response *accepted;
     struct request *spares; /* finished POST buffers, for the next ones */
     size_t nspares;
     struct worker *next;
@@ -103,6 +107,8 @@ struct request {
 
 static _Thread_local struct worker *thread_worker;
 
+static struct MHD_Response *static_response(const void *data, size_t len, const char *type);
+
 static int64_t now_us(void)
 {
     struct timespec ts;
@@ -122,6 +128,8 @@ static void worker_destroy(struct worker *worker)
     mochi_codec_destroy(worker->codec);
     beacon_urls_destroy(worker->urls);
     arena_destroy(worker->json);
+    if (worker->accepted != NULL)
+        MHD_destroy_response(worker->accepted);
     free(worker);
 }
 
@@ -133,7 +141,8 @@ static struct worker *worker_for_thread(struct collector_http *http)
         return thread_worker;
     struct worker *worker = calloc(1, sizeof(*worker));
     if (worker == NULL || mochi_codec_new(http->deps.schemas, &worker->codec) != 0 ||
-        beacon_urls_new(&worker->urls) != 0 || arena_new(JSON_ARENA_SIZE, &worker->json) != 0) {
+        beacon_urls_new(&worker->urls) != 0 || arena_new(JSON_ARENA_SIZE, &worker->json) != 0 ||
+        (worker->accepted = static_response("", 0, NULL)) == NULL) {
         worker_destroy(worker);
         return NULL;
     }
@@ -282,8 +291,10 @@ static void poke_sites(struct collector_http *http)
 static enum MHD_Result send_accepted(struct collector_http *http, struct MHD_Connection *conn,
                                      enum route route)
 {
-    return route == ROUTE_GIF ? send_shared(http, conn, route, 200, http->gif)
-                              : send_shared(http, conn, route, 202, http->accepted);
+    if (route == ROUTE_GIF)
+        return send_shared(http, conn, route, 200, http->gif);
+    struct worker *worker = worker_for_thread(http);
+    return send_shared(http, conn, route, 202, worker ? worker->accepted : http->accepted);
 }
 
 /* The whole path of one beacon: validate, look up, normalise, hash,
