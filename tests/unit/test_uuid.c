@@ -32,10 +32,14 @@ static void canonical_is_lowercase_8_4_4_4_12(void **state)
         "9438FEDA-34f8-41b2-8468-ed3fe342a10a",  /* upper case */
         "9438feda-34f8-41b2-8468-ed3fe342a10",   /* short */
         "9438feda-34f8-41b2-8468-ed3fe342a10a0", /* long */
-        "9438feda-34f8-41b2-8468-ed3fe342a10g",  /* not hex */
-        "9438feda-34f8-41b2-8468_ed3fe342a10a",  /* not a dash */
-        "9438feda034f8-41b2-8468-ed3fe342a10a",  /* dash moved */
-        "9438feda-34f8-41b2-8468-ed3fe342a1-a",  /* dash in the hex */
+        "9438feda-34f8-41b2-8468-ed3fe342a10g",  /* not hex: each neighbour of */
+        "9438feda-34f8-41b2-8468-ed3fe342a10/",  /* the ranges 0-9 and a-f */
+        "9438feda-34f8-41b2-8468-ed3fe342a10:",
+        "9438feda-34f8-41b2-8468-ed3fe342a10`",
+        "9438feda-34f8-41b2-8468-ed3fe342a10\xc3",
+        "9438feda-34f8-41b2-8468_ed3fe342a10a", /* not a dash */
+        "9438feda034f8-41b2-8468-ed3fe342a10a", /* dash moved */
+        "9438feda-34f8-41b2-8468-ed3fe342a1-a", /* dash in the hex */
         "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
