@@ -251,28 +251,39 @@ static enum MHD_Result send_error(struct collector_http *http, struct MHD_Connec
     return send_json(http, conn, route, status, "error", why);
 }
 
-struct xff_collect {
-    char buf[1024];
-    size_t len;
+/* What handle_beacon reads from the request headers, in one walk over
+ * them. Only ua, want_xff and xff_len need setting before the walk: the
+ * buffer is written as it fills. */
+struct header_scan {
+    const char *ua; /* the first User-Agent, as MHD_lookup_connection_value */
+    bool want_xff;
+    size_t xff_len;
+    char xff[1024]; /* every X-Forwarded-For, in order, joined with commas */
 };
 
-/* Joins every X-Forwarded-For header, in order, with commas; what does not
- * fit in buf is cut off. */
-static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+/* Notes the first User-Agent and, when wanted, joins every X-Forwarded-For
+ * header with commas; what does not fit in xff is cut off. */
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
-    static const char name[] = "X-Forwarded-For";
-    struct xff_collect *x = cls;
-    if (key_size != sizeof(name) - 1 || strcasecmp(key, name) != 0 || value == NULL)
+    static const char ua_name[] = "User-Agent";
+    static const char xff_name[] = "X-Forwarded-For";
+    struct header_scan *s = cls;
+    if (key_size == sizeof(ua_name) - 1 && s->ua == NULL && strcasecmp(key, ua_name) == 0) {
+        s->ua = value;
         return MHD_YES;
-    if (x->len > 0 && x->len + 1 < sizeof(x->buf))
-        x->buf[x->len++] = ',';
-    size_t room = sizeof(x->buf) - 1 - x->len;
+    }
+    if (!s->want_xff || key_size != sizeof(xff_name) - 1 || value == NULL ||
+        strcasecmp(key, xff_name) != 0)
+        return MHD_YES;
+    if (s->xff_len > 0 && s->xff_len + 1 < sizeof(s->xff))
+        s->xff[s->xff_len++] = ',';
+    size_t room = sizeof(s->xff) - 1 - s->xff_len;
     size_t n = strnlen(value, value_size < room ? value_size : room);
-    memcpy(x->buf + x->len, value, n);
-    x->len += n;
-    x->buf[x->len] = '\0';
+    memcpy(s->xff + s->xff_len, value, n);
+    s->xff_len += n;
+    s->xff[s->xff_len] = '\0';
     return MHD_YES;
 }
 
@@ -332,7 +343,12 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         return send_error(http, conn, route, 400, why);
     }
 
-    const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+    struct header_scan headers; /* not zeroed as a whole: xff is 1 KiB */
+    headers.ua = NULL;
+    headers.want_xff = http->deps.trusted_proxies->count > 0;
+    headers.xff_len = 0;
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &headers);
+    const char *ua = headers.ua;
     if (beacon_is_bot(ua)) {
         mochi_metric_inc(http->outcomes[OUT_BOT]);
         return send_accepted(http, conn, route);
@@ -346,10 +362,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     char ip[64];
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    struct xff_collect xff = {.len = 0};
-    if (http->deps.trusted_proxies->count > 0)
-        MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_xff, &xff);
-    if (info == NULL || beacon_client_ip(info->client_addr, xff.len ? xff.buf : NULL,
+    if (info == NULL || beacon_client_ip(info->client_addr, headers.xff_len ? headers.xff : NULL,
                                          http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 500, "cannot read the client address");
