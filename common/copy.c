@@ -95,26 +95,68 @@ void mochi_copy_int(struct mochi_copy_buf *buf, long long value, int last)
     end_column(buf, last);
 }
 
+/* Formats n digits of v, most significant first. */
+static void digits(char *out, long v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        out[i] = (char)('0' + v % 10);
+}
+
 void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last)
 {
-    time_t secs = (time_t)(us / 1000000);
-    long frac = (long)(us % 1000000);
+    /* gmtime_r and strftime per value cost more than the rest of a row:
+     * the date is computed once per day, the time of day by hand. */
+    static _Thread_local int64_t cached_day = INT64_MIN;
+    static _Thread_local char date[16];
+    int64_t secs = us / 1000000, frac = us % 1000000;
     if (frac < 0) {
         frac += 1000000;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char text[64];
-    strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
-    char full[80];
-    snprintf(full, sizeof(full), "%s.%06ld+00", text, frac);
-    mochi_copy_text(buf, full, last);
+    int64_t day = secs / 86400, in_day = secs % 86400;
+    if (in_day < 0) {
+        in_day += 86400;
+        day -= 1;
+    }
+    if (day != cached_day) {
+        time_t t = (time_t)(day * 86400);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(date, sizeof(date), "%Y-%m-%d ", &tm);
+        cached_day = day;
+    }
+    /* "YYYY-MM-DD HH:MM:SS.ffffff+00" (a year past 9999 only lengthens the date) */
+    char text[48];
+    size_t n = strlen(date);
+    memcpy(text, date, n);
+    char *p = text + n;
+    digits(p, (long)(in_day / 3600), 2);
+    p[2] = ':';
+    digits(p + 3, (long)(in_day / 60 % 60), 2);
+    p[5] = ':';
+    digits(p + 6, (long)(in_day % 60), 2);
+    p[8] = '.';
+    digits(p + 9, (long)frac, 6);
+    memcpy(p + 15, "+00", 4);
+    mochi_copy_text(buf, text, last);
 }
 
-static int send_rows(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
-                     char *err, size_t errlen)
+void mochi_copy_raw(struct mochi_copy_buf *buf, const char *bytes, size_t n)
 {
+    reserve(buf, n);
+    if (buf->failed)
+        return;
+    memcpy(buf->data + buf->len, bytes, n);
+    buf->len += n;
+}
+
+int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
+                    char *err, size_t errlen)
+{
+    if (rows->failed) {
+        snprintf(err, errlen, "out of memory building the batch");
+        return MOCHI_ERR_NOMEM;
+    }
     PGresult *res = PQexec(conn, copy_sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         int rc = mochi_db_error(conn, res, err, errlen);
@@ -142,7 +184,7 @@ int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy
     PGresult *res = NULL;
     int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
     if (rc == 0)
-        rc = send_rows(conn, copy_sql, rows, err, errlen);
+        rc = mochi_copy_send(conn, copy_sql, rows, err, errlen);
     if (rc == 0) {
         res = PQexec(conn, apply_sql);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)

@@ -21,6 +21,8 @@ void mochi_copy_free(struct mochi_copy_buf *buf);
 /* Append one column; `last` ends the row with a newline, else a tab. */
 void mochi_copy_text(struct mochi_copy_buf *buf, const char *text, int last); /* NULL: \N */
 void mochi_copy_int(struct mochi_copy_buf *buf, long long value, int last);
+/* Appends bytes as they are (for array literals and the like). */
+void mochi_copy_raw(struct mochi_copy_buf *buf, const char *bytes, size_t n);
 /* A timestamptz from UTC microseconds since the epoch. */
 void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);
 
@@ -29,6 +31,11 @@ void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);
  * COMMIT. Returns 0 with that row in *result (caller PQclear()s it), or the
  * classification of mochi_db_error with the reason in err, after rolling
  * back; MOCHI_ERR_NOMEM when rows could not be built. */
+/* Sends one COPY ... FROM STDIN statement fed with rows, inside whatever
+ * transaction the session is in. Returns 0 or mochi_db_error's class. */
+int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
+                    char *err, size_t errlen) __attribute__((warn_unused_result));
+
 int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                      const char *apply_sql, PGresult **result, char *err, size_t errlen)
     __attribute__((warn_unused_result));

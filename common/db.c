@@ -69,6 +69,9 @@ int mochi_db_error(PGconn *conn, const PGresult *res, char *err, size_t errlen)
         strcmp(state, "40P01") == 0 || strncmp(state, "53", 2) == 0 ||
         strncmp(state, "57P0", 4) == 0)
         return MOCHI_ERR_AGAIN;
+    /* 23505 unique violation, 23503 foreign key violation. */
+    if (strcmp(state, "23505") == 0 || strcmp(state, "23503") == 0)
+        return MOCHI_ERR_CONFLICT;
     return MOCHI_ERR_DB;
 }
 

@@ -23,7 +23,8 @@ int mochi_db_connect(const char *conninfo, const char *application_name, PGconn 
 
 /* Classifies a failed result: MOCHI_ERR_AGAIN when the connection is gone
  * or the error is transient (serialization failure, deadlock, admin
- * shutdown, too many connections), else MOCHI_ERR_DB. Copies the server's
+ * shutdown, too many connections), MOCHI_ERR_CONFLICT for a unique or
+ * foreign-key violation, else MOCHI_ERR_DB. Copies the server's
  * message (one line) into err. res may be NULL. */
 int mochi_db_error(PGconn *conn, const PGresult *res, char *err, size_t errlen);
 

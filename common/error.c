@@ -21,6 +21,8 @@ const char *mochi_strerror(int err)
         return "database_error";
     case MOCHI_ERR_FULL:
         return "queue_full";
+    case MOCHI_ERR_CONFLICT:
+        return "conflict";
     case MOCHI_ERR_TRUNCATED:
         return "truncated";
     case MOCHI_ERR_MAGIC:

@@ -14,6 +14,9 @@ enum mochi_err {
     MOCHI_ERR_INTERNAL = -6, /* a library failed in a way that is not the input's fault */
     MOCHI_ERR_DB = -7,       /* PostgreSQL refused the statement (not a lost connection) */
     MOCHI_ERR_FULL = -8,     /* a bounded queue is full */
+    /* An integrity constraint (unique, foreign key) refused a write that the
+     * statement's own checks allowed: a concurrent writer got there first. */
+    MOCHI_ERR_CONFLICT = -9,
 
     /* Avro / wire-format decoding; each names what is wrong with the message. */
     MOCHI_ERR_TRUNCATED = -20, /* fewer bytes than the framing or a field needs */

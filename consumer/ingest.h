@@ -16,7 +16,6 @@ struct ingest *ingest_new(void);
 void ingest_destroy(struct ingest *ingest);
 
 /* mochi_stream_ops callbacks; arg is the struct ingest. */
-int ingest_prepare(void *arg, PGconn *conn);
 int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_event *events, size_t n,
                  struct mochi_stream_counts *counts);
 

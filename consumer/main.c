@@ -43,7 +43,6 @@ int main(int argc, char **argv)
         .write_dlq = true,
         .outcomes = ingest_outcomes,
         .arg = ingest,
-        .prepare = ingest_prepare,
         .apply = ingest_apply,
     };
     code = mochi_stream_run(config, &ops);

@@ -396,7 +396,7 @@ txn_stats() { # "PORT..." COMPONENT DRAIN_SECONDS
   local port
   txn_line=$(for port in $1; do curl -s --max-time 2 "http://127.0.0.1:$port/metrics"; done |
     awk -v c="mochi_$2" -v wall="$3" -v k="$(wc -w <<<"$1")" '
-    $1 == c "_batch_size_count" { n += $2 } $1 == c "_batch_size_sum" { ev += $2 }
+    $1 == c "_batch_events_count" { n += $2 } $1 == c "_batch_events_sum" { ev += $2 }
     $1 == c "_transaction_seconds_sum" { t += $2 }
     END { printf "%d batches of %.0f events on average; %.1f s inside PostgreSQL transactions = %.0f%% of the drain%s",
           n, (n ? ev / n : 0), t, (wall > 0 ? 100 * t / wall / k : 0), (k > 1 ? " per instance" : "") }')

@@ -564,6 +564,23 @@ void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
     mochi_test_proc_start(proc, argv, env, false);
 }
 
+int mochi_test_metrics_port(const struct mochi_test_proc *proc, int timeout_ms)
+{
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    for (;;) {
+        char *log = mochi_test_read_file(proc->log);
+        const char *line = log ? strstr(log, "msg=\"metrics server listening\"") : NULL;
+        const char *port = line ? strstr(line, " port=") : NULL;
+        int found = port ? atoi(port + 6) : 0;
+        free(log);
+        if (found > 0)
+            return found;
+        if (mochi_test_now_ms() > deadline)
+            fail_msg("%s did not log its metrics port in %d ms", proc->name, timeout_ms);
+        usleep(50000);
+    }
+}
+
 /* ---- waiting ---- */
 
 bool mochi_test_wait_port(int port, int timeout_ms)

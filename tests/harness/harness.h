@@ -198,6 +198,10 @@ void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
                              const char *conninfo, const char *bootstrap, const char *topic,
                              const char *batch_size);
 
+/* The port a daemon started with "--metrics-listen 127.0.0.1:0" bound, read
+ * from its log; fails the test when it does not say within timeout_ms. */
+int mochi_test_metrics_port(const struct mochi_test_proc *proc, int timeout_ms);
+
 /* Removes what the harness made (temp dirs); call from a group teardown. */
 void mochi_test_cleanup(void);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "codec.h"
 #include "harness/events.h"
@@ -24,6 +25,7 @@
 #define SITE_B "22222222-2222-4222-8222-222222222222"
 #define SITE_C "33333333-3333-4333-8333-333333333333"
 #define PARTITIONS 4
+#define SITE_GONE "99999999-9999-4999-8999-999999999999" /* not in sites */
 
 struct fixture {
     struct mochi_test_db db;
@@ -411,10 +413,136 @@ static void sigterm_commits_and_exits_0(void **state)
     free(evs);
 }
 
+/* The value of a sample on a daemon's /metrics, or -1 when it is absent. */
+static long long metric(int port, const char *sample)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    struct mochi_test_response r;
+    mochi_test_http("GET", url, NULL, NULL, &r);
+    char needle[256];
+    snprintf(needle, sizeof(needle), "\n%s ", sample);
+    const char *at = strstr(r.body, needle);
+    long long value = at ? atoll(at + strlen(needle)) : -1;
+    mochi_test_response_free(&r);
+    return value;
+}
+
+/* Waits until the consumer has committed every message of the topic. */
+static void expect_all_committed(struct fixture *f, const char *group)
+{
+    int64_t ends[PARTITIONS], committed[PARTITIONS];
+    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
+    int64_t deadline = mochi_test_now_ms() + 30000;
+    bool caught_up = false;
+    while (!caught_up && mochi_test_now_ms() < deadline) {
+        usleep(200000);
+        mochi_test_kafka_committed(f->kafka.bootstrap, group, f->topic, PARTITIONS, committed);
+        caught_up = true;
+        for (int p = 0; p < PARTITIONS; p++)
+            caught_up &= ends[p] == 0 || committed[p] == ends[p];
+    }
+    assert_true(caught_up);
+}
+
+static void unknown_sites_are_counted_not_stored(void **state)
+{
+    struct fixture *f = *state;
+    int64_t minute = (time(NULL) / 60 - 5) * 60 * INT64_C(1000000);
+    struct mochi_test_event evs[] = {
+        one(SITE_A, 1, "/kept", minute, NULL),
+        one(SITE_GONE, 1, "/lost", minute, NULL), /* a site removed while in Kafka */
+        one(SITE_GONE, 2, "/lost", minute, NULL),
+        one(SITE_B, 3, "/kept", minute + 1000000, NULL),
+    };
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, 4);
+    start_consumer(f, 0, "100");
+    int port = mochi_test_metrics_port(&f->consumers[0], 20000);
+    struct mochi_test_event known[] = {evs[0], evs[3]};
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(known, 2, &count);
+    expect_views(f, expected, count, 30000);
+    free(expected);
+    expect_all_committed(f, "mochi-ingest");
+    assert_int_equal(metric(port, "mochi_consumer_events_total{outcome=\"stored\"}"), 2);
+    assert_int_equal(metric(port, "mochi_consumer_events_total{outcome=\"unknown_site\"}"), 2);
+    assert_int_equal(metric(port, "mochi_consumer_events_total{outcome=\"duplicate\"}"), 0);
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM ingestion_dedupe WHERE "
+                                             "site_id = '" SITE_GONE "'"),
+                     0);
+    PQfinish(conn);
+    assert_int_equal(stop_consumer(f, 0), 0);
+}
+
+/* DESIGN.md's dedupe key, computed here from its definition. */
+static void dedupe_key_of(const struct mochi_test_event *e, char hex[33])
+{
+    char visitor[33];
+    snprintf(visitor, sizeof(visitor), "%032x", (unsigned)e->visitor);
+    unsigned char input[33 + sizeof(e->path)], out[16];
+    size_t len = strlen(e->path);
+    memcpy(input, visitor, 32);
+    input[32] = 0x00;
+    memcpy(input + 33, e->path, len);
+    crypto_generichash(out, sizeof(out), input, 33 + len, NULL, 0);
+    sodium_bin2hex(hex, 33, out, sizeof(out));
+}
+
+/* Another writer (a consumer that lost its partitions while it still held
+ * a batch) commits one of the batch's page views after the consumer has
+ * checked for it: the primary key refuses the consumer's copy, and the
+ * consumer applies the batch again instead of failing or storing it twice. */
+static void a_concurrent_writer_wins_the_race(void **state)
+{
+    struct fixture *f = *state;
+    int64_t minute = (time(NULL) / 60 - 5) * 60 * INT64_C(1000000);
+    struct mochi_test_event evs[] = {
+        one(SITE_A, 7, "/raced", minute + 5000000, NULL),
+        one(SITE_A, 8, "/calm", minute + 6000000, NULL),
+    };
+    char key[33], sql[512];
+    dedupe_key_of(&evs[0], key);
+    PGconn *other = mochi_test_db_connect(&f->db);
+    mochi_test_db_exec(other, "BEGIN");
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO ingestion_dedupe (site_id, dedupe_key, occurred_minute) VALUES "
+             "('" SITE_A "', '%s', to_timestamp(%lld))",
+             key, (long long)(minute / 1000000));
+    mochi_test_db_exec(other, sql);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, 2);
+    start_consumer(f, 0, "100");
+    /* The consumer's COPY waits for the other writer's uncommitted key. */
+    PGconn *watch = mochi_test_db_connect(&f->db);
+    int64_t deadline = mochi_test_now_ms() + 30000;
+    while (mochi_test_db_int(watch, "SELECT count(*) FROM pg_stat_activity WHERE usename = "
+                                    "'mochi_consumer' AND wait_event_type = 'Lock'") == 0) {
+        if (mochi_test_now_ms() > deadline)
+            fail_msg("the consumer never waited for the other writer");
+        usleep(50000);
+    }
+    mochi_test_db_exec(other, "COMMIT");
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(&evs[1], 1, &count);
+    expect_views(f, expected, count, 30000);
+    free(expected);
+    expect_all_committed(f, "mochi-ingest");
+    assert_int_equal(mochi_test_db_int(watch, "SELECT count(*) FROM page_view_events"), 1);
+    assert_int_equal(mochi_test_db_int(watch, "SELECT count(*) FROM ingestion_dedupe"), 2);
+    PQfinish(watch);
+    PQfinish(other);
+    assert_int_equal(stop_consumer(f, 0), 0);
+    char *log = mochi_test_read_file(f->consumers[0].log);
+    assert_non_null(strstr(log, "applying it again"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(duplicates_collapse_within_a_minute, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_sites_are_counted_not_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_concurrent_writer_wins_the_race, setup, teardown),
         cmocka_unit_test_setup_teardown(poison_messages_go_to_the_dlq, setup, teardown),
         cmocka_unit_test_setup_teardown(old_events_are_refused_and_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(sigterm_commits_and_exits_0, setup, teardown),
@@ -422,6 +550,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(kill_9_at_random_moments, setup, teardown),
         cmocka_unit_test_setup_teardown(database_outage_mid_stream, setup_private_pg, teardown),
     };
+    if (getenv("MOCHI_TEST_FILTER") != NULL) /* e.g. "kill_9*" to run one test */
+        cmocka_set_test_filter(getenv("MOCHI_TEST_FILTER"));
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     mochi_test_cleanup();
     return failed;
