@@ -8,6 +8,7 @@
 #include "log.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,18 @@ struct partition_mark {
     int64_t next_offset; /* to commit: last offset taken + 1 */
 };
 
+/* A batch: events decoded from Kafka, the offsets they cover, and what
+ * applying it gave. */
+struct batch {
+    struct mochi_stream_event *events;
+    size_t nevents;
+    struct partition_mark marks[MAX_PARTITIONS]; /* offsets the batch covers */
+    size_t nmarks;
+    int rc; /* of the last apply */
+    struct mochi_stream_counts counts;
+    int64_t apply_ms;
+};
+
 struct stream {
     const struct mochi_config *config;
     const struct mochi_stream_ops *ops;
@@ -91,10 +104,22 @@ struct stream {
     long long known_days[KNOWN_DAYS];
     size_t nknown_days;
 
-    struct mochi_stream_event *events; /* the batch in hand */
-    size_t nevents;
-    struct partition_mark marks[MAX_PARTITIONS]; /* offsets the batch covers */
-    size_t nmarks;
+    /* Two batches: the poll loop fills `hand` while the applier thread
+     * applies `flight`, so that decoding overlaps the database's work.
+     * Batches are applied one at a time and in order: a batch leaves the
+     * hand only once the one before it is applied and its offsets
+     * committed. flight is NULL when there is none; when an apply failed
+     * it stays, not flying, until it is applied again. */
+    struct batch batches[2];
+    struct batch *hand;
+    struct batch *flight;
+    bool flying; /* the applier has flight */
+
+    pthread_t applier;
+    bool applier_started;
+    pthread_mutex_t lock; /* guards job, done and quit */
+    pthread_cond_t cond;
+    bool job, done, quit;
 
     struct mochi_metrics *metrics;
     struct mochi_metrics_server *server;
@@ -111,7 +136,7 @@ struct stream {
     struct mochi_metric *newest_age;
 };
 
-static int flush_batch(struct stream *s, bool for_revoke);
+static int flush_batch(struct stream *s, bool sync);
 
 static int64_t wall_us(void)
 {
@@ -288,10 +313,10 @@ static int db_ensure(struct stream *s)
 
 /* Creates the partitions of each day the batch touches, outside the batch
  * transaction (creating a partition locks its parent). */
-static int ensure_days(struct stream *s)
+static int ensure_days(struct stream *s, const struct batch *b)
 {
-    for (size_t i = 0; i < s->nevents; i++) {
-        long long day = s->events[i].ev.occurred_at_us / DAY_US;
+    for (size_t i = 0; i < b->nevents; i++) {
+        long long day = b->events[i].ev.occurred_at_us / DAY_US;
         bool known = false;
         for (size_t k = 0; k < s->nknown_days && !known; k++)
             known = s->known_days[k] == day;
@@ -321,17 +346,17 @@ static int ensure_days(struct stream *s)
 
 /* ---- batch ---- */
 
-static void mark_offset(struct stream *s, int32_t partition, int64_t offset)
+static void mark_offset(struct batch *b, int32_t partition, int64_t offset)
 {
-    for (size_t i = 0; i < s->nmarks; i++) {
-        if (s->marks[i].partition == partition) {
-            if (offset + 1 > s->marks[i].next_offset)
-                s->marks[i].next_offset = offset + 1;
+    for (size_t i = 0; i < b->nmarks; i++) {
+        if (b->marks[i].partition == partition) {
+            if (offset + 1 > b->marks[i].next_offset)
+                b->marks[i].next_offset = offset + 1;
             return;
         }
     }
-    if (s->nmarks < MAX_PARTITIONS)
-        s->marks[s->nmarks++] = (struct partition_mark){partition, offset + 1};
+    if (b->nmarks < MAX_PARTITIONS)
+        b->marks[b->nmarks++] = (struct partition_mark){partition, offset + 1};
 }
 
 static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -373,8 +398,9 @@ static void dead_letter(struct stream *s, const rd_kafka_message_t *m, int err)
 /* Decodes one message into the batch, or dead-letters or refuses it. */
 static void take(struct stream *s, const rd_kafka_message_t *m)
 {
-    mark_offset(s, m->partition, m->offset);
-    struct mochi_stream_event *e = &s->events[s->nevents];
+    struct batch *b = s->hand;
+    mark_offset(b, m->partition, m->offset);
+    struct mochi_stream_event *e = &b->events[b->nevents];
     int rc = mochi_codec_decode(s->codec, m->payload, m->len, &e->ev);
     int64_t now = wall_us();
     if (rc == 0 && e->ev.occurred_at_us > now + DAY_US)
@@ -392,17 +418,17 @@ static void take(struct stream *s, const rd_kafka_message_t *m)
     e->minute_us = e->ev.occurred_at_us - e->ev.occurred_at_us % MINUTE_US;
     e->partition = m->partition;
     e->offset = m->offset;
-    s->nevents++;
+    b->nevents++;
 }
 
-static int commit_marks(struct stream *s, bool sync)
+static int commit_marks(struct stream *s, const struct batch *b, bool sync)
 {
-    if (s->nmarks == 0)
+    if (b->nmarks == 0)
         return 0;
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)s->nmarks);
-    for (size_t i = 0; i < s->nmarks; i++)
-        rd_kafka_topic_partition_list_add(list, s->topic, s->marks[i].partition)->offset =
-            s->marks[i].next_offset;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)b->nmarks);
+    for (size_t i = 0; i < b->nmarks; i++)
+        rd_kafka_topic_partition_list_add(list, s->topic, b->marks[i].partition)->offset =
+            b->marks[i].next_offset;
     rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, list, sync ? 0 : 1);
     rd_kafka_topic_partition_list_destroy(list);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -430,11 +456,133 @@ static void set_paused(struct stream *s, bool pause)
     s->paused = pause;
 }
 
-/* Applies the batch in hand and commits its offsets. Returns 0 (the batch
- * is done), or MOCHI_ERR_AGAIN (it is still in hand). */
-static int flush_batch(struct stream *s, bool for_revoke)
+/* The database part of applying a batch; runs on the applier thread, or
+ * on the main thread when the applier is idle. Leaves its result in b. */
+static void apply_batch(struct stream *s, struct batch *b)
 {
-    if (s->nevents == 0 && s->nmarks == 0)
+    memset(&b->counts, 0, sizeof(b->counts));
+    b->rc = 0;
+    if (b->nevents == 0)
+        return;
+    int64_t t0 = mono_ms();
+    b->rc = db_ensure(s);
+    if (b->rc == 0)
+        b->rc = ensure_days(s, b);
+    if (b->rc == 0)
+        b->rc = s->ops->apply(s->ops->arg, s->conn, b->events, b->nevents, &b->counts);
+    b->apply_ms = mono_ms() - t0;
+}
+
+/* After apply_batch, on the main thread: on success counts the batch,
+ * commits its offsets and empties it; on failure notes that the database
+ * is away and keeps the batch. Returns 0 or MOCHI_ERR_AGAIN. */
+static int finish_batch(struct stream *s, struct batch *b, bool sync_commit)
+{
+    if (b->rc != 0) {
+        if (!s->db_down)
+            mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                      "msg=\"batch not applied, will retry\" events=%zu error=%s", b->nevents,
+                      mochi_strerror(b->rc));
+        s->db_down = true;
+        if (s->conn != NULL && PQstatus(s->conn) != CONNECTION_OK) {
+            PQfinish(s->conn);
+            s->conn = NULL;
+            mochi_metric_set(s->db_up, 0);
+        }
+        return MOCHI_ERR_AGAIN;
+    }
+    if (b->nevents > 0) {
+        mochi_metric_observe(s->txn_seconds, (double)b->apply_ms / 1000.0);
+        mochi_metric_observe(s->batch_size, (double)b->nevents);
+        for (size_t i = 0; s->ops->outcomes[i] != NULL; i++)
+            mochi_metric_add(s->outcome[i], b->counts.n[i]);
+        int64_t newest = 0;
+        for (size_t i = 0; i < b->nevents; i++)
+            if (b->events[i].ev.occurred_at_us > newest)
+                newest = b->events[i].ev.occurred_at_us;
+        mochi_metric_set(s->newest_applied, (double)newest / 1e6);
+    }
+    if (s->db_down) {
+        mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"database back, resuming\"");
+        s->db_down = false;
+        s->backoff_ms = 0;
+    }
+    /* A failed commit is only logged: the effects are in the database and
+     * applying them again is harmless. */
+    (void)commit_marks(s, b, sync_commit);
+    b->nevents = 0;
+    b->nmarks = 0;
+    return 0;
+}
+
+static void *applier_main(void *arg)
+{
+    struct stream *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->job && !s->quit)
+            pthread_cond_wait(&s->cond, &s->lock);
+        if (!s->job)
+            break; /* quit, nothing in hand */
+        struct batch *b = s->flight;
+        pthread_mutex_unlock(&s->lock);
+        apply_batch(s, b);
+        pthread_mutex_lock(&s->lock);
+        s->job = false;
+        s->done = true;
+        pthread_cond_broadcast(&s->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Brings the batch in flight to an end: waits for the applier, or applies
+ * a batch that failed before once more, then finishes it. */
+static int settle_flight(struct stream *s, bool sync_commit)
+{
+    if (s->flight == NULL)
+        return 0;
+    if (s->flying) {
+        pthread_mutex_lock(&s->lock);
+        while (!s->done)
+            pthread_cond_wait(&s->cond, &s->lock);
+        s->done = false;
+        pthread_mutex_unlock(&s->lock);
+        s->flying = false;
+    } else {
+        apply_batch(s, s->flight);
+    }
+    if (finish_batch(s, s->flight, sync_commit) != 0)
+        return MOCHI_ERR_AGAIN;
+    s->flight = NULL;
+    return 0;
+}
+
+/* True when the applier has finished the batch in flight. */
+static bool flight_landed(struct stream *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool done = s->done;
+    pthread_mutex_unlock(&s->lock);
+    return done;
+}
+
+static bool pending(const struct stream *s)
+{
+    return s->flight != NULL || s->hand->nevents > 0 || s->hand->nmarks > 0;
+}
+
+/* Moves the batch in hand on: after the one in flight is applied, hands it
+ * to the applier (or, with sync, when the database is away or for a
+ * revoke or the last batch, applies it here and now). Returns 0 when every
+ * batch up to the hand is applied or on its way, MOCHI_ERR_AGAIN when one
+ * is still waiting for the database. */
+static int flush_batch(struct stream *s, bool sync)
+{
+    if (settle_flight(s, sync) != 0)
+        return MOCHI_ERR_AGAIN;
+    struct batch *b = s->hand;
+    if (b->nevents == 0 && b->nmarks == 0)
         return 0;
     if (s->ops->write_dlq) {
         /* Dead letters must be in Kafka before the offsets pass them. */
@@ -445,74 +593,43 @@ static int flush_batch(struct stream *s, bool for_revoke)
             return MOCHI_ERR_AGAIN;
         }
     }
-    int rc = 0;
-    if (s->nevents > 0) {
-        rc = db_ensure(s);
-        if (rc == 0)
-            rc = ensure_days(s);
-        struct mochi_stream_counts counts = {{0}};
-        int64_t t0 = mono_ms();
-        if (rc == 0)
-            rc = s->ops->apply(s->ops->arg, s->conn, s->events, s->nevents, &counts);
-        if (rc != 0) {
-            if (!s->db_down)
-                mochi_log(MOCHI_LOG_WARN, s->ops->component,
-                          "msg=\"batch not applied, will retry\" events=%zu error=%s", s->nevents,
-                          mochi_strerror(rc));
-            s->db_down = true;
-            if (PQstatus(s->conn) != CONNECTION_OK) {
-                PQfinish(s->conn);
-                s->conn = NULL;
-                mochi_metric_set(s->db_up, 0);
-            }
-            return MOCHI_ERR_AGAIN;
-        }
-        mochi_metric_observe(s->txn_seconds, (double)(mono_ms() - t0) / 1000.0);
-        mochi_metric_observe(s->batch_size, (double)s->nevents);
-        for (size_t i = 0; s->ops->outcomes[i] != NULL; i++)
-            mochi_metric_add(s->outcome[i], counts.n[i]);
-        int64_t newest = 0;
-        for (size_t i = 0; i < s->nevents; i++)
-            if (s->events[i].ev.occurred_at_us > newest)
-                newest = s->events[i].ev.occurred_at_us;
-        mochi_metric_set(s->newest_applied, (double)newest / 1e6);
+    if (sync || s->db_down || b->nevents == 0 || !s->applier_started) {
+        apply_batch(s, b);
+        return finish_batch(s, b, sync);
     }
-    if (s->db_down) {
-        mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"database back, resuming\"");
-        s->db_down = false;
-        s->backoff_ms = 0;
-    }
-    /* A failed commit is only logged: the effects are in the database and
-     * applying them again is harmless. */
-    (void)commit_marks(s, for_revoke);
-    s->nevents = 0;
-    s->nmarks = 0;
+    s->flight = b;
+    s->hand = b == &s->batches[0] ? &s->batches[1] : &s->batches[0];
+    s->flying = true;
+    pthread_mutex_lock(&s->lock);
+    s->job = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
     return 0;
 }
 
-/* Drops from the batch every event of a revoked partition, when the batch
+/* Drops from a batch every event of a revoked partition, when the batch
  * cannot be applied before the partition is handed over: its new owner
  * reads them again from the committed offset. */
-static void forget_partitions(struct stream *s, const rd_kafka_topic_partition_list_t *parts)
+static void forget_partitions(struct batch *b, const rd_kafka_topic_partition_list_t *parts)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < s->nevents; i++) {
+    for (size_t i = 0; i < b->nevents; i++) {
         bool gone = false;
         for (int p = 0; p < parts->cnt && !gone; p++)
-            gone = parts->elems[p].partition == s->events[i].partition;
+            gone = parts->elems[p].partition == b->events[i].partition;
         if (!gone)
-            s->events[kept++] = s->events[i];
+            b->events[kept++] = b->events[i];
     }
-    s->nevents = kept;
+    b->nevents = kept;
     size_t marks = 0;
-    for (size_t i = 0; i < s->nmarks; i++) {
+    for (size_t i = 0; i < b->nmarks; i++) {
         bool gone = false;
         for (int p = 0; p < parts->cnt && !gone; p++)
-            gone = parts->elems[p].partition == s->marks[i].partition;
+            gone = parts->elems[p].partition == b->marks[i].partition;
         if (!gone)
-            s->marks[marks++] = s->marks[i];
+            b->marks[marks++] = b->marks[i];
     }
-    s->nmarks = marks;
+    b->nmarks = marks;
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -538,8 +655,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         mochi_metric_add(s->revoked, (uint64_t)parts->cnt);
         /* Finish the work in hand before the partitions move on. */
-        if (flush_batch(s, true) != 0)
-            forget_partitions(s, parts);
+        if (flush_batch(s, true) != 0) {
+            forget_partitions(s->hand, parts);
+            if (s->flight != NULL) { /* failed, so not flying */
+                forget_partitions(s->flight, parts);
+                if (s->flight->nevents == 0 && s->flight->nmarks == 0)
+                    s->flight = NULL;
+            }
+        }
         mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"partitions revoked\" count=%d",
                   parts->cnt);
         for (int p = 0; p < parts->cnt; p++) {
@@ -650,7 +773,7 @@ static void wait_for_database(struct stream *s)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
         if (m == NULL)
             continue;
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && s->nevents < s->batch_max * 2)
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && s->hand->nevents < s->batch_max * 2)
             take(s, m);
         else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
             rd_kafka_seek(m->rkt, m->partition, m->offset, 1000); /* read it again later */
@@ -668,14 +791,18 @@ static void run_loop(struct stream *s)
             continue;
         }
         int64_t deadline = mono_ms() + s->batch_wait_ms;
-        while (s->nevents < s->batch_max && !mochi_daemon_stopping()) {
+        while (s->hand->nevents < s->batch_max && !mochi_daemon_stopping()) {
+            /* Count and commit a landed batch now, not when the next one
+             * is ready: the stream may have gone quiet. */
+            if (s->flying && flight_landed(s) && settle_flight(s, false) != 0)
+                break; /* the database went away: back off first */
             int64_t left = deadline - mono_ms();
             if (left <= 0)
                 break;
             rd_kafka_message_t *m =
                 rd_kafka_consumer_poll(s->consumer, (int)(left < 100 ? left : 100));
             if (m == NULL) {
-                if (s->nevents > 0 || s->nmarks > 0)
+                if (s->hand->nevents > 0 || s->hand->nmarks > 0)
                     continue;
                 deadline = mono_ms() + s->batch_wait_ms; /* idle: keep waiting */
                 continue;
@@ -687,19 +814,21 @@ static void run_loop(struct stream *s)
                           rd_kafka_err2name(m->err));
             rd_kafka_message_destroy(m);
         }
-        (void)flush_batch(s, false);
+        if (!s->db_down)
+            (void)flush_batch(s, false);
     }
     /* Draining: apply what is in hand (a few tries), then leave the group. */
-    for (int attempt = 0; attempt < 50 && (s->nevents > 0 || s->nmarks > 0); attempt++) {
+    for (int attempt = 0; attempt < 50 && pending(s); attempt++) {
         if (flush_batch(s, true) == 0)
             break;
         struct timespec pause = {0, 100 * 1000000};
         nanosleep(&pause, NULL);
     }
-    if (s->nevents > 0)
+    size_t left = s->hand->nevents + (s->flight ? s->flight->nevents : 0);
+    if (left > 0)
         mochi_log(MOCHI_LOG_WARN, s->ops->component,
                   "msg=\"leaving with a batch not applied; it will be read again\" events=%zu",
-                  s->nevents);
+                  left);
 }
 
 int mochi_stream_run(const struct mochi_config *config, const struct mochi_stream_ops *ops)
@@ -720,8 +849,12 @@ int mochi_stream_run(const struct mochi_config *config, const struct mochi_strea
     atomic_init(&s->dlq_failures, 0);
     atomic_init(&s->kafka_fatal, false);
     /* Room for a full batch plus what arrives while the database is away. */
-    s->events = calloc(s->batch_max * 2 + 1, sizeof(*s->events));
-    if (s->events == NULL || make_metrics(s) != 0) {
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    for (int i = 0; i < 2; i++)
+        s->batches[i].events = calloc(s->batch_max * 2 + 1, sizeof(*s->batches[i].events));
+    s->hand = &s->batches[0];
+    if (!s->batches[0].events || !s->batches[1].events || make_metrics(s) != 0) {
         mochi_log(MOCHI_LOG_ERROR, ops->component, "msg=\"out of memory\"");
         goto out;
     }
@@ -747,10 +880,21 @@ int mochi_stream_run(const struct mochi_config *config, const struct mochi_strea
               mochi_config_str(config, "group") ? mochi_config_str(config, "group")
                                                 : ops->default_group,
               s->batch_max, mochi_config_str(config, "metrics-listen"));
+    s->applier_started = pthread_create(&s->applier, NULL, applier_main, s) == 0;
+    if (!s->applier_started)
+        mochi_log(MOCHI_LOG_WARN, ops->component,
+                  "msg=\"cannot start the applier thread, applying on the main thread\"");
     run_loop(s);
     code = atomic_load(&s->kafka_fatal) ? 1 : 0;
     mochi_log(MOCHI_LOG_INFO, ops->component, "msg=\"leaving the group\"");
     rd_kafka_consumer_close(s->consumer); /* revoke callback commits what is in hand */
+    if (s->applier_started) {
+        pthread_mutex_lock(&s->lock);
+        s->quit = true;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->applier, NULL);
+    }
 out:
     if (s->consumer)
         rd_kafka_destroy(s->consumer);
@@ -763,7 +907,10 @@ out:
     mochi_codec_destroy(s->codec);
     mochi_schema_set_destroy(s->schemas);
     PQfinish(s->conn);
-    free(s->events);
+    free(s->batches[0].events);
+    free(s->batches[1].events);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
     free(s);
     if (code == 0)
         mochi_log(MOCHI_LOG_INFO, ops->component, "msg=\"stopped\"");

@@ -58,6 +58,10 @@ struct mochi_stream_ops {
      * "invalid" and "too_old" of its own. */
     const char *const *outcomes;
     void *arg;
+    /* prepare and apply run on the stream's applier thread (one batch at a
+     * time, never both at once), while the main thread polls Kafka and
+     * decodes the next batch; accept_old runs on the main thread, so what it
+     * shares with the other two needs a lock. */
     /* Called once after connecting and after each reconnect. Returns 0 or a
      * negative code (MOCHI_ERR_AGAIN: retry). */
     int (*prepare)(void *arg, PGconn *conn);

@@ -4,6 +4,7 @@
 #include "error.h"
 #include "log.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,9 @@ struct replay_window {
 
 struct rollup {
     struct mochi_copy_buf rows;
+    /* Written by the thread that applies batches, read by the one that
+     * polls Kafka (accept_old). */
+    pthread_mutex_t replays_lock;
     struct replay_window replays[MAX_REPLAYS];
     size_t nreplays;
     time_t replays_read;
@@ -79,7 +83,10 @@ static void read_replays(struct rollup *rollup, PGconn *conn);
 
 struct rollup *rollup_new(void)
 {
-    return calloc(1, sizeof(struct rollup));
+    struct rollup *rollup = calloc(1, sizeof(struct rollup));
+    if (rollup != NULL)
+        pthread_mutex_init(&rollup->replays_lock, NULL);
+    return rollup;
 }
 
 void rollup_destroy(struct rollup *rollup)
@@ -87,6 +94,7 @@ void rollup_destroy(struct rollup *rollup)
     if (rollup == NULL)
         return;
     mochi_copy_free(&rollup->rows);
+    pthread_mutex_destroy(&rollup->replays_lock);
     free(rollup);
 }
 
@@ -128,10 +136,12 @@ static void read_replays(struct rollup *rollup, PGconn *conn)
                      " FROM rollup_replays WHERE requested_at > now() - interval '7 days'"
                      " ORDER BY id DESC LIMIT 32");
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        pthread_mutex_lock(&rollup->replays_lock);
         rollup->nreplays = 0;
         for (int i = 0; i < PQntuples(res) && i < MAX_REPLAYS; i++)
             rollup->replays[rollup->nreplays++] =
                 (struct replay_window){atoll(PQgetvalue(res, i, 0)), atoll(PQgetvalue(res, i, 1))};
+        pthread_mutex_unlock(&rollup->replays_lock);
     }
     PQclear(res);
 }
@@ -140,10 +150,12 @@ bool rollup_accept_old(void *arg, int64_t occurred_at_us)
 {
     struct rollup *rollup = arg;
     long long day = occurred_at_us / DAY_US;
-    for (size_t i = 0; i < rollup->nreplays; i++)
-        if (day >= rollup->replays[i].from_day && day <= rollup->replays[i].to_day)
-            return true;
-    return false;
+    bool open = false;
+    pthread_mutex_lock(&rollup->replays_lock);
+    for (size_t i = 0; i < rollup->nreplays && !open; i++)
+        open = day >= rollup->replays[i].from_day && day <= rollup->replays[i].to_day;
+    pthread_mutex_unlock(&rollup->replays_lock);
+    return open;
 }
 
 static void day_text(int64_t us, char out[11])
