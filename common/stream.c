@@ -30,7 +30,7 @@ const struct mochi_setting mochi_setting_batch_size = {
     .name = "batch-size",
     .env = "MOCHI_BATCH_SIZE",
     .type = MOCHI_SETTING_INT,
-    .default_value = "2000",
+    .default_value = "10000",
     .min = 1,
     .max = 100000,
     .help = "most events applied in one transaction"};
@@ -75,7 +75,8 @@ struct batch {
     size_t nevents;
     struct partition_mark marks[MAX_PARTITIONS]; /* offsets the batch covers */
     size_t nmarks;
-    int rc; /* of the last apply */
+    bool staged; /* ops->stage has seen the batch as it is */
+    int rc;      /* of the last apply (or stage) */
     struct mochi_stream_counts counts;
     int64_t apply_ms;
 };
@@ -419,6 +420,7 @@ static void take(struct stream *s, const rd_kafka_message_t *m)
     e->partition = m->partition;
     e->offset = m->offset;
     b->nevents++;
+    b->staged = false;
 }
 
 static int commit_marks(struct stream *s, const struct batch *b, bool sync)
@@ -456,6 +458,17 @@ static void set_paused(struct stream *s, bool pause)
     s->paused = pause;
 }
 
+/* Runs ops->stage on a batch that changed since it was last staged; on the
+ * main thread only. Returns its result (0 without a stage hook). */
+static int stage_batch(struct stream *s, struct batch *b)
+{
+    if (s->ops->stage == NULL || b->staged || b->nevents == 0)
+        return 0;
+    int rc = s->ops->stage(s->ops->arg, (int)(b - s->batches), b->events, b->nevents);
+    b->staged = rc == 0;
+    return rc;
+}
+
 /* The database part of applying a batch; runs on the applier thread, or
  * on the main thread when the applier is idle. Leaves its result in b. */
 static void apply_batch(struct stream *s, struct batch *b)
@@ -469,7 +482,8 @@ static void apply_batch(struct stream *s, struct batch *b)
     if (b->rc == 0)
         b->rc = ensure_days(s, b);
     if (b->rc == 0)
-        b->rc = s->ops->apply(s->ops->arg, s->conn, b->events, b->nevents, &b->counts);
+        b->rc = s->ops->apply(s->ops->arg, (int)(b - s->batches), s->conn, b->events, b->nevents,
+                              &b->counts);
     b->apply_ms = mono_ms() - t0;
 }
 
@@ -550,7 +564,9 @@ static int settle_flight(struct stream *s, bool sync_commit)
         pthread_mutex_unlock(&s->lock);
         s->flying = false;
     } else {
-        apply_batch(s, s->flight);
+        s->flight->rc = stage_batch(s, s->flight);
+        if (s->flight->rc == 0)
+            apply_batch(s, s->flight);
     }
     if (finish_batch(s, s->flight, sync_commit) != 0)
         return MOCHI_ERR_AGAIN;
@@ -593,6 +609,9 @@ static int flush_batch(struct stream *s, bool sync)
             return MOCHI_ERR_AGAIN;
         }
     }
+    b->rc = stage_batch(s, b);
+    if (b->rc != 0)
+        return finish_batch(s, b, sync);
     if (sync || s->db_down || b->nevents == 0 || !s->applier_started) {
         apply_batch(s, b);
         return finish_batch(s, b, sync);
@@ -630,6 +649,7 @@ static void forget_partitions(struct batch *b, const rd_kafka_topic_partition_li
             b->marks[marks++] = b->marks[i];
     }
     b->nmarks = marks;
+    b->staged = false;
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,

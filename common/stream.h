@@ -65,12 +65,19 @@ struct mochi_stream_ops {
     /* Called once after connecting and after each reconnect. Returns 0 or a
      * negative code (MOCHI_ERR_AGAIN: retry). */
     int (*prepare)(void *arg, PGconn *conn);
+    /* Optional: prepares a batch on the main thread, before it goes to the
+     * applier, so that this work (anything that needs no database)
+     * overlaps the previous batch's transaction. slot (0 or 1) names the
+     * batch; apply gets the same slot. A batch is staged again only when
+     * it changed (more events, or a revoked partition's removed) since.
+     * A negative return fails the batch's apply, which is retried. */
+    int (*stage)(void *arg, int slot, const struct mochi_stream_event *events, size_t n);
     /* Applies events[0..n) in one transaction that it begins and commits.
      * Returns 0, MOCHI_ERR_AGAIN (the database went away: the same batch is
      * applied again later), or another negative code (logged; also
      * retried, since dropping a batch would lose data). */
-    int (*apply)(void *arg, PGconn *conn, const struct mochi_stream_event *events, size_t n,
-                 struct mochi_stream_counts *counts);
+    int (*apply)(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
+                 size_t n, struct mochi_stream_counts *counts);
     /* For an event older than the retention: true to apply it anyway
      * (replay). May be NULL. */
     bool (*accept_old)(void *arg, int64_t occurred_at_us);

@@ -13,30 +13,34 @@
 
 const char *const ingest_outcomes[] = {"stored", "duplicate", "unknown_site", NULL};
 
-/* How a batch is applied, in one transaction:
+/* How a batch is applied.
  *
- *   1. In memory: which events repeat an earlier one of the same batch
- *      (same site, dedupe key and minute; the first one wins), and which
- *      sites the batch names.
- *   2. SELECT the batch's sites that exist: events of a site removed while
+ * Staged, on the thread that polls Kafka while the previous batch's
+ * transaction runs (ingest_stage): which events repeat an earlier one of
+ * the same batch (same site, dedupe key and minute; the first one wins);
+ * the batch's sites; and the COPY text of every first page view.
+ *
+ * Applied, in one transaction (ingest_apply):
+ *   1. SELECT the batch's sites that exist: events of a site removed while
  *      they waited in Kafka are counted and skipped, not stored.
- *   3. SELECT which of the batch's page views are already in
- *      ingestion_dedupe: in careful mode all of them; otherwise only those
- *      this process has lately seen stored (struct recent), which are the
- *      duplicates of a steady stream: a tracker firing twice, a retried
- *      beacon, both in the same minute and so close together in the topic.
- *   4. COPY the new keys into ingestion_dedupe and their events into
- *      page_view_events, then COMMIT.
+ *   2. SELECT which page views are already in ingestion_dedupe: in careful
+ *      mode all of them; otherwise only those this process has lately seen
+ *      stored (struct recent), which are the duplicates of a steady stream:
+ *      a tracker firing twice, a retried beacon, both in the same minute and
+ *      so close together in the topic.
+ *   3. COPY the new keys into ingestion_dedupe and their events into
+ *      page_view_events (the staged text, less what steps 1 and 2 removed),
+ *      then COMMIT.
  *
  * COPY is PostgreSQL's cheapest way in, which is why this does not use
  * INSERT ... ON CONFLICT: that costs a speculative insertion, a RETURNING
- * and a join per row. Step 3 costs an index probe per page view it asks
- * about, as much as the insert of the key itself, hence asking only about
- * likely duplicates. Correctness never rests on step 3: the primary key of
- * ingestion_dedupe refuses a key that is already stored, whoever stored
- * it (this process before a restart, a consumer that held the partition
+ * and a join per row. Step 2 costs an index probe per page view it asks
+ * about, as much as inserting the key, hence asking only about likely
+ * duplicates. Correctness never rests on step 2: the primary key of
+ * ingestion_dedupe refuses a key that is already stored, whoever stored it
+ * (this process before a restart, a consumer that held the partition
  * before a rebalance, a concurrent writer that committed after our
- * SELECT), and a site deleted after step 2 fails the foreign key. Either
+ * SELECT), and a site deleted after step 1 fails the foreign key. Either
  * aborts the transaction with MOCHI_ERR_CONFLICT; the batch is then applied
  * again in careful mode, which stays on for the next CAREFUL_BATCHES
  * batches (redeliveries after a crash or rebalance come in runs). A
@@ -72,16 +76,38 @@ struct index_set {
     size_t cap;  /* allocated slots */
 };
 
-struct ingest {
+/* Page-view lookups to send (step 2): parallel array literals. */
+struct lookups {
+    struct mochi_copy_buf sites, keys, minutes;
+    uint32_t *events; /* the event of each element */
+    size_t count;
+    int64_t lo, hi; /* minutes, microseconds */
+};
+
+/* What staging leaves for apply; read-only once staged. */
+struct staged {
+    size_t n, cap;
+    unsigned char *fate;       /* FATE_STORE (first of its page view) or FATE_DUPLICATE */
+    uint64_t *fingerprint;     /* of each event's page view (site, key, minute) */
+    uint32_t *site_first;      /* the batch's first event of each event's site */
+    size_t *key_end, *row_end; /* of a first page view's text in keys and rows */
     struct index_set views, sites;
+    struct mochi_copy_buf site_ids;   /* array literal of the distinct sites */
+    struct lookups all;               /* every first page view, for careful mode */
+    struct mochi_copy_buf keys, rows; /* COPY text of every first page view */
+    int rc;
+};
+
+struct ingest {
+    struct staged slots[2];
+    /* apply's own working state */
     unsigned char *fate;
-    uint32_t *candidates; /* events to look up in ingestion_dedupe */
-    size_t events_cap;
-    uint32_t *site_first;  /* per event: the batch's first event of its site */
-    uint64_t *fingerprint; /* per event: of its page view (site, key, minute) */
+    bool *site_ok; /* by first event of a site */
+    size_t cap;
+    struct lookups suspects;
+    struct mochi_copy_buf keys, rows; /* staged text less what apply removed */
     struct recent *recent;
     int careful; /* batches still to apply in careful mode */
-    struct mochi_copy_buf site_ids, cand_sites, cand_keys, cand_minutes, keys, rows;
 };
 
 struct ingest *ingest_new(void)
@@ -98,23 +124,42 @@ struct ingest *ingest_new(void)
     return ingest;
 }
 
+static void lookups_free(struct lookups *l)
+{
+    mochi_copy_free(&l->sites);
+    mochi_copy_free(&l->keys);
+    mochi_copy_free(&l->minutes);
+    free(l->events);
+}
+
 void ingest_destroy(struct ingest *ingest)
 {
     if (ingest == NULL)
         return;
-    free(ingest->views.slots);
-    free(ingest->sites.slots);
+    for (int i = 0; i < 2; i++) {
+        struct staged *st = &ingest->slots[i];
+        free(st->fate);
+        free(st->fingerprint);
+        free(st->site_first);
+        free(st->key_end);
+        free(st->row_end);
+        free(st->views.slots);
+        free(st->sites.slots);
+        mochi_copy_free(&st->site_ids);
+        lookups_free(&st->all);
+        mochi_copy_free(&st->keys);
+        mochi_copy_free(&st->rows);
+    }
     free(ingest->fate);
-    free(ingest->candidates);
-    free(ingest->site_first);
-    free(ingest->fingerprint);
+    free(ingest->site_ok);
+    lookups_free(&ingest->suspects);
+    mochi_copy_free(&ingest->keys);
+    mochi_copy_free(&ingest->rows);
     recent_destroy(ingest->recent);
-    struct mochi_copy_buf *bufs[] = {&ingest->site_ids,     &ingest->cand_sites, &ingest->cand_keys,
-                                     &ingest->cand_minutes, &ingest->keys,       &ingest->rows};
-    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
-        mochi_copy_free(bufs[i]);
     free(ingest);
 }
+
+/* ---- in-memory sets ---- */
 
 static int set_reset(struct index_set *set, size_t n)
 {
@@ -145,6 +190,11 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 
 #define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 
+static uint64_t site_hash(const char *site_id)
+{
+    return fnv1a(FNV_OFFSET, site_id, MOCHI_UUID_TEXT_LEN);
+}
+
 static bool same_view(const struct mochi_stream_event *a, const struct mochi_stream_event *b)
 {
     return a->minute_us == b->minute_us && strcmp(a->dedupe_key, b->dedupe_key) == 0 &&
@@ -173,27 +223,7 @@ set_put(struct index_set *set, const struct mochi_stream_event *events, size_t i
     }
 }
 
-static int reserve_events(struct ingest *ingest, size_t n)
-{
-    if (n <= ingest->events_cap)
-        return 0;
-    unsigned char *fate = realloc(ingest->fate, n);
-    if (fate != NULL)
-        ingest->fate = fate;
-    uint32_t *candidates = realloc(ingest->candidates, n * sizeof(*candidates));
-    if (candidates != NULL)
-        ingest->candidates = candidates;
-    uint32_t *first = realloc(ingest->site_first, n * sizeof(*first));
-    if (first != NULL)
-        ingest->site_first = first;
-    uint64_t *fingerprint = realloc(ingest->fingerprint, n * sizeof(*fingerprint));
-    if (fingerprint != NULL)
-        ingest->fingerprint = fingerprint;
-    if (fate == NULL || candidates == NULL || first == NULL || fingerprint == NULL)
-        return MOCHI_ERR_NOMEM;
-    ingest->events_cap = n;
-    return 0;
-}
+/* ---- array literals ---- */
 
 /* Appends an element to a PostgreSQL array literal under construction; the
  * elements here (UUIDs, hex, integers) need no quoting. */
@@ -210,6 +240,120 @@ static void array_end(struct mochi_copy_buf *buf, size_t count)
     mochi_copy_raw(buf, "}", 2); /* with the terminating NUL */
 }
 
+static void lookups_reset(struct lookups *l)
+{
+    mochi_copy_reset(&l->sites);
+    mochi_copy_reset(&l->keys);
+    mochi_copy_reset(&l->minutes);
+    l->count = 0;
+    l->lo = INT64_MAX;
+    l->hi = INT64_MIN;
+}
+
+/* events has room for every event of the batch (see reserve_*). */
+static void lookups_add(struct lookups *l, const struct mochi_stream_event *e, size_t i)
+{
+    char minute[24];
+    snprintf(minute, sizeof(minute), "%lld", (long long)(e->minute_us / 1000000));
+    array_add(&l->sites, e->ev.site_id, l->count);
+    array_add(&l->keys, e->dedupe_key, l->count);
+    array_add(&l->minutes, minute, l->count);
+    l->events[l->count++] = (uint32_t)i;
+    l->lo = e->minute_us < l->lo ? e->minute_us : l->lo;
+    l->hi = e->minute_us > l->hi ? e->minute_us : l->hi;
+}
+
+static int lookups_end(struct lookups *l)
+{
+    array_end(&l->sites, l->count);
+    array_end(&l->keys, l->count);
+    array_end(&l->minutes, l->count);
+    return l->sites.failed || l->keys.failed || l->minutes.failed ? MOCHI_ERR_NOMEM : 0;
+}
+
+/* ---- staging ---- */
+
+#define GROW(ptr, n)                                                                               \
+    do {                                                                                           \
+        void *grown_ = realloc((ptr), (n) * sizeof(*(ptr)));                                       \
+        if (grown_ == NULL)                                                                        \
+            return MOCHI_ERR_NOMEM;                                                                \
+        (ptr) = grown_;                                                                            \
+    } while (0)
+
+static int reserve_staged(struct staged *st, size_t n)
+{
+    if (n <= st->cap)
+        return 0;
+    GROW(st->fate, n);
+    GROW(st->fingerprint, n);
+    GROW(st->site_first, n);
+    GROW(st->key_end, n);
+    GROW(st->row_end, n);
+    GROW(st->all.events, n);
+    st->cap = n;
+    return 0;
+}
+
+static int stage(struct staged *st, const struct mochi_stream_event *events, size_t n)
+{
+    int rc = reserve_staged(st, n);
+    if (rc == 0)
+        rc = set_reset(&st->sites, n);
+    if (rc == 0)
+        rc = set_reset(&st->views, n);
+    if (rc != 0)
+        return rc;
+    st->n = n;
+    size_t nsites = 0;
+    mochi_copy_reset(&st->site_ids);
+    mochi_copy_reset(&st->keys);
+    mochi_copy_reset(&st->rows);
+    lookups_reset(&st->all);
+    for (size_t i = 0; i < n; i++) {
+        const struct mochi_stream_event *e = &events[i];
+        size_t first = set_put(&st->sites, events, i, site_hash(e->ev.site_id), same_site);
+        st->site_first[i] = (uint32_t)first;
+        if (first == i)
+            array_add(&st->site_ids, e->ev.site_id, nsites++);
+        uint64_t hash = fnv1a(FNV_OFFSET, e->dedupe_key, MOCHI_HASH_HEX_LEN);
+        hash = fnv1a(hash, e->ev.site_id, MOCHI_UUID_TEXT_LEN);
+        hash = fnv1a(hash, &e->minute_us, sizeof(e->minute_us));
+        st->fingerprint[i] = hash;
+        if (set_put(&st->views, events, i, hash, same_view) != i) {
+            st->fate[i] = FATE_DUPLICATE;
+            continue;
+        }
+        st->fate[i] = FATE_STORE;
+        lookups_add(&st->all, e, i);
+        mochi_copy_text(&st->keys, e->ev.site_id, 0);
+        mochi_copy_text(&st->keys, e->dedupe_key, 0);
+        mochi_copy_time(&st->keys, e->minute_us, 1);
+        st->key_end[i] = st->keys.len;
+        mochi_copy_text(&st->rows, e->ev.site_id, 0);
+        mochi_copy_text(&st->rows, e->ev.path, 0);
+        mochi_copy_text(&st->rows, e->ev.has_referrer ? e->ev.referrer : NULL, 0);
+        mochi_copy_text(&st->rows, e->ev.visitor_hash, 0);
+        mochi_copy_time(&st->rows, e->ev.occurred_at_us, 1);
+        st->row_end[i] = st->rows.len;
+    }
+    array_end(&st->site_ids, nsites);
+    rc = lookups_end(&st->all);
+    if (st->site_ids.failed || st->keys.failed || st->rows.failed)
+        rc = MOCHI_ERR_NOMEM;
+    return rc;
+}
+
+int ingest_stage(void *arg, int slot, const struct mochi_stream_event *events, size_t n)
+{
+    struct ingest *ingest = arg;
+    struct staged *st = &ingest->slots[slot];
+    st->rc = stage(st, events, n);
+    return st->rc;
+}
+
+/* ---- applying ---- */
+
 static int query(PGconn *conn, const char *sql, int nparams, const char *const *params,
                  PGresult **out, char *err, size_t errlen)
 {
@@ -223,172 +367,146 @@ static int query(PGconn *conn, const char *sql, int nparams, const char *const *
     return 0;
 }
 
-static uint64_t site_hash(const char *site_id)
+/* Step 1: marks the events of unknown sites. */
+static int check_sites(struct ingest *ingest, const struct staged *st, PGconn *conn,
+                       const struct mochi_stream_event *events, char *err, size_t errlen)
 {
-    return fnv1a(FNV_OFFSET, site_id, MOCHI_UUID_TEXT_LEN);
-}
-
-/* Step 1 (sites part) and step 2: marks the events of unknown sites. */
-static int check_sites(struct ingest *ingest, PGconn *conn, const struct mochi_stream_event *events,
-                       size_t n, char *err, size_t errlen)
-{
-    int rc = set_reset(&ingest->sites, n);
-    if (rc != 0)
-        return rc;
-    size_t nsites = 0;
-    mochi_copy_reset(&ingest->site_ids);
-    for (size_t i = 0; i < n; i++) {
-        size_t first =
-            set_put(&ingest->sites, events, i, site_hash(events[i].ev.site_id), same_site);
-        ingest->site_first[i] = (uint32_t)first;
-        ingest->fate[i] = FATE_UNKNOWN_SITE; /* until the database knows it */
-        if (first == i)
-            array_add(&ingest->site_ids, events[i].ev.site_id, nsites++);
-    }
-    array_end(&ingest->site_ids, nsites);
-    if (ingest->site_ids.failed)
-        return MOCHI_ERR_NOMEM;
-    const char *params[] = {ingest->site_ids.data};
+    const char *params[] = {st->site_ids.data};
     PGresult *res = NULL;
-    rc = query(conn, sites_sql, 1, params, &res, err, errlen);
+    int rc = query(conn, sites_sql, 1, params, &res, err, errlen);
     if (rc != 0)
         return rc;
+    for (size_t i = 0; i < st->n; i++)
+        ingest->site_ok[i] = false;
     for (int r = 0; r < PQntuples(res); r++) {
         const char *id = PQgetvalue(res, r, 0);
         if (strlen(id) != MOCHI_UUID_TEXT_LEN)
             continue;
-        const struct index_set *set = &ingest->sites;
+        const struct index_set *set = &st->sites;
         for (size_t slot = site_hash(id) & set->mask; set->slots[slot] != 0;
              slot = (slot + 1) & set->mask) {
             if (strcmp(events[set->slots[slot] - 1].ev.site_id, id) == 0) {
-                ingest->fate[set->slots[slot] - 1] = FATE_STORE;
+                ingest->site_ok[set->slots[slot] - 1] = true;
                 break;
             }
         }
     }
     PQclear(res);
-    for (size_t i = 0; i < n; i++)
-        ingest->fate[i] = ingest->fate[ingest->site_first[i]];
+    for (size_t i = 0; i < st->n; i++)
+        if (!ingest->site_ok[st->site_first[i]])
+            ingest->fate[i] = FATE_UNKNOWN_SITE;
     return 0;
 }
 
-/* Step 1 (page views part) and step 3: marks repeats within the batch and
- * page views already stored (all of them when careful, else those of the
- * page views this process recently stored). */
-static int check_stored(struct ingest *ingest, PGconn *conn,
-                        const struct mochi_stream_event *events, size_t n, bool careful, char *err,
+/* Step 2: marks the page views already stored, of all of them when
+ * careful, else of those this process recently stored. */
+static int check_stored(struct ingest *ingest, const struct staged *st, PGconn *conn,
+                        const struct mochi_stream_event *events, bool careful, char *err,
                         size_t errlen)
 {
-    int rc = set_reset(&ingest->views, n);
-    if (rc != 0)
-        return rc;
-    struct mochi_copy_buf *sites = &ingest->cand_sites, *keys = &ingest->cand_keys,
-                          *minutes = &ingest->cand_minutes;
-    mochi_copy_reset(sites);
-    mochi_copy_reset(keys);
-    mochi_copy_reset(minutes);
-    size_t ncand = 0;
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; i < n; i++) {
-        if (ingest->fate[i] != FATE_STORE)
-            continue;
-        const struct mochi_stream_event *e = &events[i];
-        uint64_t hash = fnv1a(FNV_OFFSET, e->dedupe_key, MOCHI_HASH_HEX_LEN);
-        hash = fnv1a(hash, e->ev.site_id, MOCHI_UUID_TEXT_LEN);
-        hash = fnv1a(hash, &e->minute_us, sizeof(e->minute_us));
-        ingest->fingerprint[i] = hash;
-        if (set_put(&ingest->views, events, i, hash, same_view) != i) {
-            ingest->fate[i] = FATE_DUPLICATE;
-            continue;
-        }
-        if (!careful && !recent_contains(ingest->recent, hash))
-            continue;
-        char minute[24];
-        snprintf(minute, sizeof(minute), "%lld", (long long)(e->minute_us / 1000000));
-        array_add(sites, e->ev.site_id, ncand);
-        array_add(keys, e->dedupe_key, ncand);
-        array_add(minutes, minute, ncand);
-        ingest->candidates[ncand++] = (uint32_t)i;
-        lo = e->minute_us < lo ? e->minute_us : lo;
-        hi = e->minute_us > hi ? e->minute_us : hi;
+    const struct lookups *ask = &st->all;
+    if (!careful) {
+        struct lookups *sus = &ingest->suspects;
+        lookups_reset(sus);
+        for (size_t i = 0; i < st->n; i++)
+            if (ingest->fate[i] == FATE_STORE &&
+                recent_contains(ingest->recent, st->fingerprint[i]))
+                lookups_add(sus, &events[i], i);
+        int rc = lookups_end(sus);
+        if (rc != 0)
+            return rc;
+        ask = sus;
     }
-    if (ncand == 0)
+    if (ask->count == 0)
         return 0;
-    array_end(sites, ncand);
-    array_end(keys, ncand);
-    array_end(minutes, ncand);
-    if (sites->failed || keys->failed || minutes->failed)
-        return MOCHI_ERR_NOMEM;
-    char lo_text[24], hi_text[24];
-    snprintf(lo_text, sizeof(lo_text), "%lld", (long long)(lo / 1000000));
-    snprintf(hi_text, sizeof(hi_text), "%lld", (long long)(hi / 1000000));
-    const char *params[] = {sites->data, keys->data, minutes->data, lo_text, hi_text};
+    char lo[24], hi[24];
+    snprintf(lo, sizeof(lo), "%lld", (long long)(ask->lo / 1000000));
+    snprintf(hi, sizeof(hi), "%lld", (long long)(ask->hi / 1000000));
+    const char *params[] = {ask->sites.data, ask->keys.data, ask->minutes.data, lo, hi};
     PGresult *res = NULL;
-    rc = query(conn, stored_sql, 5, params, &res, err, errlen);
+    int rc = query(conn, stored_sql, 5, params, &res, err, errlen);
     if (rc != 0)
         return rc;
     for (int r = 0; r < PQntuples(res); r++) {
         long long ordinal = atoll(PQgetvalue(res, r, 0));
-        if (ordinal >= 1 && (size_t)ordinal <= ncand)
-            ingest->fate[ingest->candidates[ordinal - 1]] = FATE_DUPLICATE;
+        if (ordinal >= 1 && (size_t)ordinal <= ask->count) {
+            uint32_t i = ask->events[ordinal - 1];
+            if (ingest->fate[i] == FATE_STORE)
+                ingest->fate[i] = FATE_DUPLICATE;
+        }
     }
     PQclear(res);
     return 0;
 }
 
-/* Step 4's rows, and the batch's counts. */
-static void build_rows(struct ingest *ingest, const struct mochi_stream_event *events, size_t n,
-                       struct mochi_stream_counts *counts)
+/* Counts the outcomes; points keys and rows at the text to COPY: the
+ * staged text, or a copy of it without the page views steps 1 and 2
+ * removed. */
+static int select_rows(struct ingest *ingest, const struct staged *st,
+                       struct mochi_stream_counts *counts, const struct mochi_copy_buf **keys,
+                       const struct mochi_copy_buf **rows)
 {
-    mochi_copy_reset(&ingest->keys);
-    mochi_copy_reset(&ingest->rows);
     memset(counts, 0, sizeof(*counts));
-    for (size_t i = 0; i < n; i++) {
-        const struct mochi_stream_event *e = &events[i];
+    bool removed = false;
+    for (size_t i = 0; i < st->n; i++) {
         switch ((enum fate)ingest->fate[i]) {
+        case FATE_STORE:
+            counts->n[INGEST_STORED]++;
+            break;
         case FATE_DUPLICATE:
             counts->n[INGEST_DUPLICATE]++;
-            continue;
+            break;
         case FATE_UNKNOWN_SITE:
             counts->n[INGEST_UNKNOWN_SITE]++;
-            continue;
-        case FATE_STORE:
             break;
         }
-        counts->n[INGEST_STORED]++;
-        mochi_copy_text(&ingest->keys, e->ev.site_id, 0);
-        mochi_copy_text(&ingest->keys, e->dedupe_key, 0);
-        mochi_copy_time(&ingest->keys, e->minute_us, 1);
-        mochi_copy_text(&ingest->rows, e->ev.site_id, 0);
-        mochi_copy_text(&ingest->rows, e->ev.path, 0);
-        mochi_copy_text(&ingest->rows, e->ev.has_referrer ? e->ev.referrer : NULL, 0);
-        mochi_copy_text(&ingest->rows, e->ev.visitor_hash, 0);
-        mochi_copy_time(&ingest->rows, e->ev.occurred_at_us, 1);
+        removed |= st->fate[i] == FATE_STORE && ingest->fate[i] != FATE_STORE;
     }
+    *keys = &st->keys;
+    *rows = &st->rows;
+    if (!removed)
+        return 0;
+    mochi_copy_reset(&ingest->keys);
+    mochi_copy_reset(&ingest->rows);
+    size_t key_start = 0, row_start = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        if (st->fate[i] != FATE_STORE)
+            continue;
+        if (ingest->fate[i] == FATE_STORE) {
+            mochi_copy_raw(&ingest->keys, st->keys.data + key_start, st->key_end[i] - key_start);
+            mochi_copy_raw(&ingest->rows, st->rows.data + row_start, st->row_end[i] - row_start);
+        }
+        key_start = st->key_end[i];
+        row_start = st->row_end[i];
+    }
+    *keys = &ingest->keys;
+    *rows = &ingest->rows;
+    return ingest->keys.failed || ingest->rows.failed ? MOCHI_ERR_NOMEM : 0;
 }
 
-static int apply_once(struct ingest *ingest, PGconn *conn, const struct mochi_stream_event *events,
-                      size_t n, bool careful, struct mochi_stream_counts *counts, char *err,
-                      size_t errlen)
+static int apply_once(struct ingest *ingest, const struct staged *st, PGconn *conn,
+                      const struct mochi_stream_event *events, bool careful,
+                      struct mochi_stream_counts *counts, char *err, size_t errlen)
 {
+    memcpy(ingest->fate, st->fate, st->n);
+    const struct mochi_copy_buf *keys = NULL, *rows = NULL;
     int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
     if (rc == 0)
-        rc = check_sites(ingest, conn, events, n, err, errlen);
+        rc = check_sites(ingest, st, conn, events, err, errlen);
     if (rc == 0)
-        rc = check_stored(ingest, conn, events, n, careful, err, errlen);
-    if (rc == 0) {
-        build_rows(ingest, events, n, counts);
-        if (counts->n[INGEST_STORED] > 0) {
+        rc = check_stored(ingest, st, conn, events, careful, err, errlen);
+    if (rc == 0)
+        rc = select_rows(ingest, st, counts, &keys, &rows);
+    if (rc == 0 && counts->n[INGEST_STORED] > 0) {
+        rc = mochi_copy_send(conn,
+                             "COPY ingestion_dedupe (site_id, dedupe_key, occurred_minute)"
+                             " FROM STDIN",
+                             keys, err, errlen);
+        if (rc == 0)
             rc = mochi_copy_send(conn,
-                                 "COPY ingestion_dedupe (site_id, dedupe_key, occurred_minute)"
-                                 " FROM STDIN",
-                                 &ingest->keys, err, errlen);
-            if (rc == 0)
-                rc = mochi_copy_send(conn,
-                                     "COPY page_view_events (site_id, path, referrer,"
-                                     " visitor_hash, occurred_at) FROM STDIN",
-                                     &ingest->rows, err, errlen);
-        }
+                                 "COPY page_view_events (site_id, path, referrer,"
+                                 " visitor_hash, occurred_at) FROM STDIN",
+                                 rows, err, errlen);
     }
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);
@@ -400,20 +518,32 @@ static int apply_once(struct ingest *ingest, PGconn *conn, const struct mochi_st
     return rc;
 }
 
+static int reserve_apply(struct ingest *ingest, size_t n)
+{
+    if (n <= ingest->cap)
+        return 0;
+    GROW(ingest->fate, n);
+    GROW(ingest->site_ok, n);
+    GROW(ingest->suspects.events, n);
+    ingest->cap = n;
+    return 0;
+}
+
 /* In careful mode a conflict means that another writer committed some of
  * the batch's page views (or removed a site) between our checks and our
  * COPY; the next try sees that. More than a few in a row is not a race. */
 #define CONFLICT_TRIES 5
 
-int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_event *events, size_t n,
-                 struct mochi_stream_counts *counts)
+int ingest_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
+                 size_t n, struct mochi_stream_counts *counts)
 {
     struct ingest *ingest = arg;
+    const struct staged *st = &ingest->slots[slot];
     char err[512] = "";
-    int rc = reserve_events(ingest, n);
+    int rc = st->rc != 0 ? st->rc : st->n != n ? MOCHI_ERR_INTERNAL : reserve_apply(ingest, n);
     for (int attempt = 1; rc == 0;) {
         bool careful = ingest->careful > 0;
-        rc = apply_once(ingest, conn, events, n, careful, counts, err, sizeof(err));
+        rc = apply_once(ingest, st, conn, events, careful, counts, err, sizeof(err));
         if (rc != MOCHI_ERR_CONFLICT)
             break;
         if (!careful) {
@@ -439,6 +569,6 @@ int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_event *event
     /* Everything of a known site is stored now, by this batch or before. */
     for (size_t i = 0; i < n; i++)
         if (ingest->fate[i] != FATE_UNKNOWN_SITE)
-            recent_add(ingest->recent, ingest->fingerprint[i]);
+            recent_add(ingest->recent, st->fingerprint[i]);
     return 0;
 }

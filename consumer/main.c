@@ -43,6 +43,7 @@ int main(int argc, char **argv)
         .write_dlq = true,
         .outcomes = ingest_outcomes,
         .arg = ingest,
+        .stage = ingest_stage,
         .apply = ingest_apply,
     };
     code = mochi_stream_run(config, &ops);

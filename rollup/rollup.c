@@ -184,9 +184,10 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
     }
 }
 
-int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_event *events, size_t n,
-                 struct mochi_stream_counts *counts)
+int rollup_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
+                 size_t n, struct mochi_stream_counts *counts)
 {
+    (void)slot;
     struct rollup *rollup = arg;
     char err[512] = "";
     PGresult *res = NULL;
