@@ -449,7 +449,7 @@ echo "               broker, daemons, PostgreSQL and load generators share these
 echo "  build:       $build_dir ($build_type), commit $commit"
 echo "  PostgreSQL:  $pg_version, durability '$durability' ($pg_durability), shared_buffers=256MB, other settings default"
 echo "  Kafka:       mochi-devkafka (librdkafka $(pkg-config --modversion rdkafka) mock cluster), 1 broker, $partitions partitions"
-echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 2000 events or 200 ms unless set); $instances consumer instance(s) in phase 2"
+echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 10000 events or 200 ms unless set); $instances consumer instance(s) in phase 2"
 echo
 
 # ---------------------------------------------------------------- preload
