@@ -135,6 +135,23 @@ static struct mochi_test_event one(const char *site, int visitor, const char *pa
     return e;
 }
 
+/* Waits until the consumer has committed every message of the topic. */
+static void expect_all_committed(struct fixture *f, const char *group)
+{
+    int64_t ends[PARTITIONS], committed[PARTITIONS];
+    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
+    int64_t deadline = mochi_test_now_ms() + 30000;
+    bool caught_up = false;
+    while (!caught_up && mochi_test_now_ms() < deadline) {
+        usleep(200000);
+        mochi_test_kafka_committed(f->kafka.bootstrap, group, f->topic, PARTITIONS, committed);
+        caught_up = true;
+        for (int p = 0; p < PARTITIONS; p++)
+            caught_up &= ends[p] == 0 || committed[p] == ends[p];
+    }
+    assert_true(caught_up);
+}
+
 static void duplicates_collapse_within_a_minute(void **state)
 {
     struct fixture *f = *state;
@@ -166,19 +183,7 @@ static void duplicates_collapse_within_a_minute(void **state)
 
     /* Redelivery: the same messages again add nothing. */
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
-    int64_t ends[PARTITIONS], committed[PARTITIONS];
-    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
-    int64_t deadline = mochi_test_now_ms() + 30000;
-    bool caught_up = false;
-    while (!caught_up && mochi_test_now_ms() < deadline) {
-        usleep(300000);
-        mochi_test_kafka_committed(f->kafka.bootstrap, "mochi-ingest", f->topic, PARTITIONS,
-                                   committed);
-        caught_up = true;
-        for (int p = 0; p < PARTITIONS; p++)
-            caught_up &= ends[p] == 0 || committed[p] == ends[p];
-    }
-    assert_true(caught_up);
+    expect_all_committed(f, "mochi-ingest");
     assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events"), 5);
     assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM ingestion_dedupe"), 5);
     PQfinish(conn);
@@ -426,23 +431,6 @@ static long long metric(int port, const char *sample)
     long long value = at ? atoll(at + strlen(needle)) : -1;
     mochi_test_response_free(&r);
     return value;
-}
-
-/* Waits until the consumer has committed every message of the topic. */
-static void expect_all_committed(struct fixture *f, const char *group)
-{
-    int64_t ends[PARTITIONS], committed[PARTITIONS];
-    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
-    int64_t deadline = mochi_test_now_ms() + 30000;
-    bool caught_up = false;
-    while (!caught_up && mochi_test_now_ms() < deadline) {
-        usleep(200000);
-        mochi_test_kafka_committed(f->kafka.bootstrap, group, f->topic, PARTITIONS, committed);
-        caught_up = true;
-        for (int p = 0; p < PARTITIONS; p++)
-            caught_up &= ends[p] == 0 || committed[p] == ends[p];
-    }
-    assert_true(caught_up);
 }
 
 static void unknown_sites_are_counted_not_stored(void **state)
