@@ -116,6 +116,15 @@ static void expect_views(struct fixture *f, const char *expected, size_t count, 
     }
     if (strcmp(stored, expected) != 0) {
         print_message("expected %zu rows, page_view_events has %zu\n", count, got);
+        for (int i = 0; i < 4; i++) { /* what the consumers say, for the diagnosis */
+            if (f->consumers[i].pid <= 0)
+                continue;
+            char *log = mochi_test_read_file(f->consumers[i].log);
+            size_t len = log ? strlen(log) : 0;
+            print_message("consumer %d, the end of its log:\n%s\n", i,
+                          log ? log + (len > 2500 ? len - 2500 : 0) : "(none)");
+            free(log);
+        }
         fail_msg("page_view_events differs from the distinct page views of the topic");
     }
     free(stored);
