@@ -1,7 +1,6 @@
 #include "copy.h"
 #include "db.h"
 #include "error.h"
-#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,11 +192,7 @@ int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);
     if (rc != 0) {
-        char ignored[64];
-        /* Without a connection the server rolls back by itself. */
-        if (PQstatus(conn) == CONNECTION_OK &&
-            mochi_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored)) != 0)
-            mochi_log(MOCHI_LOG_DEBUG, "db", "msg=\"rollback failed\"");
+        mochi_db_rollback(conn);
         PQclear(res);
         return rc;
     }

@@ -1,5 +1,6 @@
 #include "db.h"
 #include "error.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,27 @@ int mochi_db_error(PGconn *conn, const PGresult *res, char *err, size_t errlen)
     if (strcmp(state, "23505") == 0 || strcmp(state, "23503") == 0)
         return MOCHI_ERR_CONFLICT;
     return MOCHI_ERR_DB;
+}
+
+int mochi_db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                   PGresult **out, char *err, size_t errlen)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        int rc = mochi_db_error(conn, res, err, errlen);
+        PQclear(res);
+        return rc;
+    }
+    *out = res;
+    return 0;
+}
+
+void mochi_db_rollback(PGconn *conn)
+{
+    char ignored[64];
+    if (PQstatus(conn) == CONNECTION_OK &&
+        mochi_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored)) != 0)
+        mochi_log(MOCHI_LOG_DEBUG, "db", "msg=\"rollback failed\"");
 }
 
 int mochi_db_exec(PGconn *conn, const char *sql, char *err, size_t errlen)

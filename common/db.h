@@ -28,6 +28,16 @@ int mochi_db_connect(const char *conninfo, const char *application_name, PGconn 
  * message (one line) into err. res may be NULL. */
 int mochi_db_error(PGconn *conn, const PGresult *res, char *err, size_t errlen);
 
+/* Runs a statement with text parameters that returns rows. Returns 0 with
+ * the result in *out (the caller PQclear()s it), or the classification of
+ * mochi_db_error with nothing in *out. */
+int mochi_db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                   PGresult **out, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Ends a failed transaction. Without a connection there is nothing to do:
+ * the server rolls back by itself. */
+void mochi_db_rollback(PGconn *conn);
+
 /* Runs a statement without parameters or result rows. Returns 0 or the
  * classification of mochi_db_error. */
 int mochi_db_exec(PGconn *conn, const char *sql, char *err, size_t errlen)

@@ -88,11 +88,7 @@ static int apply_one(PGconn *conn, const char *dir, const char *file, int versio
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", why, sizeof(why));
     if (rc != 0) {
-        char ignored[64];
-        /* A failed ROLLBACK means the connection is gone, which ends the
-         * transaction just as well. */
-        if (mochi_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored)) != 0)
-            mochi_log(MOCHI_LOG_DEBUG, "migrate", "msg=\"rollback failed\"");
+        mochi_db_rollback(conn);
         snprintf(err, errlen, "%s: %s", file, why);
     }
     free(sql);

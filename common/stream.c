@@ -326,11 +326,9 @@ static int ensure_days(struct stream *s, const struct batch *b)
         char daytext[11], err[512];
         mochi_day_format(day, daytext);
         const char *params[] = {daytext};
-        PGresult *res = PQexecParams(s->conn, "SELECT mochi_ensure_day($1::date)", 1, NULL, params,
-                                     NULL, NULL, 0);
-        int rc = PQresultStatus(res) == PGRES_TUPLES_OK
-                     ? 0
-                     : mochi_db_error(s->conn, res, err, sizeof(err));
+        PGresult *res = NULL;
+        int rc = mochi_db_query(s->conn, "SELECT mochi_ensure_day($1::date)", 1, params, &res, err,
+                                sizeof(err));
         PQclear(res);
         if (rc != 0) {
             mochi_log(MOCHI_LOG_WARN, s->ops->component,

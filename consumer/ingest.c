@@ -312,12 +312,13 @@ static int stage(struct staged *st, const struct mochi_stream_event *events, siz
     lookups_reset(&st->all);
     for (size_t i = 0; i < n; i++) {
         const struct mochi_stream_event *e = &events[i];
-        size_t first = set_put(&st->sites, events, i, site_hash(e->ev.site_id), same_site);
+        uint64_t of_site = site_hash(e->ev.site_id);
+        size_t first = set_put(&st->sites, events, i, of_site, same_site);
         st->site_first[i] = (uint32_t)first;
         if (first == i)
             array_add(&st->site_ids, e->ev.site_id, nsites++);
-        uint64_t hash = fnv1a(FNV_OFFSET, e->dedupe_key, MOCHI_HASH_HEX_LEN);
-        hash = fnv1a(hash, e->ev.site_id, MOCHI_UUID_TEXT_LEN);
+        /* The page view's hash continues the site's. */
+        uint64_t hash = fnv1a(of_site, e->dedupe_key, MOCHI_HASH_HEX_LEN);
         hash = fnv1a(hash, &e->minute_us, sizeof(e->minute_us));
         st->fingerprint[i] = hash;
         if (set_put(&st->views, events, i, hash, same_view) != i) {
@@ -354,26 +355,13 @@ int ingest_stage(void *arg, int slot, const struct mochi_stream_event *events, s
 
 /* ---- applying ---- */
 
-static int query(PGconn *conn, const char *sql, int nparams, const char *const *params,
-                 PGresult **out, char *err, size_t errlen)
-{
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int rc = mochi_db_error(conn, res, err, errlen);
-        PQclear(res);
-        return rc;
-    }
-    *out = res;
-    return 0;
-}
-
 /* Step 1: marks the events of unknown sites. */
 static int check_sites(struct ingest *ingest, const struct staged *st, PGconn *conn,
                        const struct mochi_stream_event *events, char *err, size_t errlen)
 {
     const char *params[] = {st->site_ids.data};
     PGresult *res = NULL;
-    int rc = query(conn, sites_sql, 1, params, &res, err, errlen);
+    int rc = mochi_db_query(conn, sites_sql, 1, params, &res, err, errlen);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < st->n; i++)
@@ -424,7 +412,7 @@ static int check_stored(struct ingest *ingest, const struct staged *st, PGconn *
     snprintf(hi, sizeof(hi), "%lld", (long long)(ask->hi / 1000000));
     const char *params[] = {ask->sites.data, ask->keys.data, ask->minutes.data, lo, hi};
     PGresult *res = NULL;
-    int rc = query(conn, stored_sql, 5, params, &res, err, errlen);
+    int rc = mochi_db_query(conn, stored_sql, 5, params, &res, err, errlen);
     if (rc != 0)
         return rc;
     for (int r = 0; r < PQntuples(res); r++) {
@@ -510,11 +498,8 @@ static int apply_once(struct ingest *ingest, const struct staged *st, PGconn *co
     }
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);
-    if (rc != 0 && PQstatus(conn) == CONNECTION_OK) {
-        char ignored[64];
-        if (mochi_db_exec(conn, "ROLLBACK", ignored, sizeof(ignored)) != 0)
-            mochi_log(MOCHI_LOG_DEBUG, "consumer", "msg=\"rollback failed\"");
-    }
+    if (rc != 0)
+        mochi_db_rollback(conn);
     return rc;
 }
 

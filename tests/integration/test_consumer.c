@@ -363,22 +363,21 @@ static void old_events_are_refused_and_counted(void **state)
         one(SITE_A, 1, "/old", now_minute - 3 * 3600 * INT64_C(1000000), NULL),
     };
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, 2);
-    char db_env[700], metrics[64];
+    char db_env[700];
     snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", f->conninfo);
-    int port = mochi_test_free_port();
-    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", port);
     char *argv[] = {(char *)mochi_test_bin("mochi-consumer"),
                     "--brokers",
                     f->kafka.bootstrap,
                     "--topic",
                     f->topic,
                     "--metrics-listen",
-                    metrics,
+                    "127.0.0.1:0", /* any free port: never collides */
                     "--dedupe-retention",
                     "1h",
                     NULL};
     char *const env[] = {db_env, NULL};
     mochi_test_proc_start(&f->consumers[0], argv, env, false);
+    int port = mochi_test_metrics_port(&f->consumers[0], 20000);
     size_t count = 0;
     char *expected = mochi_test_expected_views(evs, 1, &count);
     expect_views(f, expected, 1, 30000);
