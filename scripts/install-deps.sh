@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package Mochi needs to build, test and run locally.
+# Installs every Debian package Mochi needs to build, test and run locally,
+# then resolves the Apache Kafka broker's jars with Maven (first time about
+# 10-60 s and 45 MiB, depending on the network; cached after that).
 # Idempotent; as root or through sudo.
 set -euo pipefail
 
@@ -9,6 +11,7 @@ packages=(
   libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev
   postgresql postgresql-contrib
   kcat wrk nginx-light curl jq time python3 python3-yaml chromium
+  default-jdk-headless maven
 )
 
 sudo_cmd=()
@@ -18,8 +21,13 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+fetch_kafka() {
+  # The broker for tests, benchmarks and `demo.sh --kafka apache`.
+  bash "$(dirname "$0")/kafka-test-server" fetch >/dev/null
+}
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  fetch_kafka
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
@@ -30,4 +38,5 @@ export DEBIAN_FRONTEND=noninteractive
 if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
   "${sudo_cmd[@]}" systemctl stop nginx || true
 fi
+fetch_kafka
 echo "install-deps: done"

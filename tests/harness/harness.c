@@ -484,57 +484,6 @@ bool mochi_test_db_text(PGconn *conn, const char *sql, char *buf, size_t size)
     return ok;
 }
 
-/* ---- dev Kafka ---- */
-
-void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
-                            const char *const topics[])
-{
-    char nbrokers[16], npart[16], topic_list[1024] = "";
-    snprintf(nbrokers, sizeof(nbrokers), "%d", brokers);
-    snprintf(npart, sizeof(npart), "%d", partitions);
-    for (size_t i = 0; topics && topics[i]; i++) {
-        size_t len = strlen(topics[i]);
-        bool is_dlq = len > 4 && strcmp(topics[i] + len - 4, ".dlq") == 0;
-        size_t used = strlen(topic_list);
-        snprintf(topic_list + used, sizeof(topic_list) - used, "%s%s", used ? "," : "", topics[i]);
-        if (!is_dlq) {
-            used = strlen(topic_list);
-            snprintf(topic_list + used, sizeof(topic_list) - used, ",%s.dlq", topics[i]);
-        }
-    }
-    char *const argv[] = {(char *)mochi_test_bin("mochi-devkafka"),
-                          "--brokers",
-                          nbrokers,
-                          "--partitions",
-                          npart,
-                          "--topics",
-                          topic_list[0] ? topic_list : "mochi.pageviews,mochi.pageviews.dlq",
-                          NULL};
-    mochi_test_proc_start(&kafka->proc, argv, NULL, true);
-    if (!mochi_test_proc_read_line(&kafka->proc, kafka->bootstrap, sizeof(kafka->bootstrap),
-                                   30000)) {
-        char *log = mochi_test_read_file(kafka->proc.log);
-        fail_msg("mochi-devkafka printed no bootstrap line; its log:\n%s", log ? log : "");
-    }
-}
-
-void mochi_test_kafka_command(struct mochi_test_kafka *kafka, const char *command)
-{
-    mochi_test_proc_write_line(&kafka->proc, command);
-    char answer[256];
-    if (!mochi_test_proc_read_line(&kafka->proc, answer, sizeof(answer), 10000))
-        fail_msg("mochi-devkafka did not answer '%s'", command);
-    if (strncmp(answer, "ok", 2) != 0)
-        fail_msg("mochi-devkafka answered '%s' to '%s'", answer, command);
-}
-
-void mochi_test_kafka_stop(struct mochi_test_kafka *kafka)
-{
-    int status = mochi_test_proc_stop(&kafka->proc, SIGTERM, 10000);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        print_message("mochi-devkafka exited with status %d\n", status);
-}
-
 /* ---- the pipeline's daemons ---- */
 
 void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
@@ -614,6 +563,7 @@ int mochi_test_free_port(void)
 
 void mochi_test_cleanup(void)
 {
+    mochi_test_kafka_shutdown_shared();
     if (tmpdir_path[0] == '\0')
         return;
     if (getenv("MOCHI_TEST_KEEP_TMP") == NULL) {

@@ -3,8 +3,9 @@
 
 /* Integration-test harness: programs run as real processes against the
  * private PostgreSQL server the ctest fixture "pg" started
- * (scripts/pg-test-server) and against dev Kafka brokers (mochi-devkafka)
- * that each test starts for itself. Every test gets its own database and
+ * (scripts/pg-test-server) and against Kafka: dev brokers (mochi-devkafka)
+ * that each test starts for itself, or Apache Kafka
+ * (scripts/kafka-test-server) when MOCHI_TEST_KAFKA=apache. Every test gets its own database and
  * its own topic names so that tests never see each other's data.
  *
  * Failures inside the harness fail the current cmocka test (fail_msg), so
@@ -96,22 +97,55 @@ long long mochi_test_db_int(PGconn *conn, const char *sql);
 /* Runs a query returning one text value into buf; false on no row/NULL. */
 bool mochi_test_db_text(PGconn *conn, const char *sql, char *buf, size_t size);
 
-/* ---- dev Kafka ---- */
+/* ---- Kafka: the dev broker or Apache Kafka ---- */
+
+/* Which broker the tests run on, from MOCHI_TEST_KAFKA: "dev" (the
+ * default: mochi-devkafka, one per test) or "apache" (Apache Kafka from
+ * scripts/kafka-test-server: one single-node cluster per test process,
+ * started on first use, each test on its own topics). Fails the test on
+ * any other value. */
+enum mochi_test_kafka_kind { MOCHI_TEST_KAFKA_DEV, MOCHI_TEST_KAFKA_APACHE };
+enum mochi_test_kafka_kind mochi_test_kafka_kind(void);
 
 struct mochi_test_kafka {
-    struct mochi_test_proc proc;
+    enum mochi_test_kafka_kind kind;
+    struct mochi_test_proc proc; /* the dev broker */
     char bootstrap[512];
+    char dir[300]; /* Apache Kafka: the kafka-test-server directory */
+    int nodes;     /* Apache Kafka: nodes in that cluster */
+    bool own;      /* Apache Kafka: a cluster of its own, stopped with it */
 };
 
-/* Starts mochi-devkafka with brokers and partitions (topics named by
- * NULL-terminated topics[], each created with that many partitions; the
- * dead-letter topic "<topic>.dlq" too when the name does not already end so),
- * and waits for its bootstrap line. */
+/* Starts the broker of mochi_test_kafka_kind() and creates the topics
+ * NULL-terminated topics[] names, each with that many partitions, and the
+ * dead-letter topic "<topic>.dlq" when the name does not already end so.
+ * brokers is the dev broker's broker count; on Apache Kafka the process's
+ * shared single-node cluster is used (replication factor 1). */
 void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
                             const char *const topics[]);
-/* Sends one control command line to the dev broker ("down 1", "up 1"). */
+/* The same on the dev broker whatever MOCHI_TEST_KAFKA says. */
+void mochi_test_devkafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
+                               const char *const topics[]);
+/* An Apache Kafka cluster of the test's own with nodes (1 or 3) nodes;
+ * topics get replication factor min(nodes, 3) and the broker default
+ * min.insync.replicas (2 with three nodes). */
+void mochi_test_apache_kafka_start(struct mochi_test_kafka *kafka, int nodes, int partitions,
+                                   const char *const topics[]);
+/* Creates topics (and their .dlq) on a running broker. */
+void mochi_test_kafka_create_topics(struct mochi_test_kafka *kafka, int partitions,
+                                    const char *const topics[]);
+/* A broker control command. The dev broker takes its own ("down 1",
+ * "up all", ...); on Apache Kafka "down N"/"down all" kill -9 nodes and
+ * "up N"/"up all" start them again on their ports and data. */
 void mochi_test_kafka_command(struct mochi_test_kafka *kafka, const char *command);
+/* Stops the dev broker or an own cluster; the shared cluster stays up for
+ * the process's next test and is stopped by mochi_test_cleanup. */
 void mochi_test_kafka_stop(struct mochi_test_kafka *kafka);
+/* Stops the process's shared Apache Kafka cluster (mochi_test_cleanup
+ * calls it). */
+void mochi_test_kafka_shutdown_shared(void);
+/* Apache Kafka: the node id leading topic's partition, or fails. */
+int mochi_test_kafka_leader(const char *bootstrap, const char *topic, int partition);
 
 /* Reads every message of topic from the beginning until each partition's
  * end (as of the call) and at least min_count messages were read, or

@@ -201,7 +201,7 @@ static void test_kcat_group_exactly_once(void **state)
     snprintf(topic, sizeof(topic), "%s", mochi_test_unique("topic"));
     snprintf(group, sizeof(group), "%s", mochi_test_unique("group"));
     const char *const topics[] = {topic, NULL};
-    mochi_test_kafka_start(&fx->kafka, 3, PARTITIONS, topics);
+    mochi_test_devkafka_start(&fx->kafka, 3, PARTITIONS, topics);
     const char *bootstrap = fx->kafka.bootstrap;
 
     char path[512];
@@ -311,7 +311,7 @@ static void test_control_commands(void **state)
     snprintf(topic, sizeof(topic), "%s", mochi_test_unique("topic"));
     snprintf(extra, sizeof(extra), "%s", mochi_test_unique("topic"));
     const char *const topics[] = {topic, NULL};
-    mochi_test_kafka_start(&fx->kafka, 3, PARTITIONS, topics);
+    mochi_test_devkafka_start(&fx->kafka, 3, PARTITIONS, topics);
     const char *bootstrap = fx->kafka.bootstrap;
     rd_kafka_t *rk = client_new(bootstrap, NULL);
     assert_int_equal(partition_count(rk, topic), PARTITIONS);
