@@ -79,6 +79,7 @@ struct mochi_test_message *mochi_test_kafka_read_all(const char *bootstrap, cons
             struct mochi_test_message *x = &msgs[n++];
             x->partition = m->partition;
             x->offset = m->offset;
+            x->timestamp_ms = rd_kafka_message_timestamp(m, NULL);
             x->key_len = m->key_len;
             x->key = calloc(1, m->key_len + 1);
             if (m->key_len)
@@ -219,11 +220,17 @@ struct mochi_test_producer *mochi_test_producer_new(const char *bootstrap)
 void mochi_test_produce(struct mochi_test_producer *p, const char *topic, const char *key,
                         const void *value, size_t len)
 {
+    mochi_test_produce_at(p, topic, key, value, len, 0);
+}
+
+void mochi_test_produce_at(struct mochi_test_producer *p, const char *topic, const char *key,
+                           const void *value, size_t len, int64_t timestamp_ms)
+{
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)value, len),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)

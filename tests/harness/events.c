@@ -61,8 +61,8 @@ struct mochi_test_event *mochi_test_events_make(size_t n, const char *const *sit
     return events;
 }
 
-void mochi_test_events_produce(const char *bootstrap, const char *topic, struct mochi_codec *codec,
-                               const struct mochi_test_event *events, size_t n)
+static void produce(const char *bootstrap, const char *topic, struct mochi_codec *codec,
+                    const struct mochi_test_event *events, size_t n, bool at_event_time)
 {
     struct mochi_test_producer *p = mochi_test_producer_new(bootstrap);
     for (size_t i = 0; i < n; i++) {
@@ -79,9 +79,22 @@ void mochi_test_events_produce(const char *bootstrap, const char *topic, struct 
         size_t len = 0;
         if (mochi_codec_encode(codec, &ev, buf, sizeof(buf), &len) != 0)
             fail_msg("cannot encode test event %zu", i);
-        mochi_test_produce(p, topic, e->site_id, buf, len);
+        mochi_test_produce_at(p, topic, e->site_id, buf, len, at_event_time ? e->at_us / 1000 : 0);
     }
     mochi_test_producer_close(p, 60000);
+}
+
+void mochi_test_events_produce(const char *bootstrap, const char *topic, struct mochi_codec *codec,
+                               const struct mochi_test_event *events, size_t n)
+{
+    produce(bootstrap, topic, codec, events, n, false);
+}
+
+void mochi_test_events_produce_at_event_time(const char *bootstrap, const char *topic,
+                                             struct mochi_codec *codec,
+                                             const struct mochi_test_event *events, size_t n)
+{
+    produce(bootstrap, topic, codec, events, n, true);
 }
 
 static int compare_lines(const void *a, const void *b)

@@ -34,6 +34,12 @@ struct mochi_test_event *mochi_test_events_make(size_t n, const char *const *sit
 void mochi_test_events_produce(const char *bootstrap, const char *topic, struct mochi_codec *codec,
                                const struct mochi_test_event *events, size_t n);
 
+/* The same with each message's timestamp set to its event's occurred_at,
+ * as a collector's would be (for offset look-ups by time). */
+void mochi_test_events_produce_at_event_time(const char *bootstrap, const char *topic,
+                                             struct mochi_codec *codec,
+                                             const struct mochi_test_event *events, size_t n);
+
 /* The sorted distinct page views "site|hash|path|minute_epoch" of events,
  * as one newline-terminated line each in a malloc'd string; *count gets
  * how many. */

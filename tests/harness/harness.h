@@ -154,6 +154,7 @@ int mochi_test_kafka_leader(const char *bootstrap, const char *topic, int partit
 struct mochi_test_message {
     int32_t partition;
     int64_t offset;
+    int64_t timestamp_ms; /* the message's timestamp (CreateTime unless the topic says) */
     char *key;
     size_t key_len;
     unsigned char *value;
@@ -171,6 +172,9 @@ struct mochi_test_producer *mochi_test_producer_new(const char *bootstrap);
 /* Produces value (copied) with key to topic (partition by key hash). */
 void mochi_test_produce(struct mochi_test_producer *producer, const char *topic, const char *key,
                         const void *value, size_t len);
+/* The same with the message timestamp timestamp_ms (0: now). */
+void mochi_test_produce_at(struct mochi_test_producer *producer, const char *topic, const char *key,
+                           const void *value, size_t len, int64_t timestamp_ms);
 /* Waits until everything produced is acknowledged (fails the test after
  * timeout_ms), then frees the producer. */
 void mochi_test_producer_close(struct mochi_test_producer *producer, int timeout_ms);
@@ -235,6 +239,16 @@ void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
 /* The port a daemon started with "--metrics-listen 127.0.0.1:0" bound, read
  * from its log; fails the test when it does not say within timeout_ms. */
 int mochi_test_metrics_port(const struct mochi_test_proc *proc, int timeout_ms);
+
+/* ---- mochi-loadgen's oracle ---- */
+
+/* Waits up to timeout_ms until daily_site_metrics and daily_page_metrics
+ * equal the expectation mochi-loadgen wrote to the file expect (--expect),
+ * then until page_view_events holds as many rows as the aggregates count;
+ * fails the test otherwise, and when loadgen saw errors or ambiguous
+ * answers. Returns loadgen's count of published (accepted, not bot)
+ * beacons. */
+long long mochi_test_expect_oracle(PGconn *conn, const char *expect, int timeout_ms);
 
 /* Removes what the harness made (temp dirs); call from a group teardown. */
 void mochi_test_cleanup(void);
