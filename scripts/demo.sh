@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # The one-command demo: installs what is needed, builds, starts PostgreSQL
-# and the dev Kafka broker, migrates, creates a demo site, starts one
-# collector, two consumers and one rollup, drives realistic traffic with
-# mochi-loadgen, then prints the lag of both groups and the site's stats.
-# Everything keeps running until `bash scripts/demo.sh stop`.
+# and Kafka, migrates, creates a demo site, starts one collector, two
+# consumers and one rollup, drives realistic traffic with mochi-loadgen,
+# then prints the lag of both groups and the site's stats. Everything keeps
+# running until `bash scripts/demo.sh stop`.
 #
-#   bash scripts/demo.sh          start (stops a previous demo first)
-#   bash scripts/demo.sh stop     stop everything the demo started
+#   bash scripts/demo.sh                  start on the dev broker (stops a previous demo first)
+#   bash scripts/demo.sh --kafka apache   the same on Apache Kafka (scripts/kafka-test-server)
+#   bash scripts/demo.sh stop             stop everything the demo started
+#
+# The dev broker (mochi-devkafka, librdkafka's mock cluster) starts in
+# milliseconds and needs nothing else; Apache Kafka (KRaft, one node, topics
+# created with `mochictl topics ensure`) is what production runs, takes
+# about 10 s to start and 0.5 GiB of memory.
 #
 # Settings (environment): MOCHI_DEMO_DIR (state, default .demo), MOCHI_DEMO_SECONDS
 # (traffic, 20), MOCHI_DEMO_RATE (beacons/s, 300), MOCHI_DEMO_PORT (collector,
 # 8080), MOCHI_DEMO_PAGE_PORT (demo page, 8000), MOCHI_DEMO_METRICS_PORT (first
 # of three /metrics ports, 9101), MOCHI_DEMO_BUILD_DIR (build), and
-# MOCHI_DEMO_SKIP_INSTALL=1 / MOCHI_DEMO_SKIP_BUILD=1 to reuse what is there.
+# MOCHI_DEMO_SKIP_INSTALL=1 / MOCHI_DEMO_SKIP_BUILD=1 to reuse what is there,
+# MOCHI_DEMO_KAFKA (dev or apache, as --kafka).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${MOCHI_DEMO_DIR:-$root/.demo}
@@ -22,6 +29,17 @@ page_port=${MOCHI_DEMO_PAGE_PORT:-8000}
 mport=${MOCHI_DEMO_METRICS_PORT:-9101}
 seconds=${MOCHI_DEMO_SECONDS:-20}
 rate=${MOCHI_DEMO_RATE:-300}
+kafka=${MOCHI_DEMO_KAFKA:-dev}
+
+action=start
+while [ $# -gt 0 ]; do
+  case "$1" in
+  start | stop) action=$1; shift ;;
+  --kafka) kafka=${2:-}; shift 2 || true ;;
+  *) echo "usage: scripts/demo.sh [start|stop] [--kafka dev|apache]" >&2; exit 2 ;;
+  esac
+done
+case "$kafka" in dev | apache) ;; *) echo "demo: --kafka must be dev or apache" >&2; exit 2 ;; esac
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -43,6 +61,9 @@ stop_all() {
     sleep 0.1
   done
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  if [ -d "$state/kafka" ]; then
+    bash "$root/scripts/kafka-test-server" stop --dir "$state/kafka" 2>/dev/null
+  fi
   if [ -f "$state/pg/data/postmaster.pid" ]; then
     bash "$root/scripts/pg-test-server" stop "$state/pg" >/dev/null
   fi
@@ -64,12 +85,11 @@ wait_http() {
   return 1
 }
 
-if [ "${1:-start}" = stop ]; then
+if [ "$action" = stop ]; then
   stop_all
   echo "demo stopped"
   exit 0
 fi
-[ "${1:-start}" = start ] || { echo "usage: scripts/demo.sh [start|stop]" >&2; exit 2; }
 
 stop_all
 mkdir -p "$state/logs" "$state/pids" "$state/www"
@@ -85,17 +105,24 @@ if [ "${MOCHI_DEMO_SKIP_BUILD:-0}" != 1 ]; then
   cmake --build "$build" -j "$(nproc)" >/dev/null
 fi
 
-say "starting PostgreSQL and the dev Kafka broker"
+say "starting PostgreSQL and Kafka ($kafka)"
 bash "$root/scripts/pg-test-server" start "$state/pg" >/dev/null
 sock=$state/pg/sock
 admin="host=$sock user=postgres dbname=postgres"
 psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'mochi'" | grep -q 1 \
   || psql "$admin" -qc "CREATE DATABASE mochi"
 rm -f "$state/bootstrap"
-start devkafka "$build/mochi-devkafka" --brokers 3 --partitions 6 --bootstrap-file "$state/bootstrap"
-for _ in $(seq 1 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
-brokers=$(cat "$state/bootstrap")
-export MOCHI_KAFKA_BROKERS=$brokers
+if [ "$kafka" = apache ]; then
+  brokers=$(bash "$root/scripts/kafka-test-server" start --nodes 1 --dir "$state/kafka" | head -n 1)
+  export MOCHI_KAFKA_BROKERS=$brokers
+  # Auto-creation is off, as in production: the topics are made explicitly.
+  "$build/mochictl" topics ensure --partitions 6 --replication-factor 1
+else
+  start devkafka "$build/mochi-devkafka" --brokers 3 --partitions 6 --bootstrap-file "$state/bootstrap"
+  for _ in $(seq 1 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
+  brokers=$(cat "$state/bootstrap")
+  export MOCHI_KAFKA_BROKERS=$brokers
+fi
 export MOCHI_DATABASE_URL="host=$sock user=postgres dbname=mochi"
 
 say "migrating and creating the demo site"
@@ -166,5 +193,6 @@ Mochi is running (state and logs in $state).
   Collector:          http://127.0.0.1:$port/metrics   /healthz   /mochi.js
   Consumers, rollup:  http://127.0.0.1:$mport/metrics, :$((mport + 2))/metrics, rollup :$((mport + 1))/metrics
   Stats again:        MOCHI_DATABASE_URL="$MOCHI_DATABASE_URL" $build/mochictl stats --site $key
+  Kafka:              $kafka, bootstrap $brokers
   Stop everything:    bash scripts/demo.sh stop
 TEXT

@@ -173,7 +173,12 @@ static void demo_command_runs_twice_and_stops_clean(void **state)
     int base = 10000 + (getpid() % 9000); /* below the ephemeral range */
     snprintf(env_metrics, sizeof(env_metrics), "MOCHI_DEMO_METRICS_PORT=%d", base);
     /* packages are installed and the tree is built by the test command */
-    char *const env[] = {env_dir,
+    /* The demo runs on the broker the suite runs on. */
+    const char *env_kafka = mochi_test_kafka_kind() == MOCHI_TEST_KAFKA_APACHE
+                                ? "MOCHI_DEMO_KAFKA=apache"
+                                : "MOCHI_DEMO_KAFKA=dev";
+    char *const env[] = {(char *)env_kafka,
+                         env_dir,
                          env_build,
                          env_port,
                          env_page,
