@@ -216,12 +216,22 @@ static enum MHD_Result send_shared(struct collector_http *http, struct MHD_Conne
     return MHD_queue_response(conn, status, response);
 }
 
-/* Answers {key: text} with status; JSON-escaped by jansson. */
+/* Answers {key: text} with status; JSON-escaped by jansson. text may quote
+ * the client's bytes (jansson's parse errors do, cut anywhere), which need
+ * not be UTF-8 and which jansson would then refuse: only printable ASCII is
+ * kept, the rest becomes '?', so every bad request gets its answer. */
 static enum MHD_Result send_json(struct collector_http *http, struct MHD_Connection *conn,
                                  enum route route, unsigned int status, const char *key,
                                  const char *text)
 {
-    json_t *obj = json_pack("{s:s}", key, text);
+    char clean[256];
+    size_t n = 0;
+    for (; text[n] != '\0' && n < sizeof(clean) - 1; n++) {
+        unsigned char c = (unsigned char)text[n];
+        clean[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    clean[n] = '\0';
+    json_t *obj = json_pack("{s:s}", key, clean);
     char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (body == NULL)

@@ -220,6 +220,8 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
         {"{\"k\":\"" KEY "\",\"u\":\"https://example.com/\",\"r\":\"::nope\"}", 400},
         {"{\"k\":\"" KEY "\",\"u\":\"https://example.com/\xff\xfe\"}", 400},
         {"{\"k\":\"" KEY "\",\"u\":\"https://example.com/\",\"r\":5}", 400},
+        /* jansson's message quotes half of the UTF-8 "\xc3\xa9": still a 400 */
+        {"{\"k\":\"\\\xc3\xa9\"}", 400},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         long got = post(f, chrome, NULL, bad[i].body);
