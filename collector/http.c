@@ -262,17 +262,17 @@ static enum MHD_Result send_error(struct collector_http *http, struct MHD_Connec
 }
 
 /* What handle_beacon reads from the request headers, in one walk over
- * them. Only ua, want_xff and xff_len need setting before the walk: the
- * buffer is written as it fills. */
+ * them. Only ua, want_xff and nxff need setting before the walk. */
+#define MAX_XFF_HEADERS 16
 struct header_scan {
     const char *ua; /* the first User-Agent, as MHD_lookup_connection_value */
     bool want_xff;
-    size_t xff_len;
-    char xff[1024]; /* every X-Forwarded-For, in order, joined with commas */
+    size_t nxff;                      /* X-Forwarded-For headers seen (may exceed the array) */
+    const char *xff[MAX_XFF_HEADERS]; /* their values, in order (MHD's memory) */
+    size_t xff_size[MAX_XFF_HEADERS];
 };
 
-/* Notes the first User-Agent and, when wanted, joins every X-Forwarded-For
- * header with commas; what does not fit in xff is cut off. */
+/* Notes the first User-Agent and, when wanted, every X-Forwarded-For. */
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size)
 {
@@ -287,14 +287,55 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     if (!s->want_xff || key_size != sizeof(xff_name) - 1 || value == NULL ||
         strcasecmp(key, xff_name) != 0)
         return MHD_YES;
-    if (s->xff_len > 0 && s->xff_len + 1 < sizeof(s->xff))
-        s->xff[s->xff_len++] = ',';
-    size_t room = sizeof(s->xff) - 1 - s->xff_len;
-    size_t n = strnlen(value, value_size < room ? value_size : room);
-    memcpy(s->xff + s->xff_len, value, n);
-    s->xff_len += n;
-    s->xff[s->xff_len] = '\0';
+    if (s->nxff < MAX_XFF_HEADERS) {
+        s->xff[s->nxff] = value;
+        s->xff_size[s->nxff] = strnlen(value, value_size);
+    }
+    s->nxff++;
     return MHD_YES;
+}
+
+/* Joins the X-Forwarded-For values with commas into out, keeping the
+ * right-most whole entries that fit: the proxies we trust append at the
+ * end, so the end is what must survive a client's padding at the start.
+ * Returns out, or NULL when there is nothing to believe (no header, or
+ * more headers than we keep: then the peer's address is used). */
+static const char *join_forwarded_tail(const struct header_scan *s, char *out, size_t size)
+{
+    if (s->nxff == 0 || s->nxff > MAX_XFF_HEADERS)
+        return NULL;
+    size_t pos = size - 1; /* out[pos..size-1) holds the entries kept so far */
+    out[pos] = '\0';
+    for (size_t i = s->nxff; i-- > 0;) {
+        const char *v = s->xff[i];
+        size_t n = s->xff_size[i];
+        size_t sep = pos < size - 1 ? 1 : 0;
+        if (n + sep > pos) {
+            /* Keep the longest tail of v that starts after a comma and
+             * fits, then stop: what is left of it is the client's. */
+            size_t keep = 0;
+            for (size_t c = n; c-- > 0;) {
+                if (v[c] != ',')
+                    continue;
+                if (n - c - 1 + sep > pos)
+                    break;
+                keep = n - c - 1;
+            }
+            if (keep > 0) {
+                if (sep)
+                    out[--pos] = ',';
+                pos -= keep;
+                memcpy(out + pos, v + n - keep, keep);
+            }
+            break;
+        }
+        if (sep)
+            out[--pos] = ',';
+        pos -= n;
+        memcpy(out + pos, v, n);
+    }
+    memmove(out, out + pos, size - pos);
+    return out[0] != '\0' ? out : NULL;
 }
 
 static void poke_sites(struct collector_http *http)
@@ -353,10 +394,10 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         return send_error(http, conn, route, 400, why);
     }
 
-    struct header_scan headers; /* not zeroed as a whole: xff is 1 KiB */
+    struct header_scan headers;
     headers.ua = NULL;
     headers.want_xff = http->deps.trusted_proxies->count > 0;
-    headers.xff_len = 0;
+    headers.nxff = 0;
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &headers);
     const char *ua = headers.ua;
     if (beacon_is_bot(ua)) {
@@ -372,8 +413,10 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     char ip[64];
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info == NULL || beacon_client_ip(info->client_addr, headers.xff_len ? headers.xff : NULL,
-                                         http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
+    char xff[1024];
+    if (info == NULL ||
+        beacon_client_ip(info->client_addr, join_forwarded_tail(&headers, xff, sizeof(xff)),
+                         http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 500, "cannot read the client address");
     }
