@@ -445,8 +445,23 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     return send_accepted(http, conn, route);
 }
 
+/* A query argument, or NULL when absent; *ok is false when its decoded
+ * value holds a NUL byte (%00), which would silently cut it short. */
+static const char *query_arg(struct MHD_Connection *conn, const char *name, bool *ok)
+{
+    const char *value = NULL;
+    size_t size = 0;
+    if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &size) != MHD_YES)
+        return NULL;
+    if (value != NULL && strlen(value) != size)
+        *ok = false;
+    return value;
+}
+
+/* head: a HEAD request, answered like GET but never publishing. */
 static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connection *conn,
-                                  enum route route)
+                                  enum route route, bool head)
 {
     switch (route) {
     case ROUTE_JS:
@@ -475,13 +490,21 @@ static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connec
     case ROUTE_GIF: {
         char why[160] = "";
         struct beacon_fields fields;
-        const char *k = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "k");
-        const char *u = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "u");
-        const char *r = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "r");
+        bool no_nul = true;
+        const char *k = query_arg(conn, "k", &no_nul);
+        const char *u = query_arg(conn, "u", &no_nul);
+        const char *r = query_arg(conn, "r", &no_nul);
+        if (!no_nul) {
+            mochi_metric_inc(http->outcomes[OUT_INVALID]);
+            return send_error(http, conn, route, 400, "NUL byte (%00) in a query argument");
+        }
         if (beacon_from_query(k, u, r, &fields, why, sizeof(why)) != BEACON_OK) {
             mochi_metric_inc(http->outcomes[OUT_INVALID]);
             return send_error(http, conn, route, 400, why);
         }
+        /* A HEAD (link checkers, prefetchers) is not a page view. */
+        if (head)
+            return send_shared(http, conn, route, 200, http->gif);
         return handle_beacon(http, conn, route, &fields, now_us());
     }
     default:
@@ -552,7 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                               : send_error(http, conn, route, 405, "use POST");
     if (route != ROUTE_OTHER && !get)
         return send_error(http, conn, route, 405, "use GET");
-    return handle_get(http, conn, route);
+    return handle_get(http, conn, route, strcmp(method, "HEAD") == 0);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

@@ -236,6 +236,21 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     assert_int_equal(post(f, chrome, NULL, big), 413);
     free(big);
 
+    /* The pixel: HEAD answers without publishing (the topic check below
+     * counts), and a %00 in an argument is refused, not cut. */
+    snprintf(url, sizeof(url), "%s/p.gif?k=" KEY "&u=https%%3A%%2F%%2Fexample.com%%2Fhead",
+             f->base);
+    const char *chrome_h[] = {"User-Agent: Mozilla/5.0 (X11) Chrome/120.0 Safari/537.36", NULL};
+    mochi_test_http("HEAD", url, chrome_h, NULL, &r);
+    assert_int_equal(r.status, 200);
+    mochi_test_response_free(&r);
+    snprintf(url, sizeof(url), "%s/p.gif?k=" KEY "&u=https%%3A%%2F%%2Fexample.com%%2Fa%%00b",
+             f->base);
+    mochi_test_http("GET", url, chrome_h, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "NUL"));
+    mochi_test_response_free(&r);
+
     /* methods, preflight, tracker, health, metrics */
     snprintf(url, sizeof(url), "%s/api/event", f->base);
     mochi_test_http("PUT", url, NULL, "{}", &r);
