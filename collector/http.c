@@ -539,10 +539,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req != NULL) {
         if (*upload_data_size > 0) {
-            if (req->len + *upload_data_size > BEACON_BODY_MAX)
-                req->too_big = true;
-            else
-                memcpy(req->body + req->len, upload_data, *upload_data_size);
+            if (req->len + *upload_data_size > BEACON_BODY_MAX) {
+                /* Past the limit (a chunked body has no Content-Length to
+                 * refuse up front): answer now and let MHD close the
+                 * connection, rather than read the rest of it. */
+                *upload_data_size = 0;
+                mochi_metric_inc(http->outcomes[OUT_INVALID]);
+                return send_error(http, conn, route, 413, "body over 4 KiB");
+            }
+            memcpy(req->body + req->len, upload_data, *upload_data_size);
             req->len += *upload_data_size;
             *upload_data_size = 0;
             return MHD_YES;
