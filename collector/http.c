@@ -540,12 +540,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req != NULL) {
         if (*upload_data_size > 0) {
             if (req->len + *upload_data_size > BEACON_BODY_MAX) {
-                /* Past the limit (a chunked body has no Content-Length to
-                 * refuse up front): answer now and let MHD close the
-                 * connection, rather than read the rest of it. */
-                *upload_data_size = 0;
+                /* Past the limit, in a body without a Content-Length to
+                 * refuse up front (chunked). libmicrohttpd 0.9.75 cannot
+                 * queue a response while a body arrives (MHD_queue_response
+                 * refuses), so the refusal is closing the connection now,
+                 * rather than reading the rest of what may be gigabytes. */
                 mochi_metric_inc(http->outcomes[OUT_INVALID]);
-                return send_error(http, conn, route, 413, "body over 4 KiB");
+                count_request(http, route, 413);
+                return MHD_NO;
             }
             memcpy(req->body + req->len, upload_data, *upload_data_size);
             req->len += *upload_data_size;
