@@ -294,10 +294,13 @@ static int db_ensure(struct stream *s)
     PQfinish(s->conn);
     s->conn = NULL;
     s->nknown_days = 0; /* partitions may have been dropped meanwhile */
-    char err[512];
+    char err[512] = "";
     int rc = mochi_db_connect(s->conninfo, s->ops->program, &s->conn, err, sizeof(err));
-    if (rc == 0 && s->ops->prepare != NULL)
+    if (rc == 0 && s->ops->prepare != NULL) {
         rc = s->ops->prepare(s->ops->arg, s->conn);
+        if (rc != 0)
+            snprintf(err, sizeof(err), "preparing the connection failed: %s", mochi_strerror(rc));
+    }
     if (rc != 0) {
         if (!s->db_down)
             mochi_log(MOCHI_LOG_WARN, s->ops->component,
