@@ -424,7 +424,20 @@ static void take(struct stream *s, const rd_kafka_message_t *m)
     b->staged = false;
 }
 
-static int commit_marks(struct stream *s, const struct batch *b, bool sync)
+/* Hands the batch's offsets to the client and asks it to commit them.
+ *
+ * Offsets are stored (rd_kafka_offsets_store) only here, after the
+ * database transaction holding their effects has committed, and the
+ * client's auto-commit (enable.auto.commit with enable.auto.offset.store
+ * off) commits what is stored: every auto.commit.interval.ms it commits
+ * each assigned partition whose stored offset differs from the committed
+ * one, and again when partitions are revoked or the consumer closes. So a
+ * commit the broker refuses (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION
+ * around a rebalance) is sent again at the next interval, also when the
+ * partition has gone quiet, and the committed offset converges to what
+ * PostgreSQL holds without ever passing it. The commit asked for here only
+ * makes the common case prompt. Returns 0 or MOCHI_ERR_AGAIN (logged). */
+static int store_marks(struct stream *s, const struct batch *b, bool sync)
 {
     if (b->nmarks == 0)
         return 0;
@@ -432,11 +445,22 @@ static int commit_marks(struct stream *s, const struct batch *b, bool sync)
     for (size_t i = 0; i < b->nmarks; i++)
         rd_kafka_topic_partition_list_add(list, s->topic, b->marks[i].partition)->offset =
             b->marks[i].next_offset;
-    rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, list, sync ? 0 : 1);
+    /* A partition that is not assigned any more fails with _STATE: the
+     * revoke path applies what it holds before unassigning, so this is a
+     * partition lost without a revoke; its new owner reads it again. */
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(s->consumer, list);
+    for (int i = 0; i < list->cnt; i++)
+        if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                      "msg=\"offset not stored\" partition=%d offset=%lld error=%s",
+                      (int)list->elems[i].partition, (long long)list->elems[i].offset,
+                      rd_kafka_err2name(list->elems[i].err));
     rd_kafka_topic_partition_list_destroy(list);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        /* Not fatal: the database holds the effects, so redelivery of
-         * these messages after a rebalance is harmless. */
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        err = rd_kafka_commit(s->consumer, NULL, sync ? 0 : 1); /* what is stored */
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        /* Not fatal: auto-commit tries again (above); meanwhile the
+         * database holds the effects and applying them again is harmless. */
         mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"offset commit failed\" error=%s",
                   rd_kafka_err2name(err));
         return MOCHI_ERR_AGAIN;
@@ -522,9 +546,8 @@ static int finish_batch(struct stream *s, struct batch *b, bool sync_commit)
         s->db_down = false;
         s->backoff_ms = 0;
     }
-    /* A failed commit is only logged: the effects are in the database and
-     * applying them again is harmless. */
-    (void)commit_marks(s, b, sync_commit);
+    /* A failed commit is only logged here: auto-commit retries it. */
+    (void)store_marks(s, b, sync_commit);
     b->nevents = 0;
     b->nmarks = 0;
     return 0;
@@ -717,17 +740,24 @@ static int make_clients(struct stream *s, char *err, size_t errlen)
         return rc;
     const char *group = mochi_config_str(s->config, "group");
     static const char *const defaults[][2] = {
-        {"auto.offset.reset", "earliest"},  {"partition.assignment.strategy", "cooperative-sticky"},
-        {"statistics.interval.ms", "5000"}, {"fetch.wait.max.ms", "100"},
-        {"session.timeout.ms", "10000"},    {"heartbeat.interval.ms", "1000"},
+        {"auto.offset.reset", "earliest"},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"statistics.interval.ms", "5000"},
+        {"fetch.wait.max.ms", "100"},
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "1000"},
+        /* how soon a refused commit is sent again */
+        {"auto.commit.interval.ms", "1000"},
     };
     for (size_t i = 0; rc == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++)
         rc = mochi_kafka_default(s->config, conf, defaults[i][0], defaults[i][1], err, errlen);
-    /* Offsets are committed by hand, after the database has the effects. */
     if (rc == 0)
         rc = mochi_kafka_set(conf, "group.id", group ? group : s->ops->default_group, err, errlen);
+    /* Offsets are stored by hand, after the database has the effects
+     * (store_marks), and the client commits what is stored, retrying
+     * commits the broker refused. */
     if (rc == 0)
-        rc = mochi_kafka_set(conf, "enable.auto.commit", "false", err, errlen);
+        rc = mochi_kafka_set(conf, "enable.auto.commit", "true", err, errlen);
     if (rc == 0)
         rc = mochi_kafka_set(conf, "enable.auto.offset.store", "false", err, errlen);
     if (rc != 0) {
