@@ -832,12 +832,27 @@ static void wait_for_database(struct stream *s)
     }
 }
 
+/* After flush_batch has applied everything that waited (or found nothing
+ * to apply): true when the database is usable again. A successful apply
+ * says so by itself; with nothing in hand (a revoke took every waiting
+ * event away) only a connection can tell, and without this check the
+ * stream would stay down, paused, with nothing to apply for ever. */
+static bool database_back(struct stream *s)
+{
+    if (s->db_down && db_ensure(s) == 0) {
+        mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"database back, resuming\"");
+        s->db_down = false;
+        s->backoff_ms = 0;
+    }
+    return !s->db_down;
+}
+
 static void run_loop(struct stream *s)
 {
     while (!mochi_daemon_stopping() && !atomic_load(&s->kafka_fatal)) {
         if (s->db_down) {
             wait_for_database(s);
-            if (flush_batch(s, false) == 0)
+            if (flush_batch(s, false) == 0 && database_back(s))
                 set_paused(s, false);
             continue;
         }
