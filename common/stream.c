@@ -483,6 +483,22 @@ static void set_paused(struct stream *s, bool pause)
     s->paused = pause;
 }
 
+/* Gives newly assigned partitions the stream's pause state, whichever it
+ * is. The client keeps a partition's pause flag across revoke and
+ * re-assignment, and set_paused only reaches the partitions assigned at
+ * the time: a partition paused during a database outage, revoked, and
+ * assigned again after the stream resumed would otherwise stay paused for
+ * good, held and never fetched. */
+static void set_assigned_paused(struct stream *s, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t err = s->paused ? rd_kafka_pause_partitions(s->consumer, parts)
+                                        : rd_kafka_resume_partitions(s->consumer, parts);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"cannot %s assigned partitions\" error=%s", s->paused ? "pause" : "resume",
+                  rd_kafka_err2name(err));
+}
+
 /* Runs ops->stage on a batch that changed since it was last staged; on the
  * main thread only. Returns its result (0 without a stage hook). */
 static int stage_batch(struct stream *s, struct batch *b)
@@ -692,8 +708,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else {
             rd_kafka_assign(rk, parts);
         }
-        if (s->paused)
-            rd_kafka_pause_partitions(rk, parts);
+        set_assigned_paused(s, parts);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {

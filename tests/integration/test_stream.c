@@ -122,6 +122,20 @@ static int log_count(const struct fixture *f, int i, const char *needle)
     return n;
 }
 
+/* Waits until consumer i's log holds needle at least `times` times. */
+static void wait_log(const struct fixture *f, int i, const char *needle, int times, int timeout_ms)
+{
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    while (log_count(f, i, needle) < times) {
+        if (mochi_test_now_ms() > deadline) {
+            print_logs(f);
+            fail_msg("consumer %d did not log '%s' %d times in %d ms", i, needle, times,
+                     timeout_ms);
+        }
+        usleep(100000);
+    }
+}
+
 /* Waits until page_view_events holds `count` rows, then compares it with
  * the expected lines. */
 static void expect_views(const struct fixture *f, const char *expected, size_t count,
@@ -207,10 +221,56 @@ static void refused_commits_are_retried(void **state)
     free(evs);
 }
 
+/* A pauses its partitions while the database is away; B joins and takes
+ * some of them; the database returns and A resumes what it holds; B leaves
+ * and its partitions come back to A. They must come back consuming: a pause
+ * flag the client kept from before the revoke must not stick. */
+static void partitions_paused_before_a_revoke_come_back_consuming(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 3000;
+    struct mochi_test_event *evs =
+        mochi_test_events_make(n, site_ids, NSITES, 500, 30, 20, 1, 0.1, 23);
+    size_t count = 0;
+    char *expected = mochi_test_expected_views(evs, n, &count);
+    size_t third = n / 3;
+
+    start_consumer(f, 0);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, third);
+    int64_t ends[PARTITIONS];
+    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
+    for (int p = 0; p < PARTITIONS; p++) /* so that A keeps work and B takes some */
+        assert_true(ends[p] > 0);
+    expect_all_committed(f, 30000);
+
+    mochi_test_pg_stop(&f->pg);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + third, third);
+    wait_log(f, 0, "batch not applied, will retry", 1, 30000); /* A pauses */
+
+    start_consumer(f, 1); /* B takes some of A's (paused) partitions */
+    wait_log(f, 0, "partitions revoked", 1, 60000);
+    wait_log(f, 1, "partitions assigned", 1, 60000);
+
+    mochi_test_pg_start(&f->pg);
+    wait_log(f, 0, "database back, resuming", 1, 60000); /* A resumes what it holds */
+
+    assert_int_equal(stop_consumer(f, 1), 0); /* B's partitions go back to A */
+    wait_log(f, 0, "partitions assigned", 2, 60000);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + 2 * third,
+                              n - 2 * third);
+    expect_views(f, expected, count, 60000);
+    expect_all_committed(f, 30000);
+    assert_int_equal(stop_consumer(f, 0), 0);
+    free(expected);
+    free(evs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(refused_commits_are_retried, setup_private_pg, teardown),
+        cmocka_unit_test_setup_teardown(partitions_paused_before_a_revoke_come_back_consuming,
+                                        setup_private_pg, teardown),
     };
     if (getenv("MOCHI_TEST_FILTER") != NULL) /* e.g. "refused*" to run one test */
         cmocka_set_test_filter(getenv("MOCHI_TEST_FILTER"));
