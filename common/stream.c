@@ -112,6 +112,10 @@ struct stream {
      * committed. flight is NULL when there is none; when an apply failed
      * it stays, not flying, until it is applied again. */
     struct batch batches[2];
+    /* Partitions with a message handed back (hand_back): next_offset is
+     * the offset that must be the next one taken from it. */
+    struct partition_mark rewinds[MAX_PARTITIONS];
+    size_t nrewinds;
     struct batch *hand;
     struct batch *flight;
     bool flying; /* the applier has flight */
@@ -138,6 +142,7 @@ struct stream {
 };
 
 static int flush_batch(struct stream *s, bool sync);
+static void forget_rewinds(struct stream *s, const rd_kafka_topic_partition_list_t *parts);
 
 static int64_t wall_us(void)
 {
@@ -709,6 +714,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, parts);
         }
         set_assigned_paused(s, parts);
+        forget_rewinds(s, parts);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -722,6 +728,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     s->flight = NULL;
             }
         }
+        forget_rewinds(s, parts);
         mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"partitions revoked\" count=%d",
                   parts->cnt);
         for (int p = 0; p < parts->cnt; p++) {
@@ -823,6 +830,113 @@ static int make_clients(struct stream *s, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- handing messages back ----
+ *
+ * While the database is away, messages fetched before the pause took
+ * effect keep arriving; past twice a batch there is no room for them, so
+ * each is handed back: the partition seeks to its offset, to read it again
+ * once the stream resumes. A seek can fail or time out (the client's state
+ * is then unknown), and a pause later sets the fetch position to the one
+ * after the last message the client returned, which is the message handed
+ * back. If the fetch position could pass a handed-back message, the
+ * messages after it would be applied and their offsets committed, and the
+ * message would be lost.
+ *
+ * So the stream does not rely on the seek: it remembers, per partition,
+ * the offset handed back (rewinds), and takes no message of that
+ * partition beyond it until the message at it has been taken; one beyond
+ * it means the position did pass it, and is handed back too (seeking
+ * again). Offsets are stored only for messages taken, so no offset past
+ * a handed-back message is ever committed. The one way past is the broker
+ * deleting the message (retention moved the log start beyond it): then
+ * there is nothing left to read there, and the rewind is dropped. A revoke
+ * or an assignment drops a partition's rewind too: its consumption starts
+ * again from the committed offset, which is not past the rewind. */
+
+static struct partition_mark *find_rewind(struct stream *s, int32_t partition)
+{
+    for (size_t i = 0; i < s->nrewinds; i++)
+        if (s->rewinds[i].partition == partition)
+            return &s->rewinds[i];
+    return NULL;
+}
+
+static void drop_rewind(struct stream *s, struct partition_mark *r)
+{
+    *r = s->rewinds[--s->nrewinds];
+}
+
+/* Drops the rewinds of parts (revoked or newly assigned). */
+static void forget_rewinds(struct stream *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int p = 0; p < parts->cnt; p++) {
+        struct partition_mark *r = find_rewind(s, parts->elems[p].partition);
+        if (r != NULL)
+            drop_rewind(s, r);
+    }
+}
+
+/* Seeks m's partition back to its rewind, made m's offset unless an
+ * earlier one is pending. A failed seek is logged; the rewind stays, so
+ * the next message beyond it is handed back and the seek tried again. */
+static void hand_back(struct stream *s, const rd_kafka_message_t *m)
+{
+    struct partition_mark *r = find_rewind(s, m->partition);
+    if (r == NULL && s->nrewinds < MAX_PARTITIONS) {
+        r = &s->rewinds[s->nrewinds++];
+        *r = (struct partition_mark){m->partition, m->offset};
+    }
+    int64_t offset = r != NULL && r->next_offset < m->offset ? r->next_offset : m->offset;
+    if (r != NULL)
+        r->next_offset = offset;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, s->topic, m->partition)->offset = offset;
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(s->consumer, list, 1000);
+    rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error) : list->elems[0].err;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"seek back failed, will retry\" partition=%d offset=%lld error=%s",
+                  (int)m->partition, (long long)offset, rd_kafka_err2name(err));
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* True when m lies beyond a message handed back that was not read again,
+ * so that taking it would let the offsets pass that message. */
+static bool beyond_rewind(struct stream *s, const rd_kafka_message_t *m)
+{
+    struct partition_mark *r = find_rewind(s, m->partition);
+    if (r == NULL || m->offset < r->next_offset)
+        return false;
+    if (m->offset == r->next_offset) {
+        drop_rewind(s, r); /* read again: the partition is whole */
+        return false;
+    }
+    int64_t low = -1, high = -1;
+    if (rd_kafka_query_watermark_offsets(s->consumer, s->topic, m->partition, &low, &high, 1000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        low > r->next_offset) {
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"messages handed back were deleted by the broker\" partition=%d "
+                  "from=%lld log_start=%lld",
+                  (int)m->partition, (long long)r->next_offset, (long long)low);
+        drop_rewind(s, r);
+        return false;
+    }
+    return true;
+}
+
+/* Takes m into the batch in hand when there is room and nothing before it
+ * waits to be read again; otherwise hands it back. */
+static void consume(struct stream *s, const rd_kafka_message_t *m, bool room)
+{
+    if (!beyond_rewind(s, m) && room)
+        take(s, m);
+    else
+        hand_back(s, m);
+}
+
 /* ---- the loop ---- */
 
 static void wait_for_database(struct stream *s)
@@ -839,10 +953,8 @@ static void wait_for_database(struct stream *s)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
         if (m == NULL)
             continue;
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && s->hand->nevents < s->batch_max * 2)
-            take(s, m);
-        else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_seek(m->rkt, m->partition, m->offset, 1000); /* read it again later */
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            consume(s, m, s->hand->nevents < s->batch_max * 2);
         rd_kafka_message_destroy(m);
     }
 }
@@ -889,7 +1001,7 @@ static void run_loop(struct stream *s)
                 continue;
             }
             if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                take(s, m);
+                consume(s, m, true);
             else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"consume error\" error=%s",
                           rd_kafka_err2name(m->err));
