@@ -254,8 +254,8 @@ static void partitions_paused_before_a_revoke_come_back_consuming(void **state)
     mochi_test_pg_start(&f->pg);
     wait_log(f, 0, "database back, resuming", 1, 60000); /* A resumes what it holds */
 
-    assert_int_equal(stop_consumer(f, 1), 0); /* B's partitions go back to A */
-    wait_log(f, 0, "partitions assigned", 2, 60000);
+    assert_int_equal(stop_consumer(f, 1), 0); /* B's two partitions go back to A */
+    wait_log(f, 0, "msg=\"partitions assigned\" count=2", 1, 60000);
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + 2 * third,
                               n - 2 * third);
     expect_views(f, expected, count, 60000);
