@@ -84,10 +84,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static void start_consumer(struct fixture *f, int i)
+static void start_consumer(struct fixture *f, int i, const char *batch_size)
 {
     mochi_test_stream_start(&f->consumers[i], "mochi-consumer", f->conninfo, f->kafka.bootstrap,
-                            f->topic, "100");
+                            f->topic, batch_size);
 }
 
 static int stop_consumer(struct fixture *f, int i)
@@ -199,11 +199,12 @@ static void refused_commits_are_retried(void **state)
     struct mochi_test_event *evs = mochi_test_events_make(n, site_ids, 2, 300, 20, 20, 1, 0.1, 11);
     size_t count = 0;
     char *expected = mochi_test_expected_views(evs, n, &count);
-    start_consumer(f, 0);
+    start_consumer(f, 0, "1000"); /* few batches: few commits to refuse */
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n / 2);
     expect_all_committed(f, 30000);
-    /* More refusals than the batches of the second half are likely to
-     * need commits, so that the last of them is refused too. */
+    /* More refusals than the one or two batches of the second half need
+     * commits (and the rejoin an ILLEGAL_GENERATION causes), so that the
+     * last of them is refused too. */
     mochi_test_kafka_command(&f->kafka, "errors OffsetCommit REBALANCE_IN_PROGRESS "
                                         "ILLEGAL_GENERATION REBALANCE_IN_PROGRESS "
                                         "REBALANCE_IN_PROGRESS REBALANCE_IN_PROGRESS "
@@ -235,7 +236,7 @@ static void partitions_paused_before_a_revoke_come_back_consuming(void **state)
     char *expected = mochi_test_expected_views(evs, n, &count);
     size_t third = n / 3;
 
-    start_consumer(f, 0);
+    start_consumer(f, 0, "100");
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, third);
     int64_t ends[PARTITIONS];
     mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
@@ -247,7 +248,7 @@ static void partitions_paused_before_a_revoke_come_back_consuming(void **state)
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + third, third);
     wait_log(f, 0, "batch not applied, will retry", 1, 30000); /* A pauses */
 
-    start_consumer(f, 1); /* B takes some of A's (paused) partitions */
+    start_consumer(f, 1, "100"); /* B takes some of A's (paused) partitions */
     wait_log(f, 0, "partitions revoked", 1, 60000);
     wait_log(f, 1, "partitions assigned", 1, 60000);
 
