@@ -1,6 +1,7 @@
 #include "http.h"
 #include "arena.h"
 #include "beacon.h"
+#include "guard.h"
 #include "error.h"
 #include "hash.h"
 #include "http_metrics.h"
@@ -80,6 +81,7 @@ struct worker {
 struct collector_http {
     struct collector_http_deps deps;
     struct MHD_Daemon *daemon;
+    struct collector_guard *guard; /* per-address limit and header deadline */
     int port;
 
     struct MHD_Response *accepted;  /* 202, empty */
@@ -520,6 +522,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct collector_http *http = cls;
     enum route route = route_of(url);
     struct request *req = *req_cls;
+    if (req == NULL)
+        collector_guard_headers_done(conn); /* the first call: headers are in */
 
     if (req == NULL && route == ROUTE_EVENT && strcmp(method, "POST") == 0) {
         const char *cl =
@@ -589,10 +593,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     (void)toe;
     request_release(*req_cls);
     *req_cls = NULL;
+    collector_guard_request_done(conn); /* the next request's headers are due */
 }
 
 static struct MHD_Response *static_response(const void *data, size_t len, const char *type)
@@ -681,16 +685,24 @@ int collector_http_start(const char *listen_addr, const struct collector_http_de
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    rc = collector_guard_new(deps->trusted_proxies, deps->max_per_address, deps->header_timeout_ms,
+                             deps->metrics, &http->guard);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the connection guard");
+        goto fail;
+    }
     rc = mochi_http_listen(listen_addr, 1024, &fd, &http->port, err, errlen);
     if (rc != 0)
         goto fail;
     http->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, mochi_http_mhd_log, "collector",
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, deps->threads,
-        MHD_OPTION_CONNECTION_LIMIT, deps->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+        collector_guard_accept, http->guard, on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
+        mochi_http_mhd_log, "collector", MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+        deps->threads, MHD_OPTION_CONNECTION_LIMIT, deps->max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, deps->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, http, MHD_OPTION_NOTIFY_CONNECTION, collector_guard_notify, http->guard,
+        MHD_OPTION_END);
     if (http->daemon == NULL) {
         snprintf(err, errlen, "cannot start the HTTP server on %s", listen_addr);
         close(fd);
@@ -724,6 +736,7 @@ void collector_http_stop(struct collector_http *http)
         return;
     if (http->daemon != NULL)
         MHD_stop_daemon(http->daemon);
+    collector_guard_destroy(http->guard);
     struct MHD_Response *shared[] = {http->accepted, http->preflight, http->gif, http->tracker,
                                      http->queue_full};
     for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)

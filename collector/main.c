@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -40,6 +41,32 @@ static const struct mochi_setting setting_max_connections = {.name = "max-connec
                                                              .min = 1,
                                                              .max = 1000000,
                                                              .help = "concurrent HTTP connections"};
+static const struct mochi_setting setting_max_per_address = {
+    .name = "max-connections-per-address",
+    .env = "MOCHI_COLLECTOR_MAX_CONNECTIONS_PER_ADDRESS",
+    .type = MOCHI_SETTING_INT,
+    .default_value = "64",
+    .min = 0,
+    .max = 1000000,
+    .help = "connections one client address may hold open (0: no limit); --trusted-proxies "
+            "are exempt, since behind a proxy every connection comes from it"};
+static const struct mochi_setting setting_idle_timeout = {
+    .name = "idle-timeout",
+    .env = "MOCHI_COLLECTOR_IDLE_TIMEOUT",
+    .type = MOCHI_SETTING_DURATION,
+    .default_value = "15s",
+    .min = 1000,
+    .max = 3600 * 1000,
+    .help = "a connection with no traffic for this long is closed"};
+static const struct mochi_setting setting_header_timeout = {
+    .name = "header-timeout",
+    .env = "MOCHI_COLLECTOR_HEADER_TIMEOUT",
+    .type = MOCHI_SETTING_DURATION,
+    .default_value = "10s",
+    .min = 0,
+    .max = 3600 * 1000,
+    .help = "a request's headers must be in within this long of the connection (or its "
+            "previous request) (0: no deadline), however slowly they trickle"};
 static const struct mochi_setting setting_shutdown_timeout = {
     .name = "shutdown-timeout",
     .env = "MOCHI_SHUTDOWN_TIMEOUT",
@@ -57,6 +84,9 @@ static const struct mochi_setting *const settings[] = {&mochi_setting_brokers,
                                                        &setting_refresh,
                                                        &setting_threads,
                                                        &setting_max_connections,
+                                                       &setting_max_per_address,
+                                                       &setting_idle_timeout,
+                                                       &setting_header_timeout,
                                                        &setting_shutdown_timeout,
                                                        &mochi_setting_log_level,
                                                        NULL};
@@ -70,6 +100,32 @@ static const struct mochi_program_spec spec = {
     .settings = settings,
     .kafka_properties = true,
 };
+
+/* Each connection takes a descriptor, besides the ~100 the process needs
+ * for Kafka, PostgreSQL and itself: raise the soft open-files limit to fit
+ * --max-connections where the hard limit allows, else say what will
+ * happen. */
+static void check_open_files(long max_connections)
+{
+    struct rlimit lim;
+    rlim_t need = (rlim_t)max_connections + 128;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= need)
+        return;
+    rlim_t was = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= need ? need : lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur >= need) {
+        mochi_log(MOCHI_LOG_INFO, "collector",
+                  "msg=\"raised the open-files limit\" from=%llu to=%llu", (unsigned long long)was,
+                  (unsigned long long)lim.rlim_cur);
+        return;
+    }
+    mochi_log(MOCHI_LOG_WARN, "collector",
+              "msg=\"the open-files limit is below --max-connections plus 128: connections past "
+              "it will be refused; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower "
+              "--max-connections\" limit=%llu max_connections=%ld",
+              (unsigned long long)(getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur : was),
+              max_connections);
+}
 
 int main(int argc, char **argv)
 {
@@ -120,7 +176,11 @@ int main(int argc, char **argv)
         .trusted_proxies = &trusted,
         .threads = (unsigned int)threads,
         .max_connections = (unsigned int)mochi_config_int(config, "max-connections"),
+        .max_per_address = (unsigned int)mochi_config_int(config, "max-connections-per-address"),
+        .idle_timeout_s = (unsigned int)((mochi_config_ms(config, "idle-timeout") + 999) / 1000),
+        .header_timeout_ms = (int)mochi_config_ms(config, "header-timeout"),
     };
+    check_open_files((long)deps.max_connections);
     if (collector_http_start(mochi_config_str(config, "listen"), &deps, &http, err, sizeof(err)) !=
         0)
         goto fail;

@@ -2,6 +2,7 @@
  * PostgreSQL and a dev Kafka broker of its own. Every event is read back
  * from the topic and checked field by field; the visitor hash is
  * recomputed here with libsodium directly from the salt in the database. */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -436,6 +437,107 @@ static void chunked_body_over_the_limit_is_refused_early(void **state)
     assert_true(got <= 0 || strstr(answer, " 413 ") != NULL);
 }
 
+/* A connection from 127.0.0.2 (not a trusted proxy in these tests) that
+ * has sent the start of a request and stops there; -1 when refused at
+ * connect. */
+static int slow_client(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    from.sin_addr.s_addr = htonl(0x7f000002);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
+        connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0) {
+        close(fd);
+        return -1;
+    }
+    const char *start = "POST /api/event HTTP/1.1\r\nHost: x\r\n";
+    if (send(fd, start, strlen(start), MSG_NOSIGNAL) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* True when the server has closed fd (EOF or reset) within timeout_ms. */
+static bool closed_by_server(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return false;
+    char buf[256];
+    return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0;
+}
+
+/* The review's lock-out: connections that send a header line now and then
+ * held every slot, and a normal beacon got no answer. Now one address holds
+ * at most --max-connections-per-address, and headers that trickle past
+ * --header-timeout are cut off. */
+static void slow_clients_cannot_lock_others_out(void **state)
+{
+    struct fixture *f = *state;
+    const char *const extra[] = {"--max-connections-per-address", "8", "--header-timeout", "2s",
+                                 NULL};
+    start_collector(f, extra);
+    enum { N = 40 };
+    int fds[N];
+    int refused = 0, held = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = slow_client(f->port);
+        if (fds[i] < 0 || closed_by_server(fds[i], 200)) {
+            refused++;
+            if (fds[i] >= 0)
+                close(fds[i]);
+            fds[i] = -1;
+        } else {
+            held++;
+        }
+    }
+    print_message("%d slow connections held, %d refused\n", held, refused);
+    assert_true(held <= 8);
+    assert_true(refused >= N - 8);
+
+    /* Everybody else is still served at once. */
+    assert_int_equal(post(f, "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", NULL,
+                          "{\"k\":\"" KEY "\",\"u\":\"https://example.com/\"}"),
+                     202);
+
+    /* The held ones trickle a header line every 500 ms, which an idle
+     * timeout alone would never end: the header deadline does. */
+    int64_t deadline = mochi_test_now_ms() + 8000;
+    int open = held;
+    while (open > 0 && mochi_test_now_ms() < deadline) {
+        usleep(500000);
+        for (int i = 0; i < N; i++) {
+            if (fds[i] < 0)
+                continue;
+            if (send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0 ||
+                closed_by_server(fds[i], 0)) {
+                close(fds[i]);
+                fds[i] = -1;
+                open--;
+            }
+        }
+    }
+    assert_int_equal(open, 0);
+
+    char url[128];
+    snprintf(url, sizeof(url), "%s/metrics", f->base);
+    struct mochi_test_response r;
+    mochi_test_http("GET", url, NULL, NULL, &r);
+    assert_non_null(
+        strstr(r.body, "mochi_collector_connections_refused_total{reason=\"per_address\"}"));
+    assert_non_null(
+        strstr(r.body, "mochi_collector_connections_refused_total{reason=\"header_timeout\"}"));
+    assert_null(
+        strstr(r.body, "mochi_collector_connections_refused_total{reason=\"header_timeout\"} 0\n"));
+    mochi_test_response_free(&r);
+    char *log = mochi_test_read_file(f->collector.log);
+    assert_non_null(strstr(log, "msg=\"connections refused\""));
+    free(log);
+}
+
 static void raw_ip_and_user_agent_never_leave_the_process(void **state)
 {
     struct fixture *f = *state;
@@ -746,6 +848,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(chunked_body_over_the_limit_is_refused_early, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(slow_clients_cannot_lock_others_out, setup, teardown),
         cmocka_unit_test_setup_teardown(raw_ip_and_user_agent_never_leave_the_process, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kafka_down_then_up_delivers_each_accepted_beacon_once,
