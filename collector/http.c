@@ -514,6 +514,41 @@ static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connec
     }
 }
 
+struct framing {
+    int content_lengths;
+    int transfer_encodings;
+    const char *first_length;
+    bool lengths_differ;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ == 0)
+            f->first_length = value;
+        else if (value == NULL || f->first_length == NULL || strcmp(value, f->first_length) != 0)
+            f->lengths_differ = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+    }
+    return MHD_YES;
+}
+
+/* libmicrohttpd 0.9.75 takes a request with two different Content-Length
+ * headers, or with both Content-Length and Transfer-Encoding, and picks
+ * one; a proxy in front may pick the other, and the bytes left over become
+ * a request of the attacker's (request smuggling). RFC 9112 says to refuse
+ * such a request. */
+static bool framing_is_clear(struct MHD_Connection *conn)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    return !f.lengths_differ && !(f.content_lengths > 0 && f.transfer_encodings > 0);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -526,6 +561,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         collector_guard_headers_done(conn); /* the first call: headers are in */
 
     if (req == NULL && route == ROUTE_EVENT && strcmp(method, "POST") == 0) {
+        if (!framing_is_clear(conn)) {
+            mochi_metric_inc(http->outcomes[OUT_INVALID]);
+            return send_error(http, conn, route, 400,
+                              "conflicting Content-Length or Transfer-Encoding headers");
+        }
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > BEACON_BODY_MAX) {
