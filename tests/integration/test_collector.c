@@ -639,6 +639,34 @@ static void raw_ip_and_user_agent_never_leave_the_process(void **state)
     assert_int_equal(count, 20);
     int status = mochi_test_proc_stop(&f->collector, SIGTERM, 15000);
     assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* Stored by a consumer: neither in a dump of the database nor in the
+     * PostgreSQL server's log. */
+    char conninfo[600];
+    mochi_test_db_conninfo_as(&f->db, "mochi_consumer", conninfo, sizeof(conninfo));
+    struct mochi_test_proc consumer;
+    mochi_test_stream_start(&consumer, "mochi-consumer", conninfo, f->kafka.bootstrap, f->topic,
+                            NULL);
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    int64_t deadline = mochi_test_now_ms() + 60000;
+    while (mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events") < 20 &&
+           mochi_test_now_ms() < deadline)
+        usleep(100000);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events"), 20);
+    PQfinish(conn);
+    assert_int_equal(WEXITSTATUS(mochi_test_proc_stop(&consumer, SIGTERM, 30000)), 0);
+    char *dump = mochi_test_pg_dump(&f->db);
+    char *pglog = mochi_test_pg_server_log();
+    assert_non_null(strstr(dump, "/p/19")); /* we are reading the right dump */
+    for (int i = 0; i < 20; i++) {
+        assert_null(strstr(dump, ips[i]));
+        assert_null(strstr(pglog, ips[i]));
+    }
+    assert_null(strstr(dump, "PrivacyProbe"));
+    assert_null(strstr(pglog, "PrivacyProbe"));
+    free(dump);
+    free(pglog);
+
     char *log = mochi_test_read_file(f->collector.log);
     assert_non_null(log);
     assert_non_null(strstr(log, "msg=\"started\"")); /* we are reading the right log */
