@@ -23,9 +23,10 @@
 extern const char collector_tracker_js[];
 extern const size_t collector_tracker_js_len;
 
-enum route { ROUTE_EVENT, ROUTE_GIF, ROUTE_JS, ROUTE_HEALTHZ, ROUTE_METRICS, ROUTE_OTHER, NROUTES };
-static const char *const route_names[NROUTES] = {"event",   "gif",     "tracker",
-                                                 "healthz", "metrics", "other"};
+/* The public port serves beacons and the tracker only; /metrics and
+ * /healthz are on --metrics-listen (main.c), out of visitors' reach. */
+enum route { ROUTE_EVENT, ROUTE_GIF, ROUTE_JS, ROUTE_OTHER, NROUTES };
+static const char *const route_names[NROUTES] = {"event", "gif", "tracker", "other"};
 static const unsigned int statuses[] = {200, 202, 204, 400, 403, 404, 405, 413, 500, 503};
 #define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]))
 
@@ -193,10 +194,6 @@ static enum route route_of(const char *url)
         return ROUTE_GIF;
     if (strcmp(url, "/mochi.js") == 0)
         return ROUTE_JS;
-    if (strcmp(url, "/healthz") == 0)
-        return ROUTE_HEALTHZ;
-    if (strcmp(url, "/metrics") == 0)
-        return ROUTE_METRICS;
     return ROUTE_OTHER;
 }
 
@@ -468,27 +465,6 @@ static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connec
     switch (route) {
     case ROUTE_JS:
         return send_shared(http, conn, route, 200, http->tracker);
-    case ROUTE_HEALTHZ: {
-        bool ok = collector_producer_healthy(http->deps.producer);
-        return ok ? send_json(http, conn, route, 200, "status", "ok")
-                  : send_json(http, conn, route, 503, "status", "Kafka producer unavailable");
-    }
-    case ROUTE_METRICS: {
-        char *text = NULL;
-        size_t len = 0;
-        if (mochi_metrics_render(http->deps.metrics, &text, &len) != 0)
-            return send_error(http, conn, route, 500, "out of memory");
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        if (r == NULL) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, MOCHI_METRICS_CONTENT_TYPE);
-        count_request(http, route, 200);
-        enum MHD_Result ret = MHD_queue_response(conn, 200, r);
-        MHD_destroy_response(r);
-        return ret;
-    }
     case ROUTE_GIF: {
         char why[160] = "";
         struct beacon_fields fields;

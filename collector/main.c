@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "hash.h"
 #include "http.h"
+#include "http_metrics.h"
 #include "log.h"
 #include "metrics.h"
 #include "netaddr.h"
@@ -67,6 +68,12 @@ static const struct mochi_setting setting_header_timeout = {
     .max = 3600 * 1000,
     .help = "a request's headers must be in within this long of the connection (or its "
             "previous request) (0: no deadline), however slowly they trickle"};
+static const struct mochi_setting setting_metrics_listen = {
+    .name = "metrics-listen",
+    .env = "MOCHI_METRICS_LISTEN",
+    .type = MOCHI_SETTING_ADDRESS,
+    .default_value = "127.0.0.1:9100",
+    .help = "address of /metrics and /healthz, apart from the public beacon port (--listen)"};
 static const struct mochi_setting setting_shutdown_timeout = {
     .name = "shutdown-timeout",
     .env = "MOCHI_SHUTDOWN_TIMEOUT",
@@ -76,27 +83,19 @@ static const struct mochi_setting setting_shutdown_timeout = {
     .max = 3600 * 1000,
     .help = "how long SIGTERM waits for Kafka to take what is queued"};
 
-static const struct mochi_setting *const settings[] = {&mochi_setting_brokers,
-                                                       &mochi_setting_topic,
-                                                       &mochi_setting_database_url,
-                                                       &mochi_setting_listen,
-                                                       &mochi_setting_trusted_proxies,
-                                                       &setting_refresh,
-                                                       &setting_threads,
-                                                       &setting_max_connections,
-                                                       &setting_max_per_address,
-                                                       &setting_idle_timeout,
-                                                       &setting_header_timeout,
-                                                       &setting_shutdown_timeout,
-                                                       &mochi_setting_log_level,
-                                                       NULL};
+static const struct mochi_setting *const settings[] = {
+    &mochi_setting_brokers,    &mochi_setting_topic,     &mochi_setting_database_url,
+    &mochi_setting_listen,     &setting_metrics_listen,  &mochi_setting_trusted_proxies,
+    &setting_refresh,          &setting_threads,         &setting_max_connections,
+    &setting_max_per_address,  &setting_idle_timeout,    &setting_header_timeout,
+    &setting_shutdown_timeout, &mochi_setting_log_level, NULL};
 
 static const struct mochi_program_spec spec = {
     .name = "mochi-collector",
     .summary = "Receives page-view beacons over HTTP (POST /api/event, GET /p.gif), hashes the "
                "visitor with the day's salt, and publishes Avro events to Kafka. Serves the "
-               "tracker at /mochi.js, /healthz and /metrics. The database URL should use the "
-               "mochi_collector role.",
+               "tracker at /mochi.js; /healthz and /metrics are on --metrics-listen. The "
+               "database URL should use the mochi_collector role.",
     .settings = settings,
     .kafka_properties = true,
 };
@@ -127,6 +126,12 @@ static void check_open_files(long max_connections)
               max_connections);
 }
 
+/* /healthz: 200 while the Kafka producer is usable. */
+static int producer_healthy(void *arg)
+{
+    return collector_producer_healthy(arg);
+}
+
 int main(int argc, char **argv)
 {
     /* First of all, so that a SIGTERM arriving during start-up drains too. */
@@ -138,6 +143,7 @@ int main(int argc, char **argv)
     struct collector_producer *producer = NULL;
     struct collector_sites *sites = NULL;
     struct collector_http *http = NULL;
+    struct mochi_metrics_server *metrics_server = NULL;
     char err[512] = "";
     int code = 1;
 
@@ -184,6 +190,10 @@ int main(int argc, char **argv)
     if (collector_http_start(mochi_config_str(config, "listen"), &deps, &http, err, sizeof(err)) !=
         0)
         goto fail;
+    if (mochi_metrics_server_start(metrics, mochi_config_str(config, "metrics-listen"),
+                                   producer_healthy, producer, &metrics_server, err,
+                                   sizeof(err)) != 0)
+        goto fail;
     mochi_log(MOCHI_LOG_INFO, "collector",
               "msg=\"started\" listen=%s port=%d threads=%ld topic=%s trusted_proxies=%zu",
               mochi_config_str(config, "listen"), collector_http_port(http), threads,
@@ -196,6 +206,8 @@ int main(int argc, char **argv)
     collector_http_quiesce(http);
     collector_http_stop(http); /* requests in progress finish first */
     http = NULL;
+    mochi_metrics_server_stop(metrics_server); /* its /healthz reads the producer */
+    metrics_server = NULL;
     int undelivered =
         collector_producer_close(producer, (int)mochi_config_ms(config, "shutdown-timeout"));
     producer = NULL;
@@ -206,6 +218,7 @@ fail:
     fprintf(stderr, "mochi-collector: %s\n", err);
 out:
     collector_http_stop(http);
+    mochi_metrics_server_stop(metrics_server);
     (void)collector_producer_close(producer, 0);
     collector_sites_destroy(sites);
     mochi_metrics_destroy(metrics);

@@ -88,6 +88,8 @@ static void three_nodes_lose_the_busiest_leader(void **state)
                                     listen,
                                     "--trusted-proxies",
                                     "127.0.0.1/32",
+                                    "--metrics-listen",
+                                    "127.0.0.1:0",
                                     NULL};
     struct mochi_test_proc collector, consumers[2], rollups[2];
     start_as(&collector, &db, "mochi_collector", collector_args);

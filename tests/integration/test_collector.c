@@ -36,7 +36,8 @@ struct fixture {
     struct mochi_test_proc collector;
     char topic[64];
     int port;
-    char base[64];
+    char base[64];         /* the public port: beacons and the tracker */
+    char metrics_base[64]; /* --metrics-listen: /metrics and /healthz */
     struct mochi_schema_set *schemas;
     struct mochi_codec *codec;
 };
@@ -69,8 +70,10 @@ static void start_collector(struct fixture *f, const char *const extra[])
                       "--refresh-interval",
                       "300ms",
                       "--threads",
-                      "2"};
-    int argc = 13;
+                      "2",
+                      "--metrics-listen",
+                      "127.0.0.1:0"};
+    int argc = 15;
     for (size_t i = 0; extra && extra[i] && argc < 31; i++)
         argv[argc++] = (char *)extra[i];
     argv[argc] = NULL;
@@ -80,6 +83,8 @@ static void start_collector(struct fixture *f, const char *const extra[])
         char *log = mochi_test_read_file(f->collector.log);
         fail_msg("collector did not listen; log:\n%s", log ? log : "");
     }
+    snprintf(f->metrics_base, sizeof(f->metrics_base), "http://127.0.0.1:%d",
+             mochi_test_metrics_port(&f->collector, 20000));
 }
 
 static int setup(void **state)
@@ -278,7 +283,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     assert_non_null(strstr(r.body, "sendBeacon"));
     assert_true(strlen(r.body) < 2048);
     mochi_test_response_free(&r);
-    snprintf(url, sizeof(url), "%s/healthz", f->base);
+    snprintf(url, sizeof(url), "%s/healthz", f->metrics_base);
     int64_t deadline = mochi_test_now_ms() + 10000;
     do {
         mochi_test_http("GET", url, NULL, NULL, &r);
@@ -293,6 +298,14 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     mochi_test_http("GET", url, NULL, NULL, &r);
     assert_int_equal(r.status, 404);
     mochi_test_response_free(&r);
+    /* the public port does not show the operator's endpoints */
+    const char *private_paths[] = {"/metrics", "/healthz"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(url, sizeof(url), "%s%s", f->base, private_paths[i]);
+        mochi_test_http("GET", url, NULL, NULL, &r);
+        assert_int_equal(r.status, 404);
+        mochi_test_response_free(&r);
+    }
     int64_t after = wall_us();
 
     /* The topic holds exactly the four published events. */
@@ -333,7 +346,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     PQfinish(conn);
 
     /* /metrics counts what happened */
-    snprintf(url, sizeof(url), "%s/metrics", f->base);
+    snprintf(url, sizeof(url), "%s/metrics", f->metrics_base);
     mochi_test_http("GET", url, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "mochi_collector_events_total{outcome=\"published\"} 4\n"));
@@ -523,7 +536,7 @@ static void slow_clients_cannot_lock_others_out(void **state)
     assert_int_equal(open, 0);
 
     char url[128];
-    snprintf(url, sizeof(url), "%s/metrics", f->base);
+    snprintf(url, sizeof(url), "%s/metrics", f->metrics_base);
     struct mochi_test_response r;
     mochi_test_http("GET", url, NULL, NULL, &r);
     assert_non_null(
@@ -752,7 +765,7 @@ static void full_queue_answers_503_and_drops_nothing_accepted(void **state)
     }
     mochi_test_messages_free(msgs, count);
     char url[128];
-    snprintf(url, sizeof(url), "%s/metrics", f->base);
+    snprintf(url, sizeof(url), "%s/metrics", f->metrics_base);
     struct mochi_test_response r;
     mochi_test_http("GET", url, NULL, NULL, &r);
     char line[128];
@@ -877,7 +890,7 @@ static void new_sites_appear_and_a_lost_database_is_survived(void **state)
         assert_int_equal(
             post(f, ua, NULL, "{\"k\":\"" KEY "\",\"u\":\"https://example.com/cached\"}"), 202);
     char url[128];
-    snprintf(url, sizeof(url), "%s/metrics", f->base);
+    snprintf(url, sizeof(url), "%s/metrics", f->metrics_base);
     struct mochi_test_response r;
     mochi_test_http("GET", url, NULL, NULL, &r);
     assert_non_null(strstr(r.body, "mochi_collector_database_up 0\n"));
