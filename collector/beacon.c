@@ -275,6 +275,12 @@ enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beaco
             bool own =
                 strcasecmp(rhost, host) == 0 || mochi_host_matches_domain(rhost, hlen, site_domain);
             if (!own) {
+                /* libcurl percent-decodes the host ("%ef" is byte 0xEF) and
+                 * checks only for ASCII controls and delimiters. */
+                if (!text_is_clean(rhost, hlen, false)) {
+                    snprintf(why, whylen, "referrer host has invalid UTF-8 or control characters");
+                    goto out;
+                }
                 size_t slen = strlen(rscheme);
                 if (slen + 3 + hlen >= sizeof(ev->referrer)) {
                     snprintf(why, whylen, "referrer host is too long");

@@ -91,8 +91,14 @@ int mochi_cidr_list_parse(const char *text, struct mochi_cidr_list *list, char *
             ok = parse_one_cidr(entry, &items[count]) == 0;
         }
         if (!ok) {
-            snprintf(err, errlen, "'%.*s' is not an IP address or CIDR", (int)(len > 64 ? 64 : len),
-                     p);
+            /* The entry is quoted as printable ASCII ('?' for the rest), so
+             * that the one error line stays one line of clean UTF-8. */
+            char shown[65];
+            size_t n = len < sizeof(shown) - 1 ? len : sizeof(shown) - 1;
+            for (size_t i = 0; i < n; i++)
+                shown[i] = p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?';
+            shown[n] = '\0';
+            snprintf(err, errlen, "'%s' is not an IP address or CIDR", shown);
             free(items);
             return MOCHI_ERR_INVALID;
         }

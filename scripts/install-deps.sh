@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang-format
+  build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
   librdkafka-dev libavro-dev libsodium-dev libcmocka-dev
   libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev
   postgresql postgresql-contrib

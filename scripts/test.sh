@@ -6,7 +6,9 @@
 # Apache Kafka (scripts/kafka-test-server, one cluster per test process),
 # the sanitizer build's on the dev broker (mochi-devkafka, one per test):
 # every Kafka-facing feature is tested on both. MOCHI_TEST_KAFKA=dev|apache
-# before the command runs both builds on that one broker instead.
+# before the command runs both builds on that one broker instead. Last,
+# each libFuzzer target of tests/fuzz runs for 30 s (scripts/fuzz.sh: a
+# clang build in build-fuzz/ and about 3 minutes in all).
 # Exit status is non-zero when anything fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,4 +33,6 @@ run_suite() {
 
 run_suite build "${MOCHI_TEST_KAFKA:-apache}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build-asan "${MOCHI_TEST_KAFKA:-dev}" -DCMAKE_BUILD_TYPE=Debug -DMOCHI_SANITIZE=ON
+echo "== fuzz (30 s per target)"
+bash scripts/fuzz.sh --seconds 30
 echo "== all tests passed (release build on ${MOCHI_TEST_KAFKA:-apache} Kafka, sanitizer build on ${MOCHI_TEST_KAFKA:-dev} Kafka)"

@@ -210,6 +210,34 @@ static void client_ip_through_trusted_proxies(void **state)
     mochi_cidr_list_free(&trusted);
 }
 
+/* Found by tests/fuzz/fuzz_beacon: libcurl percent-decodes a referrer's
+ * host without checking the bytes, so "%ef" put invalid UTF-8 into an
+ * accepted event, which the encoder then refused ("event out of range"). */
+static void referrer_host_must_be_clean_text(void **state)
+{
+    (void)state;
+    struct beacon_urls *urls = NULL;
+    assert_int_equal(beacon_urls_new(&urls), 0);
+    struct beacon_fields fields = {.key = "Xk3y_abcdefgh-1234", .url = "https://example.com/a"};
+    struct mochi_pageview ev;
+    char why[160];
+    static const char *const bad[] = {"https://news%ef.example.org/", "https://a%c2%85b.org/",
+                                      "https://%c0%af.org/"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(fields.referrer, sizeof(fields.referrer), "%s", bad[i]);
+        assert_int_equal(beacon_normalize(urls, &fields, "example.com", &ev, why, sizeof(why)),
+                         BEACON_INVALID);
+        assert_string_equal(why, "referrer host has invalid UTF-8 or control characters");
+    }
+    /* Clean UTF-8 stays as it was, and so does the event's validity. */
+    snprintf(fields.referrer, sizeof(fields.referrer), "https://caf%%c3%%a9.example.org/x");
+    assert_int_equal(beacon_normalize(urls, &fields, "example.com", &ev, why, sizeof(why)),
+                     BEACON_OK);
+    assert_true(ev.has_referrer);
+    assert_string_equal(ev.referrer, "https://caf\xc3\xa9.example.org");
+    beacon_urls_destroy(urls);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +247,7 @@ int main(void)
         cmocka_unit_test(agrees_with_the_reference),
         cmocka_unit_test(client_ip_of_the_peer),
         cmocka_unit_test(client_ip_through_trusted_proxies),
+        cmocka_unit_test(referrer_host_must_be_clean_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,11 +126,34 @@ static void domains(void **state)
     assert_false(mochi_host_matches_domain("com", 3, "example.com"));
 }
 
+/* Found by tests/fuzz/fuzz_settings: the bad entry was quoted raw, so a
+ * newline or half a UTF-8 sequence (the 64-byte cut) reached the error. */
+static void cidr_list_error_is_clean_text(void **state)
+{
+    (void)state;
+    struct mochi_cidr_list list;
+    char err[160];
+    assert_int_equal(mochi_cidr_list_parse("10.0.0.1,ev\nil\xff", &list, err, sizeof(err)),
+                     MOCHI_ERR_INVALID);
+    assert_string_equal(err, "'ev?il?' is not an IP address or CIDR");
+    /* 63 ASCII bytes and a two-byte character cut after its first byte */
+    char text[80];
+    memset(text, 'a', 63);
+    memcpy(text + 63, "\xc3\xa9", 3);
+    assert_int_equal(mochi_cidr_list_parse(text, &list, err, sizeof(err)), MOCHI_ERR_INVALID);
+    for (const char *c = err; *c; c++)
+        assert_true(*c >= 0x20 && *c < 0x7f);
+    assert_non_null(strstr(err, "aaa?' is not"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cidr_lists), cmocka_unit_test(cidr_lists_separated_by_spaces),
-        cmocka_unit_test(host_port),  cmocka_unit_test(address_format),
+        cmocka_unit_test(cidr_lists),
+        cmocka_unit_test(cidr_lists_separated_by_spaces),
+        cmocka_unit_test(cidr_list_error_is_clean_text),
+        cmocka_unit_test(host_port),
+        cmocka_unit_test(address_format),
         cmocka_unit_test(domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
