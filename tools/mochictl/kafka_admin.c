@@ -1,9 +1,11 @@
 #include "kafka_admin.h"
 #include "kafka.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 rd_kafka_t *mochictl_kafka_open(const struct mochi_config *config, const char *group)
 {
@@ -29,6 +31,15 @@ rd_kafka_t *mochictl_kafka_open(const struct mochi_config *config, const char *g
         fprintf(stderr, "mochictl: cannot create a Kafka client: %s\n", err);
     }
     return rk;
+}
+
+/* Errors a leader change or a broker starting up gives for a moment. */
+static bool retriable(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+           e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+           e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+           e == RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE;
 }
 
 int mochictl_kafka_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
@@ -58,8 +69,16 @@ int mochictl_kafka_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
     rd_kafka_metadata_destroy(md);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        e = rd_kafka_query_watermark_offsets(rk, topic, offs[i].partition, &offs[i].low,
-                                             &offs[i].high, timeout_ms);
+        /* A leader that moves (a broker restarting, a topic just made)
+         * answers NOT_LEADER for a moment: ask again, within timeout_ms. */
+        for (int waited = 0;; waited += 250) {
+            e = rd_kafka_query_watermark_offsets(rk, topic, offs[i].partition, &offs[i].low,
+                                                 &offs[i].high, timeout_ms);
+            if (!retriable(e) || waited >= timeout_ms)
+                break;
+            struct timespec pause = {0, 250 * 1000000};
+            nanosleep(&pause, NULL);
+        }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             fprintf(stderr, "mochictl: cannot read offsets of %s [%d]: %s\n", topic,
                     (int)offs[i].partition, rd_kafka_err2str(e));
