@@ -216,12 +216,22 @@ static enum MHD_Result send_shared(struct collector_http *http, struct MHD_Conne
     return MHD_queue_response(conn, status, response);
 }
 
-/* Answers {key: text} with status; JSON-escaped by jansson. */
+/* Answers {key: text} with status; JSON-escaped by jansson. text may quote
+ * the client's bytes (jansson's parse errors do, cut anywhere), which need
+ * not be UTF-8 and which jansson would then refuse: only printable ASCII is
+ * kept, the rest becomes '?', so every bad request gets its answer. */
 static enum MHD_Result send_json(struct collector_http *http, struct MHD_Connection *conn,
                                  enum route route, unsigned int status, const char *key,
                                  const char *text)
 {
-    json_t *obj = json_pack("{s:s}", key, text);
+    char clean[256];
+    size_t n = 0;
+    for (; text[n] != '\0' && n < sizeof(clean) - 1; n++) {
+        unsigned char c = (unsigned char)text[n];
+        clean[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    clean[n] = '\0';
+    json_t *obj = json_pack("{s:s}", key, clean);
     char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (body == NULL)
@@ -252,17 +262,17 @@ static enum MHD_Result send_error(struct collector_http *http, struct MHD_Connec
 }
 
 /* What handle_beacon reads from the request headers, in one walk over
- * them. Only ua, want_xff and xff_len need setting before the walk: the
- * buffer is written as it fills. */
+ * them. Only ua, want_xff and nxff need setting before the walk. */
+#define MAX_XFF_HEADERS 16
 struct header_scan {
     const char *ua; /* the first User-Agent, as MHD_lookup_connection_value */
     bool want_xff;
-    size_t xff_len;
-    char xff[1024]; /* every X-Forwarded-For, in order, joined with commas */
+    size_t nxff;                      /* X-Forwarded-For headers seen (may exceed the array) */
+    const char *xff[MAX_XFF_HEADERS]; /* their values, in order (MHD's memory) */
+    size_t xff_size[MAX_XFF_HEADERS];
 };
 
-/* Notes the first User-Agent and, when wanted, joins every X-Forwarded-For
- * header with commas; what does not fit in xff is cut off. */
+/* Notes the first User-Agent and, when wanted, every X-Forwarded-For. */
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size)
 {
@@ -277,14 +287,55 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     if (!s->want_xff || key_size != sizeof(xff_name) - 1 || value == NULL ||
         strcasecmp(key, xff_name) != 0)
         return MHD_YES;
-    if (s->xff_len > 0 && s->xff_len + 1 < sizeof(s->xff))
-        s->xff[s->xff_len++] = ',';
-    size_t room = sizeof(s->xff) - 1 - s->xff_len;
-    size_t n = strnlen(value, value_size < room ? value_size : room);
-    memcpy(s->xff + s->xff_len, value, n);
-    s->xff_len += n;
-    s->xff[s->xff_len] = '\0';
+    if (s->nxff < MAX_XFF_HEADERS) {
+        s->xff[s->nxff] = value;
+        s->xff_size[s->nxff] = strnlen(value, value_size);
+    }
+    s->nxff++;
     return MHD_YES;
+}
+
+/* Joins the X-Forwarded-For values with commas into out, keeping the
+ * right-most whole entries that fit: the proxies we trust append at the
+ * end, so the end is what must survive a client's padding at the start.
+ * Returns out, or NULL when there is nothing to believe (no header, or
+ * more headers than we keep: then the peer's address is used). */
+static const char *join_forwarded_tail(const struct header_scan *s, char *out, size_t size)
+{
+    if (s->nxff == 0 || s->nxff > MAX_XFF_HEADERS)
+        return NULL;
+    size_t pos = size - 1; /* out[pos..size-1) holds the entries kept so far */
+    out[pos] = '\0';
+    for (size_t i = s->nxff; i-- > 0;) {
+        const char *v = s->xff[i];
+        size_t n = s->xff_size[i];
+        size_t sep = pos < size - 1 ? 1 : 0;
+        if (n + sep > pos) {
+            /* Keep the longest tail of v that starts after a comma and
+             * fits, then stop: what is left of it is the client's. */
+            size_t keep = 0;
+            for (size_t c = n; c-- > 0;) {
+                if (v[c] != ',')
+                    continue;
+                if (n - c - 1 + sep > pos)
+                    break;
+                keep = n - c - 1;
+            }
+            if (keep > 0) {
+                if (sep)
+                    out[--pos] = ',';
+                pos -= keep;
+                memcpy(out + pos, v + n - keep, keep);
+            }
+            break;
+        }
+        if (sep)
+            out[--pos] = ',';
+        pos -= n;
+        memcpy(out + pos, v, n);
+    }
+    memmove(out, out + pos, size - pos);
+    return out[0] != '\0' ? out : NULL;
 }
 
 static void poke_sites(struct collector_http *http)
@@ -343,10 +394,10 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         return send_error(http, conn, route, 400, why);
     }
 
-    struct header_scan headers; /* not zeroed as a whole: xff is 1 KiB */
+    struct header_scan headers;
     headers.ua = NULL;
     headers.want_xff = http->deps.trusted_proxies->count > 0;
-    headers.xff_len = 0;
+    headers.nxff = 0;
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &headers);
     const char *ua = headers.ua;
     if (beacon_is_bot(ua)) {
@@ -362,8 +413,10 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     char ip[64];
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info == NULL || beacon_client_ip(info->client_addr, headers.xff_len ? headers.xff : NULL,
-                                         http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
+    char xff[1024];
+    if (info == NULL ||
+        beacon_client_ip(info->client_addr, join_forwarded_tail(&headers, xff, sizeof(xff)),
+                         http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 500, "cannot read the client address");
     }
@@ -392,8 +445,23 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     return send_accepted(http, conn, route);
 }
 
+/* A query argument, or NULL when absent; *ok is false when its decoded
+ * value holds a NUL byte (%00), which would silently cut it short. */
+static const char *query_arg(struct MHD_Connection *conn, const char *name, bool *ok)
+{
+    const char *value = NULL;
+    size_t size = 0;
+    if (MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &size) != MHD_YES)
+        return NULL;
+    if (value != NULL && strlen(value) != size)
+        *ok = false;
+    return value;
+}
+
+/* head: a HEAD request, answered like GET but never publishing. */
 static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connection *conn,
-                                  enum route route)
+                                  enum route route, bool head)
 {
     switch (route) {
     case ROUTE_JS:
@@ -422,13 +490,21 @@ static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connec
     case ROUTE_GIF: {
         char why[160] = "";
         struct beacon_fields fields;
-        const char *k = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "k");
-        const char *u = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "u");
-        const char *r = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "r");
+        bool no_nul = true;
+        const char *k = query_arg(conn, "k", &no_nul);
+        const char *u = query_arg(conn, "u", &no_nul);
+        const char *r = query_arg(conn, "r", &no_nul);
+        if (!no_nul) {
+            mochi_metric_inc(http->outcomes[OUT_INVALID]);
+            return send_error(http, conn, route, 400, "NUL byte (%00) in a query argument");
+        }
         if (beacon_from_query(k, u, r, &fields, why, sizeof(why)) != BEACON_OK) {
             mochi_metric_inc(http->outcomes[OUT_INVALID]);
             return send_error(http, conn, route, 400, why);
         }
+        /* A HEAD (link checkers, prefetchers) is not a page view. */
+        if (head)
+            return send_shared(http, conn, route, 200, http->gif);
         return handle_beacon(http, conn, route, &fields, now_us());
     }
     default:
@@ -499,7 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                               : send_error(http, conn, route, 405, "use POST");
     if (route != ROUTE_OTHER && !get)
         return send_error(http, conn, route, 405, "use GET");
-    return handle_get(http, conn, route);
+    return handle_get(http, conn, route, strcmp(method, "HEAD") == 0);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

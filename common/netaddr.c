@@ -67,9 +67,11 @@ int mochi_cidr_list_parse(const char *text, struct mochi_cidr_list *list, char *
     list->count = 0;
     if (text == NULL)
         return 0;
+    /* Entries are separated by commas and spaces alike: count both, so that
+     * "10.0.0.1 10.0.1.1" gets room for two. */
     size_t cap = 1;
     for (const char *p = text; *p; p++)
-        cap += *p == ',';
+        cap += *p == ',' || *p == ' ';
     struct mochi_cidr *items = calloc(cap, sizeof(*items));
     if (items == NULL)
         return MOCHI_ERR_NOMEM;

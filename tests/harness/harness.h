@@ -230,8 +230,8 @@ int mochi_test_free_port(void);
 /* Starts a stream daemon ("mochi-consumer" or "mochi-rollup") with conninfo
  * as its database URL, on bootstrap and topic, /metrics on any free port,
  * 50 ms batch waits, batch_size events per batch (NULL: the default), and a
- * 6 s Kafka session so that the dev broker re-forms its group quickly after
- * a member is killed. */
+ * 6 s Kafka session (the broker's minimum) so that a killed member's
+ * partitions move within seconds. */
 void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
                              const char *conninfo, const char *bootstrap, const char *topic,
                              const char *batch_size);

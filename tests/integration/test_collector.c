@@ -220,6 +220,8 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
         {"{\"k\":\"" KEY "\",\"u\":\"https://example.com/\",\"r\":\"::nope\"}", 400},
         {"{\"k\":\"" KEY "\",\"u\":\"https://example.com/\xff\xfe\"}", 400},
         {"{\"k\":\"" KEY "\",\"u\":\"https://example.com/\",\"r\":5}", 400},
+        /* jansson's message quotes half of the UTF-8 "\xc3\xa9": still a 400 */
+        {"{\"k\":\"\\\xc3\xa9\"}", 400},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         long got = post(f, chrome, NULL, bad[i].body);
@@ -233,6 +235,21 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     strcpy(big + n + 4500, "\"}");
     assert_int_equal(post(f, chrome, NULL, big), 413);
     free(big);
+
+    /* The pixel: HEAD answers without publishing (the topic check below
+     * counts), and a %00 in an argument is refused, not cut. */
+    snprintf(url, sizeof(url), "%s/p.gif?k=" KEY "&u=https%%3A%%2F%%2Fexample.com%%2Fhead",
+             f->base);
+    const char *chrome_h[] = {"User-Agent: Mozilla/5.0 (X11) Chrome/120.0 Safari/537.36", NULL};
+    mochi_test_http("HEAD", url, chrome_h, NULL, &r);
+    assert_int_equal(r.status, 200);
+    mochi_test_response_free(&r);
+    snprintf(url, sizeof(url), "%s/p.gif?k=" KEY "&u=https%%3A%%2F%%2Fexample.com%%2Fa%%00b",
+             f->base);
+    mochi_test_http("GET", url, chrome_h, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "NUL"));
+    mochi_test_response_free(&r);
 
     /* methods, preflight, tracker, health, metrics */
     snprintf(url, sizeof(url), "%s/api/event", f->base);
@@ -326,6 +343,52 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     int status = mochi_test_proc_stop(&f->collector, SIGTERM, 15000);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A client behind the trusted proxy pads X-Forwarded-For so that the
+ * address it chose ends the first 1 KiB; the proxy's own entry, appended
+ * after it (here: a second header), must still be the one believed. */
+static void forwarded_for_padding_cannot_choose_the_address(void **state)
+{
+    struct fixture *f = *state;
+    start_collector(f, NULL);
+    const char *ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0";
+    char padded[1100];
+    memset(padded, 'a', 1015);
+    strcpy(padded + 1015, ",6.6.6.6");
+    char ua_h[200], spoof_h[1200];
+    snprintf(ua_h, sizeof(ua_h), "User-Agent: %s", ua);
+    snprintf(spoof_h, sizeof(spoof_h), "X-Forwarded-For: %s", padded);
+    const char *headers[] = {ua_h, "Content-Type: text/plain", spoof_h,
+                             "X-Forwarded-For: 203.0.113.9", NULL};
+    char url[128];
+    snprintf(url, sizeof(url), "%s/api/event", f->base);
+    struct mochi_test_response r;
+    int64_t deadline = mochi_test_now_ms() + 10000;
+    do { /* 503 until the collector has loaded sites and salt */
+        mochi_test_http("POST", url, headers,
+                        "{\"k\":\"" KEY "\",\"u\":\"https://example.com/xff\"}", &r);
+        if (r.status == 202)
+            break;
+        mochi_test_response_free(&r);
+        usleep(100000);
+    } while (mochi_test_now_ms() < deadline);
+    assert_int_equal(r.status, 202);
+    mochi_test_response_free(&r);
+    size_t count = 0;
+    struct mochi_test_message *msgs =
+        mochi_test_kafka_read_all(f->kafka.bootstrap, f->topic, 1, 15000, &count);
+    assert_int_equal(count, 1);
+    struct mochi_pageview ev;
+    assert_int_equal(mochi_codec_decode(f->codec, msgs[0].value, msgs[0].len, &ev), 0);
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    char real[33], spoofed[33];
+    expected_hash(conn, "203.0.113.9", ua, real);
+    expected_hash(conn, "6.6.6.6", ua, spoofed);
+    assert_string_not_equal(ev.visitor_hash, spoofed);
+    assert_string_equal(ev.visitor_hash, real);
+    PQfinish(conn);
+    mochi_test_messages_free(msgs, count);
 }
 
 static void raw_ip_and_user_agent_never_leave_the_process(void **state)
@@ -634,6 +697,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(routes_publish_exactly_the_valid_beacons, setup, teardown),
+        cmocka_unit_test_setup_teardown(forwarded_for_padding_cannot_choose_the_address, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(raw_ip_and_user_agent_never_leave_the_process, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kafka_down_then_up_delivers_each_accepted_beacon_once,

@@ -1445,7 +1445,8 @@ struct topic {
     const char *service;
 };
 
-/* kafka-topics.sh --create ... --topic NAME --partitions N in a command. */
+/* kafka-topics.sh --create ... --topic NAME --partitions N, or mochictl
+ * topics ensure [--topic NAME] --partitions N, in a command. */
 static size_t find_topics(const struct service *s, struct topic *topics, size_t ntopics, size_t max)
 {
     char *text = joined_args(s);
@@ -1454,8 +1455,9 @@ static size_t find_topics(const struct service *s, struct topic *topics, size_t 
             text[i] = '\n';
     char *save = NULL;
     for (char *cmd = strtok_r(text, "\n", &save); cmd; cmd = strtok_r(NULL, "\n", &save)) {
-        if (strstr(cmd, "kafka-topics") == NULL || strstr(cmd, "--create") == NULL ||
-            ntopics == max)
+        bool ensure = strstr(cmd, "mochictl topics ensure") != NULL;
+        if ((!ensure && (strstr(cmd, "kafka-topics") == NULL || strstr(cmd, "--create") == NULL)) ||
+            ntopics + 2 > max)
             continue;
         struct topic *t = &topics[ntopics];
         memset(t, 0, sizeof(*t));
@@ -1468,6 +1470,20 @@ static size_t find_topics(const struct service *s, struct topic *topics, size_t 
             if (prev && strcmp(prev, "--partitions") == 0)
                 t->partitions = strtol(w, NULL, 10);
             prev = w;
+        }
+        if (ensure) {
+            /* mochictl topics ensure: the page-view topic (--topic, else
+             * MOCHI_TOPIC, else the default) and its dead-letter topic. */
+            const char *env_topic = words_value(&s->effective, "MOCHI_TOPIC");
+            if (t->name[0] == '\0')
+                snprintf(t->name, sizeof(t->name), "%s", env_topic ? env_topic : "mochi.pageviews");
+            struct topic *dlq = &topics[ntopics + 1];
+            dlq->partitions = t->partitions;
+            dlq->service = t->service;
+            char name[sizeof(dlq->name)];
+            snprintf(name, sizeof(name), "%.250s.dlq", t->name);
+            memcpy(dlq->name, name, sizeof(name));
+            ntopics++;
         }
         if (t->name[0])
             ntopics++;

@@ -52,6 +52,24 @@ static void cidr_lists(void **state)
     }
 }
 
+/* Space-separated entries once overflowed the array, sized by commas
+ * (ASan shows it; the count and the members show it too). */
+static void cidr_lists_separated_by_spaces(void **state)
+{
+    (void)state;
+    struct mochi_cidr_list list;
+    char err[128];
+    assert_int_equal(mochi_cidr_list_parse("10.0.0.1 10.0.1.1 10.0.2.1  10.0.3.0/24", &list, err,
+                                           sizeof(err)),
+                     0);
+    assert_int_equal(list.count, 4);
+    assert_true(in_list(&list, "10.0.0.1"));
+    assert_true(in_list(&list, "10.0.2.1"));
+    assert_true(in_list(&list, "10.0.3.77"));
+    assert_false(in_list(&list, "10.0.4.1"));
+    mochi_cidr_list_free(&list);
+}
+
 static void host_port(void **state)
 {
     (void)state;
@@ -112,6 +130,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cidr_lists),
+        cmocka_unit_test(cidr_lists_separated_by_spaces),
         cmocka_unit_test(host_port),
         cmocka_unit_test(address_format),
         cmocka_unit_test(domains),
