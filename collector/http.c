@@ -539,10 +539,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req != NULL) {
         if (*upload_data_size > 0) {
-            if (req->len + *upload_data_size > BEACON_BODY_MAX)
-                req->too_big = true;
-            else
-                memcpy(req->body + req->len, upload_data, *upload_data_size);
+            if (req->len + *upload_data_size > BEACON_BODY_MAX) {
+                /* Past the limit, in a body without a Content-Length to
+                 * refuse up front (chunked). libmicrohttpd 0.9.75 cannot
+                 * queue a response while a body arrives (MHD_queue_response
+                 * refuses), so the refusal is closing the connection now,
+                 * rather than reading the rest of what may be gigabytes. */
+                mochi_metric_inc(http->outcomes[OUT_INVALID]);
+                count_request(http, route, 413);
+                return MHD_NO;
+            }
+            memcpy(req->body + req->len, upload_data, *upload_data_size);
             req->len += *upload_data_size;
             *upload_data_size = 0;
             return MHD_YES;

@@ -197,12 +197,15 @@ static int load_salts(struct collector_sites *sites, PGconn *conn)
 {
     long long today = mochi_day_today();
     struct day_salt fresh[SALT_DAYS];
-    /* Today's and tomorrow's are created if absent, so that a database
-     * outage at midnight changes nothing; yesterday's is only read (late
-     * requests around midnight belong to it). */
+    /* Yesterday's, today's and tomorrow's are made if absent, so that a
+     * database outage at midnight changes nothing (late requests around
+     * midnight belong to yesterday). */
+    int made = mochi_salt_ensure(conn);
+    if (made < 0)
+        return made;
     for (int i = 0; i < SALT_DAYS; i++) {
         fresh[i].day = today - 1 + i;
-        int rc = mochi_salt_get_or_create(conn, fresh[i].day, fresh[i].salt);
+        int rc = mochi_salt_read(conn, fresh[i].day, fresh[i].salt);
         if (rc != 0) {
             sodium_memzero(fresh, sizeof(fresh));
             return rc;

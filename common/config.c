@@ -99,6 +99,27 @@ int mochi_parse_duration_ms(const char *text, long long *ms)
     return 0;
 }
 
+/* "5432" or "5432,5433" (one per host; an empty entry means the default). */
+static bool valid_port_list(const char *text)
+{
+    for (const char *p = text;;) {
+        size_t len = strcspn(p, ",");
+        if (len > 0) {
+            long port = 0;
+            for (size_t i = 0; i < len; i++) {
+                if (p[i] < '0' || p[i] > '9' || port > 65535)
+                    return false;
+                port = port * 10 + (p[i] - '0');
+            }
+            if (port < 1 || port > 65535)
+                return false;
+        }
+        if (p[len] == '\0')
+            return true;
+        p += len + 1;
+    }
+}
+
 static int parse_flag_text(const char *text, long long *out)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"};
@@ -179,7 +200,17 @@ int mochi_setting_validate(const struct mochi_setting *setting, const char *valu
             PQfreemem(pqerr);
             return MOCHI_ERR_INVALID;
         }
+        /* libpq parses "host:99999x" without complaint and fails only at
+         * connect time: check the port (a list, with several hosts) here. */
+        bool port_ok = true;
+        for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+            if (strcmp(o->keyword, "port") == 0 && o->val != NULL)
+                port_ok = valid_port_list(o->val);
         PQconninfoFree(opts);
+        if (!port_ok) {
+            snprintf(err, errlen, "the port must be a number from 1 to 65535");
+            return MOCHI_ERR_INVALID;
+        }
         break;
     }
     case MOCHI_SETTING_FLAG:

@@ -112,6 +112,10 @@ struct stream {
      * committed. flight is NULL when there is none; when an apply failed
      * it stays, not flying, until it is applied again. */
     struct batch batches[2];
+    /* Partitions with a message handed back (hand_back): next_offset is
+     * the offset that must be the next one taken from it. */
+    struct partition_mark rewinds[MAX_PARTITIONS];
+    size_t nrewinds;
     struct batch *hand;
     struct batch *flight;
     bool flying; /* the applier has flight */
@@ -138,6 +142,7 @@ struct stream {
 };
 
 static int flush_batch(struct stream *s, bool sync);
+static void forget_rewinds(struct stream *s, const rd_kafka_topic_partition_list_t *parts);
 
 static int64_t wall_us(void)
 {
@@ -294,10 +299,13 @@ static int db_ensure(struct stream *s)
     PQfinish(s->conn);
     s->conn = NULL;
     s->nknown_days = 0; /* partitions may have been dropped meanwhile */
-    char err[512];
+    char err[512] = "";
     int rc = mochi_db_connect(s->conninfo, s->ops->program, &s->conn, err, sizeof(err));
-    if (rc == 0 && s->ops->prepare != NULL)
+    if (rc == 0 && s->ops->prepare != NULL) {
         rc = s->ops->prepare(s->ops->arg, s->conn);
+        if (rc != 0)
+            snprintf(err, sizeof(err), "preparing the connection failed: %s", mochi_strerror(rc));
+    }
     if (rc != 0) {
         if (!s->db_down)
             mochi_log(MOCHI_LOG_WARN, s->ops->component,
@@ -421,7 +429,20 @@ static void take(struct stream *s, const rd_kafka_message_t *m)
     b->staged = false;
 }
 
-static int commit_marks(struct stream *s, const struct batch *b, bool sync)
+/* Hands the batch's offsets to the client and asks it to commit them.
+ *
+ * Offsets are stored (rd_kafka_offsets_store) only here, after the
+ * database transaction holding their effects has committed, and the
+ * client's auto-commit (enable.auto.commit with enable.auto.offset.store
+ * off) commits what is stored: every auto.commit.interval.ms it commits
+ * each assigned partition whose stored offset differs from the committed
+ * one, and again when partitions are revoked or the consumer closes. So a
+ * commit the broker refuses (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION
+ * around a rebalance) is sent again at the next interval, also when the
+ * partition has gone quiet, and the committed offset converges to what
+ * PostgreSQL holds without ever passing it. The commit asked for here only
+ * makes the common case prompt. Returns 0 or MOCHI_ERR_AGAIN (logged). */
+static int store_marks(struct stream *s, const struct batch *b, bool sync)
 {
     if (b->nmarks == 0)
         return 0;
@@ -429,11 +450,22 @@ static int commit_marks(struct stream *s, const struct batch *b, bool sync)
     for (size_t i = 0; i < b->nmarks; i++)
         rd_kafka_topic_partition_list_add(list, s->topic, b->marks[i].partition)->offset =
             b->marks[i].next_offset;
-    rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, list, sync ? 0 : 1);
+    /* A partition that is not assigned any more fails with _STATE: the
+     * revoke path applies what it holds before unassigning, so this is a
+     * partition lost without a revoke; its new owner reads it again. */
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(s->consumer, list);
+    for (int i = 0; i < list->cnt; i++)
+        if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                      "msg=\"offset not stored\" partition=%d offset=%lld error=%s",
+                      (int)list->elems[i].partition, (long long)list->elems[i].offset,
+                      rd_kafka_err2name(list->elems[i].err));
     rd_kafka_topic_partition_list_destroy(list);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        /* Not fatal: the database holds the effects, so redelivery of
-         * these messages after a rebalance is harmless. */
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        err = rd_kafka_commit(s->consumer, NULL, sync ? 0 : 1); /* what is stored */
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        /* Not fatal: auto-commit tries again (above); meanwhile the
+         * database holds the effects and applying them again is harmless. */
         mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"offset commit failed\" error=%s",
                   rd_kafka_err2name(err));
         return MOCHI_ERR_AGAIN;
@@ -454,6 +486,22 @@ static void set_paused(struct stream *s, bool pause)
         rd_kafka_topic_partition_list_destroy(assignment);
     }
     s->paused = pause;
+}
+
+/* Gives newly assigned partitions the stream's pause state, whichever it
+ * is. The client keeps a partition's pause flag across revoke and
+ * re-assignment, and set_paused only reaches the partitions assigned at
+ * the time: a partition paused during a database outage, revoked, and
+ * assigned again after the stream resumed would otherwise stay paused for
+ * good, held and never fetched. */
+static void set_assigned_paused(struct stream *s, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t err = s->paused ? rd_kafka_pause_partitions(s->consumer, parts)
+                                        : rd_kafka_resume_partitions(s->consumer, parts);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"cannot %s assigned partitions\" error=%s", s->paused ? "pause" : "resume",
+                  rd_kafka_err2name(err));
 }
 
 /* Runs ops->stage on a batch that changed since it was last staged; on the
@@ -519,9 +567,8 @@ static int finish_batch(struct stream *s, struct batch *b, bool sync_commit)
         s->db_down = false;
         s->backoff_ms = 0;
     }
-    /* A failed commit is only logged: the effects are in the database and
-     * applying them again is harmless. */
-    (void)commit_marks(s, b, sync_commit);
+    /* A failed commit is only logged here: auto-commit retries it. */
+    (void)store_marks(s, b, sync_commit);
     b->nevents = 0;
     b->nmarks = 0;
     return 0;
@@ -666,8 +713,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         } else {
             rd_kafka_assign(rk, parts);
         }
-        if (s->paused)
-            rd_kafka_pause_partitions(rk, parts);
+        set_assigned_paused(s, parts);
+        forget_rewinds(s, parts);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -681,6 +728,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     s->flight = NULL;
             }
         }
+        forget_rewinds(s, parts);
         mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"partitions revoked\" count=%d",
                   parts->cnt);
         for (int p = 0; p < parts->cnt; p++) {
@@ -714,17 +762,24 @@ static int make_clients(struct stream *s, char *err, size_t errlen)
         return rc;
     const char *group = mochi_config_str(s->config, "group");
     static const char *const defaults[][2] = {
-        {"auto.offset.reset", "earliest"},  {"partition.assignment.strategy", "cooperative-sticky"},
-        {"statistics.interval.ms", "5000"}, {"fetch.wait.max.ms", "100"},
-        {"session.timeout.ms", "10000"},    {"heartbeat.interval.ms", "1000"},
+        {"auto.offset.reset", "earliest"},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"statistics.interval.ms", "5000"},
+        {"fetch.wait.max.ms", "100"},
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "1000"},
+        /* how soon a refused commit is sent again */
+        {"auto.commit.interval.ms", "1000"},
     };
     for (size_t i = 0; rc == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++)
         rc = mochi_kafka_default(s->config, conf, defaults[i][0], defaults[i][1], err, errlen);
-    /* Offsets are committed by hand, after the database has the effects. */
     if (rc == 0)
         rc = mochi_kafka_set(conf, "group.id", group ? group : s->ops->default_group, err, errlen);
+    /* Offsets are stored by hand, after the database has the effects
+     * (store_marks), and the client commits what is stored, retrying
+     * commits the broker refused. */
     if (rc == 0)
-        rc = mochi_kafka_set(conf, "enable.auto.commit", "false", err, errlen);
+        rc = mochi_kafka_set(conf, "enable.auto.commit", "true", err, errlen);
     if (rc == 0)
         rc = mochi_kafka_set(conf, "enable.auto.offset.store", "false", err, errlen);
     if (rc != 0) {
@@ -775,6 +830,114 @@ static int make_clients(struct stream *s, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- handing messages back ----
+ *
+ * While the database is away, messages fetched before the pause took
+ * effect can still arrive (the client drops most at the pause; rarely, and
+ * not seen in tests, some get through); past twice a batch there is no
+ * room for them, so each is handed back: the partition seeks to its
+ * offset, to read it again once the stream resumes. A seek can fail or
+ * time out (the client's state is then unknown), and after a seek that did
+ * not take effect a pause and resume restart the partition after the last
+ * message the client returned, which is the message handed back. Had the
+ * fetch position passed a handed-back message, the messages after it
+ * would be applied and their offsets committed, and it would be lost.
+ *
+ * So the stream does not rely on the seek: it remembers, per partition,
+ * the offset handed back (rewinds), and takes no message of that
+ * partition beyond it until the message at it has been taken; one beyond
+ * it means the position did pass it, and is handed back too (seeking
+ * again). Offsets are stored only for messages taken, so no offset past
+ * a handed-back message is ever committed. The one way past is the broker
+ * deleting the message (retention moved the log start beyond it): then
+ * there is nothing left to read there, and the rewind is dropped. A revoke
+ * or an assignment drops a partition's rewind too: its consumption starts
+ * again from the committed offset, which is not past the rewind. */
+
+static struct partition_mark *find_rewind(struct stream *s, int32_t partition)
+{
+    for (size_t i = 0; i < s->nrewinds; i++)
+        if (s->rewinds[i].partition == partition)
+            return &s->rewinds[i];
+    return NULL;
+}
+
+static void drop_rewind(struct stream *s, struct partition_mark *r)
+{
+    *r = s->rewinds[--s->nrewinds];
+}
+
+/* Drops the rewinds of parts (revoked or newly assigned). */
+static void forget_rewinds(struct stream *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int p = 0; p < parts->cnt; p++) {
+        struct partition_mark *r = find_rewind(s, parts->elems[p].partition);
+        if (r != NULL)
+            drop_rewind(s, r);
+    }
+}
+
+/* Seeks m's partition back to its rewind, made m's offset unless an
+ * earlier one is pending. A failed seek is logged; the rewind stays, so
+ * the next message beyond it is handed back and the seek tried again. */
+static void hand_back(struct stream *s, const rd_kafka_message_t *m)
+{
+    struct partition_mark *r = find_rewind(s, m->partition);
+    if (r == NULL && s->nrewinds < MAX_PARTITIONS) {
+        r = &s->rewinds[s->nrewinds++];
+        *r = (struct partition_mark){m->partition, m->offset};
+    }
+    int64_t offset = r != NULL && r->next_offset < m->offset ? r->next_offset : m->offset;
+    if (r != NULL)
+        r->next_offset = offset;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, s->topic, m->partition)->offset = offset;
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(s->consumer, list, 1000);
+    rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error) : list->elems[0].err;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"seek back failed, will retry\" partition=%d offset=%lld error=%s",
+                  (int)m->partition, (long long)offset, rd_kafka_err2name(err));
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* True when m lies beyond a message handed back that was not read again,
+ * so that taking it would let the offsets pass that message. */
+static bool beyond_rewind(struct stream *s, const rd_kafka_message_t *m)
+{
+    struct partition_mark *r = find_rewind(s, m->partition);
+    if (r == NULL || m->offset < r->next_offset)
+        return false;
+    if (m->offset == r->next_offset) {
+        drop_rewind(s, r); /* read again: the partition is whole */
+        return false;
+    }
+    int64_t low = -1, high = -1;
+    if (rd_kafka_query_watermark_offsets(s->consumer, s->topic, m->partition, &low, &high, 1000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        low > r->next_offset) {
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"messages handed back were deleted by the broker\" partition=%d "
+                  "from=%lld log_start=%lld",
+                  (int)m->partition, (long long)r->next_offset, (long long)low);
+        drop_rewind(s, r);
+        return false;
+    }
+    return true;
+}
+
+/* Takes m into the batch in hand when there is room and nothing before it
+ * waits to be read again; otherwise hands it back. */
+static void consume(struct stream *s, const rd_kafka_message_t *m, bool room)
+{
+    if (!beyond_rewind(s, m) && room)
+        take(s, m);
+    else
+        hand_back(s, m);
+}
+
 /* ---- the loop ---- */
 
 static void wait_for_database(struct stream *s)
@@ -791,12 +954,25 @@ static void wait_for_database(struct stream *s)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
         if (m == NULL)
             continue;
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && s->hand->nevents < s->batch_max * 2)
-            take(s, m);
-        else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_seek(m->rkt, m->partition, m->offset, 1000); /* read it again later */
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            consume(s, m, s->hand->nevents < s->batch_max * 2);
         rd_kafka_message_destroy(m);
     }
+}
+
+/* After flush_batch has applied everything that waited (or found nothing
+ * to apply): true when the database is usable again. A successful apply
+ * says so by itself; with nothing in hand (a revoke took every waiting
+ * event away) only a connection can tell, and without this check the
+ * stream would stay down, paused, with nothing to apply for ever. */
+static bool database_back(struct stream *s)
+{
+    if (s->db_down && db_ensure(s) == 0) {
+        mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"database back, resuming\"");
+        s->db_down = false;
+        s->backoff_ms = 0;
+    }
+    return !s->db_down;
 }
 
 static void run_loop(struct stream *s)
@@ -804,7 +980,7 @@ static void run_loop(struct stream *s)
     while (!mochi_daemon_stopping() && !atomic_load(&s->kafka_fatal)) {
         if (s->db_down) {
             wait_for_database(s);
-            if (flush_batch(s, false) == 0)
+            if (flush_batch(s, false) == 0 && database_back(s))
                 set_paused(s, false);
             continue;
         }
@@ -826,7 +1002,7 @@ static void run_loop(struct stream *s)
                 continue;
             }
             if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-                take(s, m);
+                consume(s, m, true);
             else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"consume error\" error=%s",
                           rd_kafka_err2name(m->err));

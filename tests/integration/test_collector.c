@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -391,6 +395,45 @@ static void forwarded_for_padding_cannot_choose_the_address(void **state)
     mochi_test_messages_free(msgs, count);
 }
 
+/* A chunked body has no Content-Length to refuse up front: the collector
+ * must stop reading once it passes 4 KiB, not read 200 MiB first. As
+ * libmicrohttpd cannot answer in the middle of a body, the refusal is a
+ * closed connection (a 413 is accepted too, should it come). */
+static void chunked_body_over_the_limit_is_refused_early(void **state)
+{
+    struct fixture *f = *state;
+    start_collector(f, NULL);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    const char *head =
+        "POST /api/event HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 Firefox/120\r\n"
+        "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_true(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+    static char chunk[65536 + 16];
+    int n = snprintf(chunk, sizeof(chunk), "%x\r\n", 65536);
+    memset(chunk + n, 'a', 65536);
+    memcpy(chunk + n + 65536, "\r\n", 2);
+    size_t chunk_len = (size_t)n + 65536 + 2;
+    size_t sent = 0, limit = (size_t)200 << 20;
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    while (sent < limit) {
+        ssize_t w = send(fd, chunk, chunk_len, MSG_NOSIGNAL);
+        if (w <= 0)
+            break; /* the collector answered and closed */
+        sent += (size_t)w;
+    }
+    char answer[512] = "";
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t got = recv(fd, answer, sizeof(answer) - 1, 0);
+    close(fd);
+    print_message("sent %zu bytes of a 200 MiB chunked body before the answer\n", sent);
+    assert_true(sent < limit / 4);
+    assert_true(got <= 0 || strstr(answer, " 413 ") != NULL);
+}
+
 static void raw_ip_and_user_agent_never_leave_the_process(void **state)
 {
     struct fixture *f = *state;
@@ -698,6 +741,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(routes_publish_exactly_the_valid_beacons, setup, teardown),
         cmocka_unit_test_setup_teardown(forwarded_for_padding_cannot_choose_the_address, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(chunked_body_over_the_limit_is_refused_early, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(raw_ip_and_user_agent_never_leave_the_process, setup,
                                         teardown),

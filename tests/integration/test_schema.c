@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "db.h"
+#include "error.h"
 #include "harness/harness.h"
 #include "salt.h"
 
@@ -254,12 +255,14 @@ static void *race_salt(void *arg)
     struct salt_race *r = arg;
     PGconn *conn = PQconnectdb(r->db->conninfo);
     pthread_barrier_wait(r->barrier);
-    r->rc = mochi_salt_get_or_create(conn, mochi_day_today() + 3, r->salt);
+    r->rc = mochi_salt_ensure(conn);
+    if (r->rc >= 0)
+        r->rc = mochi_salt_read(conn, mochi_day_today() + 1, r->salt);
     PQfinish(conn);
     return NULL;
 }
 
-static void concurrent_salt_get_or_create_agree(void **state)
+static void concurrent_salt_ensure_agree(void **state)
 {
     (void)state;
     struct mochi_test_db db;
@@ -281,12 +284,70 @@ static void concurrent_salt_get_or_create_agree(void **state)
         assert_memory_equal(races[i].salt, races[0].salt, 32);
     }
     PGconn *conn = mochi_test_db_connect(&db);
-    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM salts"), 1);
-    /* Another day gets another salt. */
+    /* Yesterday, today and tomorrow (UTC), each its own; no other day. */
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(DISTINCT salt) FROM salts WHERE day "
+                                             "BETWEEN (now() AT TIME ZONE 'UTC')::date - 1 AND "
+                                             "(now() AT TIME ZONE 'UTC')::date + 1"),
+                     3);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM salts"), 3);
     unsigned char other[32];
-    assert_int_equal(mochi_salt_get_or_create(conn, mochi_day_today() + 4, other), 0);
-    assert_memory_not_equal(other, races[0].salt, 32);
+    assert_int_equal(mochi_salt_read(conn, mochi_day_today() + 2, other), MOCHI_ERR_NOTFOUND);
+    assert_int_equal(mochi_salt_ensure(conn), 0); /* all there: makes none */
     PQfinish(conn);
+    mochi_test_db_drop(&db);
+}
+
+/* A role that may create in public (every role before PostgreSQL 15; here
+ * granted explicitly) plants public.to_char(date, text), an exact match
+ * for the call in mochi_ensure_day, and waits for a SECURITY DEFINER
+ * function to run it as its owner. With search_path pinned to pg_catalog
+ * it never runs. */
+static void definer_functions_cannot_be_hijacked(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create_migrated(&db);
+    PGconn *admin = mochi_test_db_connect(&db);
+    char attacker[64], sql[512];
+    snprintf(attacker, sizeof(attacker), "%s", mochi_test_unique("attacker"));
+    snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN; GRANT CREATE ON SCHEMA public TO %s",
+             attacker, attacker);
+    mochi_test_db_exec(admin, sql);
+    char conninfo[600];
+    mochi_test_db_conninfo_as(&db, attacker, conninfo, sizeof(conninfo));
+    PGconn *evil = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(evil), CONNECTION_OK);
+    snprintf(sql, sizeof(sql),
+             "CREATE FUNCTION public.to_char(date, text) RETURNS text LANGUAGE plpgsql AS $f$ "
+             "BEGIN ALTER ROLE %s SUPERUSER; "
+             "RETURN pg_catalog.to_char($1::timestamp, $2); END $f$",
+             attacker);
+    mochi_test_db_exec(evil, sql);
+    PQfinish(evil);
+    mochi_test_db_conninfo_as(&db, "mochi_consumer", conninfo, sizeof(conninfo));
+    PGconn *consumer = PQconnectdb(conninfo);
+    mochi_test_db_exec(consumer, "SELECT mochi_ensure_day(current_date + 40)");
+    PQfinish(consumer);
+    snprintf(sql, sizeof(sql), "SELECT rolsuper::int FROM pg_roles WHERE rolname = '%s'", attacker);
+    assert_int_equal(mochi_test_db_int(admin, sql), 0);
+    /* The partitions were made all the same. */
+    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM day_partitions "
+                                              "WHERE day = current_date + 40"),
+                     4);
+    /* Every SECURITY DEFINER function pins search_path and belongs to a
+     * role that cannot log in. */
+    assert_int_equal(mochi_test_db_int(admin,
+                                       "SELECT count(*) FROM pg_proc p JOIN pg_roles r ON r.oid = "
+                                       "p.proowner WHERE p.prosecdef AND p.pronamespace = "
+                                       "'public'::regnamespace AND (r.rolcanlogin OR NOT "
+                                       "coalesce(p.proconfig, '{}') @> "
+                                       "ARRAY['search_path=pg_catalog, pg_temp'])"),
+                     0);
+    assert_true(mochi_test_db_int(admin, "SELECT count(*) FROM pg_proc WHERE prosecdef AND "
+                                         "pronamespace = 'public'::regnamespace") >= 3);
+    snprintf(sql, sizeof(sql), "DROP OWNED BY %s; DROP ROLE %s", attacker, attacker);
+    mochi_test_db_exec(admin, sql);
+    PQfinish(admin);
     mochi_test_db_drop(&db);
 }
 
@@ -303,14 +364,18 @@ static void roles_have_least_privilege(void **state)
     mochi_test_db_conninfo_as(&db, "mochi_collector", conninfo, sizeof(conninfo));
     PGconn *collector = PQconnectdb(conninfo);
     assert_int_equal(PQstatus(collector), CONNECTION_OK);
-    /* allowed: read sites, read and create salts, expire old salts */
+    /* allowed: read sites, make the salts of today and its neighbours,
+     * read salts, expire old salts */
     mochi_test_db_exec(collector, "SELECT count(*) FROM sites");
     unsigned char salt[32];
-    assert_int_equal(mochi_salt_get_or_create(collector, mochi_day_today(), salt), 0);
+    assert_int_equal(mochi_salt_ensure(collector), 2); /* today, tomorrow */
+    assert_int_equal(mochi_salt_read(collector, mochi_day_today(), salt), 0);
     assert_int_equal(mochi_salt_expire(collector), 1); /* only the one of 5 days ago */
-    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM salts"), 2);
-    /* refused: anything else */
+    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM salts"), 3);
+    /* refused: anything else, planting a salt of one's choosing included */
     const char *refused[] = {
+        "INSERT INTO salts (day, salt) VALUES (current_date + 2, "
+        "decode(repeat('ee', 32), 'hex'))",
         "INSERT INTO sites (name, domain, tracking_key) VALUES "
         "('x','x.org','aaaaaaaaaaaaaaaaaaaa')",
         "DELETE FROM salts",
@@ -342,6 +407,75 @@ static void roles_have_least_privilege(void **state)
     mochi_test_db_drop(&db);
 }
 
+/* The README's "Grants" block, one "role privilege object" per line, as
+ * sorted "role|privilege|object" lines. */
+static char *readme_grants(void)
+{
+    char *readme = mochi_test_read_file(mochi_test_src("README.md"));
+    assert_non_null(readme);
+    const char *block = strstr(readme, "### Grants");
+    assert_non_null(block);
+    block = strstr(block, "```\n");
+    assert_non_null(block);
+    block += 4;
+    const char *end = strstr(block, "```");
+    assert_non_null(end);
+    char *out = calloc(1, (size_t)(end - block) + 1);
+    size_t used = 0;
+    for (const char *line = block; line < end;) {
+        const char *nl = strchr(line, '\n');
+        char role[64], priv[32], object[96];
+        char text[256];
+        snprintf(text, sizeof(text), "%.*s", (int)(nl - line), line);
+        if (sscanf(text, "%63s %31s %95s", role, priv, object) == 3)
+            used += (size_t)sprintf(out + used, "%s|%s|%s\n", role, priv, object);
+        line = nl + 1;
+    }
+    free(readme);
+    return out;
+}
+
+/* Every grant to a mochi_* role, and what those roles own, as the
+ * database says, in the README's form (sorted as "C"). */
+static void grants_are_what_the_readme_says(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create_migrated(&db);
+    PGconn *conn = mochi_test_db_connect(&db);
+    PGresult *res = PQexec(
+        conn, "SELECT l FROM (SELECT r || '|' || p || '|' || o AS l FROM ("
+              " SELECT grantee::text AS r, privilege_type::text AS p, table_name::text AS o"
+              "  FROM information_schema.role_table_grants WHERE table_schema = 'public'"
+              "  AND grantee LIKE 'mochi\\_%' AND grantee <> grantor"
+              " UNION SELECT grantee, privilege_type, object_name"
+              "  FROM information_schema.role_usage_grants WHERE object_schema = 'public'"
+              "  AND grantee LIKE 'mochi\\_%' AND grantee <> grantor"
+              " UNION SELECT grantee, privilege_type, routine_name || '()'"
+              "  FROM information_schema.role_routine_grants WHERE routine_schema = 'public'"
+              "  AND grantee LIKE 'mochi\\_%' AND grantee <> grantor"
+              " UNION SELECT pg_get_userbyid(relowner), 'OWNER', relname FROM pg_class"
+              "  WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p', 'v', 'S')"
+              "  AND NOT relispartition AND pg_get_userbyid(relowner) LIKE 'mochi\\_%'"
+              " UNION SELECT pg_get_userbyid(proowner), 'OWNER', proname || '()' FROM pg_proc"
+              "  WHERE pronamespace = 'public'::regnamespace"
+              "  AND pg_get_userbyid(proowner) LIKE 'mochi\\_%'"
+              ") g) x ORDER BY l COLLATE \"C\"");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("grants query: %s", PQerrorMessage(conn));
+    size_t cap = 8192, used = 0;
+    char *got = calloc(1, cap);
+    for (int i = 0; i < PQntuples(res); i++)
+        used += (size_t)snprintf(got + used, cap - used, "%s\n", PQgetvalue(res, i, 0));
+    PQclear(res);
+    char *want = readme_grants();
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    PQfinish(conn);
+    mochi_test_db_drop(&db);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -356,7 +490,9 @@ int main(void)
         cmocka_unit_test(failed_migration_leaves_no_trace),
         cmocka_unit_test(sites_add_list_remove),
         cmocka_unit_test(sites_bad_input),
-        cmocka_unit_test(concurrent_salt_get_or_create_agree),
+        cmocka_unit_test(concurrent_salt_ensure_agree),
+        cmocka_unit_test(definer_functions_cannot_be_hijacked),
+        cmocka_unit_test(grants_are_what_the_readme_says),
         cmocka_unit_test(roles_have_least_privilege),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);

@@ -154,6 +154,22 @@ static void missing_required_and_secret_not_echoed(void **state)
                      MOCHI_ERR_INVALID);
     assert_non_null(strstr(err, "--database-url: not a valid PostgreSQL conninfo"));
     assert_null(strstr(err, "hunter2"));
+    /* a malformed port, which libpq itself only notices when connecting */
+    const char *bad_ports[] = {"postgresql://u:hunter2@db:99999x/mochi",
+                               "postgresql://u@db:0/mochi", "host=db port=65536",
+                               "host=a,b port=5432,x1"};
+    for (size_t i = 0; i < sizeof(bad_ports) / sizeof(bad_ports[0]); i++) {
+        assert_int_equal(parse(&c, err, sizeof(err), "--database-url", bad_ports[i], NULL),
+                         MOCHI_ERR_INVALID);
+        assert_non_null(strstr(err, "--database-url: the port must be a number"));
+        assert_null(strstr(err, "hunter2"));
+    }
+    const char *good_ports[] = {"postgresql://u@db:5432/mochi", "host=a,b port=5432,",
+                                "host=/tmp/sock dbname=x"};
+    for (size_t i = 0; i < sizeof(good_ports) / sizeof(good_ports[0]); i++) {
+        assert_int_equal(parse(&c, err, sizeof(err), "--database-url", good_ports[i], NULL), 0);
+        mochi_config_destroy(c);
+    }
 }
 
 static void kafka_properties_pass_through(void **state)

@@ -59,9 +59,9 @@ static void cidr_lists_separated_by_spaces(void **state)
     (void)state;
     struct mochi_cidr_list list;
     char err[128];
-    assert_int_equal(mochi_cidr_list_parse("10.0.0.1 10.0.1.1 10.0.2.1  10.0.3.0/24", &list, err,
-                                           sizeof(err)),
-                     0);
+    assert_int_equal(
+        mochi_cidr_list_parse("10.0.0.1 10.0.1.1 10.0.2.1  10.0.3.0/24", &list, err, sizeof(err)),
+        0);
     assert_int_equal(list.count, 4);
     assert_true(in_list(&list, "10.0.0.1"));
     assert_true(in_list(&list, "10.0.2.1"));
@@ -129,10 +129,8 @@ static void domains(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cidr_lists),
-        cmocka_unit_test(cidr_lists_separated_by_spaces),
-        cmocka_unit_test(host_port),
-        cmocka_unit_test(address_format),
+        cmocka_unit_test(cidr_lists), cmocka_unit_test(cidr_lists_separated_by_spaces),
+        cmocka_unit_test(host_port),  cmocka_unit_test(address_format),
         cmocka_unit_test(domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,3 +109,78 @@ int mochictl_kafka_group_members(rd_kafka_t *rk, const char *group, char *err, s
     rd_kafka_group_list_destroy(groups);
     return members;
 }
+
+json_t *mochictl_kafka_describe_group(rd_kafka_t *rk, const char *group, int timeout_ms, char *err,
+                                      size_t errlen)
+{
+    const char *groups[1] = {group};
+    char e[256];
+    json_t *doc = NULL;
+    /* librdkafka 2.0.2 hangs in rd_kafka_destroy after DescribeConsumerGroups
+     * met a broker without DescribeGroups (the dev broker); the legacy call
+     * fails cleanly there, so it goes first as a probe. */
+    const struct rd_kafka_group_list *probe = NULL;
+    rd_kafka_resp_err_t pe = rd_kafka_list_groups(rk, group, &probe, timeout_ms);
+    if (pe != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "%s", rd_kafka_err2str(pe));
+        return NULL;
+    }
+    rd_kafka_group_list_destroy(probe);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, e, sizeof(e));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DescribeConsumerGroups(rk, groups, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupDescription_t **descs = NULL;
+    if (ev == NULL) {
+        snprintf(err, errlen, "no answer");
+        goto out;
+    }
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev));
+        goto out;
+    }
+    descs = rd_kafka_DescribeConsumerGroups_result_groups(
+        rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+    if (n != 1) {
+        snprintf(err, errlen, "the broker described %zu groups, not one", n);
+        goto out;
+    }
+    const rd_kafka_error_t *gerr = rd_kafka_ConsumerGroupDescription_error(descs[0]);
+    if (gerr != NULL) {
+        snprintf(err, errlen, "%s", rd_kafka_error_string(gerr));
+        goto out;
+    }
+    json_t *members = json_array();
+    doc = json_pack(
+        "{s:s, s:o}", "state",
+        rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(descs[0])),
+        "members", members);
+    size_t count = rd_kafka_ConsumerGroupDescription_member_count(descs[0]);
+    for (size_t i = 0; i < count; i++) {
+        const rd_kafka_MemberDescription_t *m =
+            rd_kafka_ConsumerGroupDescription_member(descs[0], i);
+        const rd_kafka_topic_partition_list_t *parts =
+            rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
+        json_t *assignment = json_array();
+        for (int p = 0; parts && p < parts->cnt; p++)
+            json_array_append_new(assignment,
+                                  json_pack("{s:s, s:i}", "topic", parts->elems[p].topic,
+                                            "partition", (int)parts->elems[p].partition));
+        const char *instance = rd_kafka_MemberDescription_group_instance_id(m);
+        json_array_append_new(
+            members, json_pack("{s:s?, s:s?, s:s?, s:s?, s:o}", "client_id",
+                               rd_kafka_MemberDescription_client_id(m), "consumer_id",
+                               rd_kafka_MemberDescription_consumer_id(m), "host",
+                               rd_kafka_MemberDescription_host(m), "group_instance_id",
+                               instance && *instance ? instance : NULL, "assignment", assignment));
+    }
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    return doc;
+}

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
@@ -28,5 +29,13 @@ int mochictl_kafka_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
 /* Members of group right now (DescribeGroups), or -1 with the reason in
  * err when the broker cannot tell. */
 int mochictl_kafka_group_members(rd_kafka_t *rk, const char *group, char *err, size_t errlen);
+
+/* group's state and members (DescribeConsumerGroups) as a new JSON object
+ * (caller owns it): {"state": "Stable", "members": [{"client_id",
+ * "consumer_id", "host", "group_instance_id" (may be absent), "assignment":
+ * [{"topic", "partition"}]}]}. Returns NULL with the reason in err when the
+ * broker cannot tell (the dev broker does not describe groups). */
+json_t *mochictl_kafka_describe_group(rd_kafka_t *rk, const char *group, int timeout_ms, char *err,
+                                      size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 /* mochictl lag: committed offset, log end offset and lag per group and
- * partition. */
+ * partition, and each group's state and members. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +39,43 @@ static const struct mochi_program_spec lag_spec = {
                "the log end offset and the lag, with a total per group. A partition the group "
                "never committed counts from the log start (where it would begin). Exit status: "
                "0, 1 when a group's total lag exceeds --max-lag, 2 bad usage, 3 when the offsets "
-               "cannot be read.",
+               "cannot be read. Below each group: its state (Stable, PreparingRebalance, "
+               "CompletingRebalance, Empty, Dead) and its members, each with client id, host and "
+               "the partitions it holds; a broker that does not describe groups (the dev broker) "
+               "leaves them unknown, which is no failure.",
     .settings = lag_settings,
     .kafka_properties = true,
 };
+
+/* Prints desc (from mochictl_kafka_describe_group) under the group's rows:
+ * its state, then a line per member with the partitions it holds (of topic
+ * as numbers, of other topics as topic:partition). */
+static void print_members(const char *group, const char *topic, const json_t *desc)
+{
+    const json_t *members = json_object_get(desc, "members");
+    size_t count = json_array_size(members);
+    printf("%-16s state %s, %zu member%s\n", group,
+           json_string_value(json_object_get(desc, "state")), count, count == 1 ? "" : "s");
+    for (size_t i = 0; i < count; i++) {
+        const json_t *m = json_array_get(members, i);
+        const char *client = json_string_value(json_object_get(m, "client_id"));
+        const char *host = json_string_value(json_object_get(m, "host"));
+        printf("%-16s member %s on %s holds", group, client ? client : "?", host ? host : "?");
+        const json_t *assignment = json_object_get(m, "assignment");
+        if (json_array_size(assignment) == 0)
+            printf(" nothing");
+        for (size_t p = 0; p < json_array_size(assignment); p++) {
+            const json_t *a = json_array_get(assignment, p);
+            const char *t = json_string_value(json_object_get(a, "topic"));
+            long long part = json_integer_value(json_object_get(a, "partition"));
+            if (t && strcmp(t, topic) == 0)
+                printf("%s%lld", p ? "," : " partitions ", part);
+            else
+                printf("%s%s:%lld", p ? "," : " partitions ", t ? t : "?", part);
+        }
+        printf("\n");
+    }
+}
 
 int mochictl_lag(int argc, char **argv)
 {
@@ -101,6 +134,23 @@ int mochictl_lag(int argc, char **argv)
         if (!as_json)
             printf("%-16s %9s %14s %14s %12lld%s\n", groups[g], "total", "", "", total,
                    over ? "  (over --max-lag)" : "");
+        char why[512] = "";
+        json_t *desc = mochictl_kafka_describe_group(rk, groups[g], 10000, why, sizeof(why));
+        json_t *gj = json_array_get(json_object_get(doc, "groups"),
+                                    json_array_size(json_object_get(doc, "groups")) - 1);
+        if (desc != NULL) {
+            json_object_update(gj, desc);
+            if (!as_json)
+                print_members(groups[g], topic, desc);
+        } else {
+            json_object_set_new(gj, "state", json_null());
+            json_object_set_new(gj, "members", json_null());
+            json_object_set_new(gj, "state_error", json_string(why));
+            if (!as_json)
+                printf("%-16s state unknown (broker does not describe groups: %s)\n", groups[g],
+                       why);
+        }
+        json_decref(desc);
         if (over && code == 0)
             code = 1;
         free(offs);

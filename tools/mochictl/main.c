@@ -17,6 +17,8 @@ static const struct command commands[] = {
     {"sites", "add", mochictl_sites_add, "add a site: prints its id and tracking key"},
     {"sites", "list", mochictl_sites_list, "list the sites"},
     {"sites", "remove", mochictl_sites_remove, "remove a site and all its data"},
+    {"topics", "ensure", mochictl_topics_ensure,
+     "create the page-view and dead-letter topics, or report how they differ"},
     {NULL, "lag", mochictl_lag, "committed offset, log end offset and lag per group and partition"},
     {NULL, "replay", mochictl_replay, "rebuild the aggregates of a date range from the topic"},
     {NULL, "stats", mochictl_stats, "daily page views, unique visitors and top pages of a site"},
@@ -58,14 +60,19 @@ int main(int argc, char **argv)
             strcmp(argv[2], c->name) == 0)
             return c->run(argc - 2, argv + 2);
     }
-    if (argc >= 2) {
-        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-            if (commands[i].group && strcmp(argv[1], commands[i].group) == 0) {
-                fprintf(stderr, "mochictl: '%s' needs a subcommand: add, list or remove\n",
-                        argv[1]);
-                return 2;
-            }
+    char subcommands[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (commands[i].group && strcmp(argv[1], commands[i].group) == 0 &&
+            used < sizeof(subcommands)) {
+            int n = snprintf(subcommands + used, sizeof(subcommands) - used, "%s%s",
+                             used ? ", " : "", commands[i].name);
+            used += n > 0 ? (size_t)n : 0;
         }
+    }
+    if (used > 0) {
+        fprintf(stderr, "mochictl: '%s' needs a subcommand: %s\n", argv[1], subcommands);
+        return 2;
     }
     fprintf(stderr, "mochictl: unknown command '%s' (see mochictl --help)\n", argv[1]);
     return 2;

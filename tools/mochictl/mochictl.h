@@ -12,6 +12,7 @@ int mochictl_migrate(int argc, char **argv);
 int mochictl_sites_add(int argc, char **argv);
 int mochictl_sites_list(int argc, char **argv);
 int mochictl_sites_remove(int argc, char **argv);
+int mochictl_topics_ensure(int argc, char **argv);
 int mochictl_lag(int argc, char **argv);
 int mochictl_replay(int argc, char **argv);
 int mochictl_stats(int argc, char **argv);

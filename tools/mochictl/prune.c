@@ -44,8 +44,16 @@ static const struct mochi_program_spec prune_spec = {
  * never stalls the pipeline for long. */
 static int drop_partition(PGconn *conn, const char *name, char *err, size_t errlen)
 {
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\"", name);
+    /* The name comes from the database (day_partitions), but a name is
+     * quoted by the server's rules, never by hand, and schema-qualified. */
+    char *quoted = PQescapeIdentifier(conn, name, strlen(name));
+    if (quoted == NULL) {
+        snprintf(err, errlen, "cannot quote %s: %s", name, PQerrorMessage(conn));
+        return MOCHI_ERR_INVALID;
+    }
+    char sql[512];
+    snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS public.%s", quoted);
+    PQfreemem(quoted);
     int rc = MOCHI_ERR_AGAIN;
     for (int attempt = 0; attempt < 5 && rc != 0; attempt++) {
         rc = mochi_db_exec(conn, "SET lock_timeout = '5s'", err, errlen);
