@@ -116,6 +116,8 @@ done
 [ "$phases_list" != , ] || die "--phases: no phase given"
 [[ $phases_list == *,replay,* ]] && [[ $phases_list != *,rollup,* ]] && phases_list+="rollup,"
 has_phase() { [[ $phases_list == *,$1,* ]]; }
+phases_shown=''
+for ph in consumer rollup replay freshness; do has_phase "$ph" && phases_shown+="${phases_shown:+,}$ph"; done
 check_int runs "$runs" 1 5
 check_int rate "$rate" 0 20000
 check_int fresh-seconds "$fresh_seconds" 5 300
@@ -765,7 +767,7 @@ fi
 # ---------------------------------------------------------------- summary
 med() { printf '%s\n' "$@" | median; }
 echo
-echo "== RESULTS ($events events preloaded, $distinct distinct page views; Kafka: $([ "$kafka" = dev ] && echo "dev broker (mochi-devkafka)" || echo "Apache Kafka, 1 node"); phases ${phases_list:1:-1}; durability '$durability'; $(nproc) cores shared)"
+echo "== RESULTS ($events events preloaded, $distinct distinct page views; Kafka: $([ "$kafka" = dev ] && echo "dev broker (mochi-devkafka)" || echo "Apache Kafka, 1 node"); phases $phases_shown; durability '$durability'; $(nproc) cores shared)"
 echo "preload:             $preload_s s wall ($(per_s "$events" "$(field "$pre" seconds)") events/s produced)"
 best() { printf '%s\n' "$@" | sort -g | tail -n 1; }
 if [ "${#cons_rates[@]}" -gt 0 ]; then
