@@ -356,23 +356,6 @@ bool beacon_is_bot(const char *user_agent)
 
 /* The peer's address in binary, IPv4-mapped IPv6 as IPv4. Returns 0 or
  * MOCHI_ERR_INVALID for another address family. */
-static int peer_address(const struct sockaddr *peer, int *family, unsigned char addr[16])
-{
-    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (peer != NULL && peer->sa_family == AF_INET) {
-        *family = AF_INET;
-        memcpy(addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
-        return 0;
-    }
-    if (peer != NULL && peer->sa_family == AF_INET6) {
-        const unsigned char *a6 = ((const struct sockaddr_in6 *)peer)->sin6_addr.s6_addr;
-        bool mapped = memcmp(a6, v4_mapped, sizeof(v4_mapped)) == 0;
-        *family = mapped ? AF_INET : AF_INET6;
-        memcpy(addr, mapped ? a6 + 12 : a6, mapped ? 4 : 16);
-        return 0;
-    }
-    return MOCHI_ERR_INVALID;
-}
 
 /* The address as inet_ntop writes it; IPv4 by hand, since glibc's
  * inet_ntop formats it with sprintf, which costs more than the rest of
@@ -407,7 +390,7 @@ int beacon_client_ip(const struct sockaddr *peer, const char *xff,
     /* The address believed so far, formatted once at the end. */
     int family;
     unsigned char bin[16];
-    if (peer_address(peer, &family, bin) != 0)
+    if (mochi_sockaddr_binary(peer, &family, bin) != 0)
         return MOCHI_ERR_INVALID;
     if (xff != NULL && trusted->count > 0 && mochi_cidr_list_contains(trusted, family, bin)) {
         /* Walk X-Forwarded-For from the right: each hop appended the

@@ -1,6 +1,7 @@
 #include "http.h"
 #include "arena.h"
 #include "beacon.h"
+#include "guard.h"
 #include "error.h"
 #include "hash.h"
 #include "http_metrics.h"
@@ -22,9 +23,10 @@
 extern const char collector_tracker_js[];
 extern const size_t collector_tracker_js_len;
 
-enum route { ROUTE_EVENT, ROUTE_GIF, ROUTE_JS, ROUTE_HEALTHZ, ROUTE_METRICS, ROUTE_OTHER, NROUTES };
-static const char *const route_names[NROUTES] = {"event",   "gif",     "tracker",
-                                                 "healthz", "metrics", "other"};
+/* The public port serves beacons and the tracker only; /metrics and
+ * /healthz are on --metrics-listen (main.c), out of visitors' reach. */
+enum route { ROUTE_EVENT, ROUTE_GIF, ROUTE_JS, ROUTE_OTHER, NROUTES };
+static const char *const route_names[NROUTES] = {"event", "gif", "tracker", "other"};
 static const unsigned int statuses[] = {200, 202, 204, 400, 403, 404, 405, 413, 500, 503};
 #define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]))
 
@@ -80,6 +82,7 @@ struct worker {
 struct collector_http {
     struct collector_http_deps deps;
     struct MHD_Daemon *daemon;
+    struct collector_guard *guard; /* per-address limit and header deadline */
     int port;
 
     struct MHD_Response *accepted;  /* 202, empty */
@@ -191,10 +194,6 @@ static enum route route_of(const char *url)
         return ROUTE_GIF;
     if (strcmp(url, "/mochi.js") == 0)
         return ROUTE_JS;
-    if (strcmp(url, "/healthz") == 0)
-        return ROUTE_HEALTHZ;
-    if (strcmp(url, "/metrics") == 0)
-        return ROUTE_METRICS;
     return ROUTE_OTHER;
 }
 
@@ -466,27 +465,6 @@ static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connec
     switch (route) {
     case ROUTE_JS:
         return send_shared(http, conn, route, 200, http->tracker);
-    case ROUTE_HEALTHZ: {
-        bool ok = collector_producer_healthy(http->deps.producer);
-        return ok ? send_json(http, conn, route, 200, "status", "ok")
-                  : send_json(http, conn, route, 503, "status", "Kafka producer unavailable");
-    }
-    case ROUTE_METRICS: {
-        char *text = NULL;
-        size_t len = 0;
-        if (mochi_metrics_render(http->deps.metrics, &text, &len) != 0)
-            return send_error(http, conn, route, 500, "out of memory");
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        if (r == NULL) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, MOCHI_METRICS_CONTENT_TYPE);
-        count_request(http, route, 200);
-        enum MHD_Result ret = MHD_queue_response(conn, 200, r);
-        MHD_destroy_response(r);
-        return ret;
-    }
     case ROUTE_GIF: {
         char why[160] = "";
         struct beacon_fields fields;
@@ -512,6 +490,41 @@ static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connec
     }
 }
 
+struct framing {
+    int content_lengths;
+    int transfer_encodings;
+    const char *first_length;
+    bool lengths_differ;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ == 0)
+            f->first_length = value;
+        else if (value == NULL || f->first_length == NULL || strcmp(value, f->first_length) != 0)
+            f->lengths_differ = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+    }
+    return MHD_YES;
+}
+
+/* libmicrohttpd 0.9.75 takes a request with two different Content-Length
+ * headers, or with both Content-Length and Transfer-Encoding, and picks
+ * one; a proxy in front may pick the other, and the bytes left over become
+ * a request of the attacker's (request smuggling). RFC 9112 says to refuse
+ * such a request. */
+static bool framing_is_clear(struct MHD_Connection *conn)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    return !f.lengths_differ && !(f.content_lengths > 0 && f.transfer_encodings > 0);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -520,8 +533,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct collector_http *http = cls;
     enum route route = route_of(url);
     struct request *req = *req_cls;
+    if (req == NULL)
+        collector_guard_headers_done(conn); /* the first call: headers are in */
 
     if (req == NULL && route == ROUTE_EVENT && strcmp(method, "POST") == 0) {
+        if (!framing_is_clear(conn)) {
+            mochi_metric_inc(http->outcomes[OUT_INVALID]);
+            return send_error(http, conn, route, 400,
+                              "conflicting Content-Length or Transfer-Encoding headers");
+        }
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > BEACON_BODY_MAX) {
@@ -589,10 +609,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     (void)toe;
     request_release(*req_cls);
     *req_cls = NULL;
+    collector_guard_request_done(conn); /* the next request's headers are due */
 }
 
 static struct MHD_Response *static_response(const void *data, size_t len, const char *type)
@@ -681,16 +701,24 @@ int collector_http_start(const char *listen_addr, const struct collector_http_de
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    rc = collector_guard_new(deps->trusted_proxies, deps->max_per_address, deps->header_timeout_ms,
+                             deps->metrics, &http->guard);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the connection guard");
+        goto fail;
+    }
     rc = mochi_http_listen(listen_addr, 1024, &fd, &http->port, err, errlen);
     if (rc != 0)
         goto fail;
     http->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, mochi_http_mhd_log, "collector",
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, deps->threads,
-        MHD_OPTION_CONNECTION_LIMIT, deps->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+        collector_guard_accept, http->guard, on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
+        mochi_http_mhd_log, "collector", MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+        deps->threads, MHD_OPTION_CONNECTION_LIMIT, deps->max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, deps->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, http, MHD_OPTION_NOTIFY_CONNECTION, collector_guard_notify, http->guard,
+        MHD_OPTION_END);
     if (http->daemon == NULL) {
         snprintf(err, errlen, "cannot start the HTTP server on %s", listen_addr);
         close(fd);
@@ -724,6 +752,7 @@ void collector_http_stop(struct collector_http *http)
         return;
     if (http->daemon != NULL)
         MHD_stop_daemon(http->daemon);
+    collector_guard_destroy(http->guard);
     struct MHD_Response *shared[] = {http->accepted, http->preflight, http->gif, http->tracker,
                                      http->queue_full};
     for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)

@@ -23,6 +23,9 @@ struct collector_http_deps {
     const struct mochi_cidr_list *trusted_proxies;
     unsigned int threads;         /* worker threads */
     unsigned int max_connections; /* concurrent connections */
+    unsigned int max_per_address; /* of them from one untrusted address (0: no limit) */
+    unsigned int idle_timeout_s;  /* an idle connection is closed after it */
+    int header_timeout_ms;        /* a request's headers are due within it (0: no limit) */
 };
 
 /* Listens on listen_addr and serves until collector_http_stop. Returns 0

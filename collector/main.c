@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -10,6 +11,7 @@
 #include "daemon.h"
 #include "hash.h"
 #include "http.h"
+#include "http_metrics.h"
 #include "log.h"
 #include "metrics.h"
 #include "netaddr.h"
@@ -40,6 +42,38 @@ static const struct mochi_setting setting_max_connections = {.name = "max-connec
                                                              .min = 1,
                                                              .max = 1000000,
                                                              .help = "concurrent HTTP connections"};
+static const struct mochi_setting setting_max_per_address = {
+    .name = "max-connections-per-address",
+    .env = "MOCHI_COLLECTOR_MAX_CONNECTIONS_PER_ADDRESS",
+    .type = MOCHI_SETTING_INT,
+    .default_value = "64",
+    .min = 0,
+    .max = 1000000,
+    .help = "connections one client address may hold open (0: no limit); --trusted-proxies "
+            "are exempt, since behind a proxy every connection comes from it"};
+static const struct mochi_setting setting_idle_timeout = {
+    .name = "idle-timeout",
+    .env = "MOCHI_COLLECTOR_IDLE_TIMEOUT",
+    .type = MOCHI_SETTING_DURATION,
+    .default_value = "15s",
+    .min = 1000,
+    .max = 3600 * 1000,
+    .help = "a connection with no traffic for this long is closed"};
+static const struct mochi_setting setting_header_timeout = {
+    .name = "header-timeout",
+    .env = "MOCHI_COLLECTOR_HEADER_TIMEOUT",
+    .type = MOCHI_SETTING_DURATION,
+    .default_value = "10s",
+    .min = 0,
+    .max = 3600 * 1000,
+    .help = "a request's headers must be in within this long of the connection (or its "
+            "previous request) (0: no deadline), however slowly they trickle"};
+static const struct mochi_setting setting_metrics_listen = {
+    .name = "metrics-listen",
+    .env = "MOCHI_METRICS_LISTEN",
+    .type = MOCHI_SETTING_ADDRESS,
+    .default_value = "127.0.0.1:9100",
+    .help = "address of /metrics and /healthz, apart from the public beacon port (--listen)"};
 static const struct mochi_setting setting_shutdown_timeout = {
     .name = "shutdown-timeout",
     .env = "MOCHI_SHUTDOWN_TIMEOUT",
@@ -49,27 +83,54 @@ static const struct mochi_setting setting_shutdown_timeout = {
     .max = 3600 * 1000,
     .help = "how long SIGTERM waits for Kafka to take what is queued"};
 
-static const struct mochi_setting *const settings[] = {&mochi_setting_brokers,
-                                                       &mochi_setting_topic,
-                                                       &mochi_setting_database_url,
-                                                       &mochi_setting_listen,
-                                                       &mochi_setting_trusted_proxies,
-                                                       &setting_refresh,
-                                                       &setting_threads,
-                                                       &setting_max_connections,
-                                                       &setting_shutdown_timeout,
-                                                       &mochi_setting_log_level,
-                                                       NULL};
+static const struct mochi_setting *const settings[] = {
+    &mochi_setting_brokers,    &mochi_setting_topic,     &mochi_setting_database_url,
+    &mochi_setting_listen,     &setting_metrics_listen,  &mochi_setting_trusted_proxies,
+    &setting_refresh,          &setting_threads,         &setting_max_connections,
+    &setting_max_per_address,  &setting_idle_timeout,    &setting_header_timeout,
+    &setting_shutdown_timeout, &mochi_setting_log_level, NULL};
 
 static const struct mochi_program_spec spec = {
     .name = "mochi-collector",
     .summary = "Receives page-view beacons over HTTP (POST /api/event, GET /p.gif), hashes the "
                "visitor with the day's salt, and publishes Avro events to Kafka. Serves the "
-               "tracker at /mochi.js, /healthz and /metrics. The database URL should use the "
-               "mochi_collector role.",
+               "tracker at /mochi.js; /healthz and /metrics are on --metrics-listen. The "
+               "database URL should use the mochi_collector role.",
     .settings = settings,
     .kafka_properties = true,
 };
+
+/* Each connection takes a descriptor, besides the ~100 the process needs
+ * for Kafka, PostgreSQL and itself: raise the soft open-files limit to fit
+ * --max-connections where the hard limit allows, else say what will
+ * happen. */
+static void check_open_files(long max_connections)
+{
+    struct rlimit lim;
+    rlim_t need = (rlim_t)max_connections + 128;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= need)
+        return;
+    rlim_t was = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= need ? need : lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur >= need) {
+        mochi_log(MOCHI_LOG_INFO, "collector",
+                  "msg=\"raised the open-files limit\" from=%llu to=%llu", (unsigned long long)was,
+                  (unsigned long long)lim.rlim_cur);
+        return;
+    }
+    mochi_log(MOCHI_LOG_WARN, "collector",
+              "msg=\"the open-files limit is below --max-connections plus 128: connections past "
+              "it will be refused; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower "
+              "--max-connections\" limit=%llu max_connections=%ld",
+              (unsigned long long)(getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur : was),
+              max_connections);
+}
+
+/* /healthz: 200 while the Kafka producer is usable. */
+static int producer_healthy(void *arg)
+{
+    return collector_producer_healthy(arg);
+}
 
 int main(int argc, char **argv)
 {
@@ -82,6 +143,7 @@ int main(int argc, char **argv)
     struct collector_producer *producer = NULL;
     struct collector_sites *sites = NULL;
     struct collector_http *http = NULL;
+    struct mochi_metrics_server *metrics_server = NULL;
     char err[512] = "";
     int code = 1;
 
@@ -120,9 +182,17 @@ int main(int argc, char **argv)
         .trusted_proxies = &trusted,
         .threads = (unsigned int)threads,
         .max_connections = (unsigned int)mochi_config_int(config, "max-connections"),
+        .max_per_address = (unsigned int)mochi_config_int(config, "max-connections-per-address"),
+        .idle_timeout_s = (unsigned int)((mochi_config_ms(config, "idle-timeout") + 999) / 1000),
+        .header_timeout_ms = (int)mochi_config_ms(config, "header-timeout"),
     };
+    check_open_files((long)deps.max_connections);
     if (collector_http_start(mochi_config_str(config, "listen"), &deps, &http, err, sizeof(err)) !=
         0)
+        goto fail;
+    if (mochi_metrics_server_start(metrics, mochi_config_str(config, "metrics-listen"),
+                                   producer_healthy, producer, &metrics_server, err,
+                                   sizeof(err)) != 0)
         goto fail;
     mochi_log(MOCHI_LOG_INFO, "collector",
               "msg=\"started\" listen=%s port=%d threads=%ld topic=%s trusted_proxies=%zu",
@@ -136,6 +206,8 @@ int main(int argc, char **argv)
     collector_http_quiesce(http);
     collector_http_stop(http); /* requests in progress finish first */
     http = NULL;
+    mochi_metrics_server_stop(metrics_server); /* its /healthz reads the producer */
+    metrics_server = NULL;
     int undelivered =
         collector_producer_close(producer, (int)mochi_config_ms(config, "shutdown-timeout"));
     producer = NULL;
@@ -146,6 +218,7 @@ fail:
     fprintf(stderr, "mochi-collector: %s\n", err);
 out:
     collector_http_stop(http);
+    mochi_metrics_server_stop(metrics_server);
     (void)collector_producer_close(producer, 0);
     collector_sites_destroy(sites);
     mochi_metrics_destroy(metrics);

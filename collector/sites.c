@@ -44,6 +44,7 @@ struct collector_sites {
     struct mochi_metric *db_up;
     struct mochi_metric *site_age;
     struct mochi_metric *salt_age;
+    struct mochi_metric *salt_days_ahead;
     struct mochi_metric *site_count;
     struct mochi_metric *refresh_errors;
 };
@@ -93,14 +94,19 @@ int collector_sites_start(const char *conninfo, long long refresh_ms, struct moc
     f = mochi_metrics_gauge(metrics, "mochi_collector_salt_cache_age_seconds",
                             "seconds since the salts were last read", 0, NULL);
     sites->salt_age = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_gauge(metrics, "mochi_collector_salt_days_ahead",
+                            "days after today whose salt is cached (1 normally, 0 when "
+                            "tomorrow's is missing, -1 when today's is missing)",
+                            0, NULL);
+    sites->salt_days_ahead = f ? mochi_metrics_child(f, NULL) : NULL;
     f = mochi_metrics_gauge(metrics, "mochi_collector_sites", "sites in the cache", 0, NULL);
     sites->site_count = f ? mochi_metrics_child(f, NULL) : NULL;
     f = mochi_metrics_counter(metrics, "mochi_collector_cache_refresh_errors_total",
                               "failed refreshes of the site and salt cache", 0, NULL);
     sites->refresh_errors = f ? mochi_metrics_child(f, NULL) : NULL;
     if (sites->conninfo == NULL || sites->db_up == NULL || sites->site_age == NULL ||
-        sites->salt_age == NULL || sites->site_count == NULL || sites->refresh_errors == NULL ||
-        mochi_metrics_on_scrape(metrics, on_scrape, sites) != 0) {
+        sites->salt_age == NULL || sites->salt_days_ahead == NULL || sites->site_count == NULL ||
+        sites->refresh_errors == NULL || mochi_metrics_on_scrape(metrics, on_scrape, sites) != 0) {
         collector_sites_destroy(sites);
         return MOCHI_ERR_NOMEM;
     }
@@ -141,10 +147,18 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
     bool loaded = sites->loaded;
     double site_age = loaded ? seconds_since(&sites->loaded_at) : -1;
     double salt_age = sites->salts_at.tv_sec ? seconds_since(&sites->salts_at) : -1;
+    /* The cache holds consecutive days, so its newest day says how far
+     * ahead of midnight the collector is: a refresher that cannot reach
+     * PostgreSQL leaves it behind as the days pass. */
+    long long today = mochi_day_today(), newest = today - 1;
+    for (int i = 0; i < SALT_DAYS; i++)
+        if (sites->salts[i].day > newest)
+            newest = sites->salts[i].day;
     size_t count = sites->count;
     pthread_rwlock_unlock(&sites->lock);
     mochi_metric_set(sites->site_age, site_age);
     mochi_metric_set(sites->salt_age, salt_age);
+    mochi_metric_set(sites->salt_days_ahead, (double)(newest - today));
     mochi_metric_set(sites->site_count, (double)count);
 }
 

@@ -8,10 +8,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -104,16 +106,34 @@ int mochi_http_listen(const char *listen_addr, int backlog, int *fd_out, int *po
 /* MHD's own messages, as one logfmt line each instead of raw stderr. */
 void mochi_http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    /* libmicrohttpd logs once per refused or failed connection: under a
+     * flood, one line a second at most, saying how many were skipped. */
+    static atomic_llong last_s;
+    static atomic_llong skipped;
     const char *component = cls ? cls : "http";
     if (!mochi_log_enabled(MOCHI_LOG_WARN))
         return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long was = atomic_load(&last_s);
+    if (was == (long long)now.tv_sec ||
+        !atomic_compare_exchange_strong(&last_s, &was, (long long)now.tv_sec)) {
+        atomic_fetch_add(&skipped, 1);
+        return;
+    }
     char text[512];
     char quoted[600];
     vsnprintf(text, sizeof(text), fmt, ap);
     size_t len = strlen(text);
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         text[--len] = '\0';
-    mochi_log(MOCHI_LOG_WARN, component, "msg=%s", mochi_log_quote(quoted, sizeof(quoted), text));
+    long long before = atomic_exchange(&skipped, 0);
+    if (before > 0)
+        mochi_log(MOCHI_LOG_WARN, component, "msg=%s suppressed=%lld",
+                  mochi_log_quote(quoted, sizeof(quoted), text), before);
+    else
+        mochi_log(MOCHI_LOG_WARN, component, "msg=%s",
+                  mochi_log_quote(quoted, sizeof(quoted), text));
 }
 
 /* Queues a response. mode says who owns body: MHD_RESPMEM_MUST_FREE hands

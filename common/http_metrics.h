@@ -50,7 +50,8 @@ int mochi_http_listen(const char *listen_addr, int backlog, int *fd, int *port, 
                       size_t errlen) __attribute__((warn_unused_result));
 
 /* libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER callback: one logfmt warning
- * line per message; cls is the component name (a static string) or NULL. */
+ * line per message, at most one a second (the next says how many were
+ * suppressed); cls is the component name (a static string) or NULL. */
 void mochi_http_mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 

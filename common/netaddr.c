@@ -193,3 +193,21 @@ int mochi_split_host_port(const char *text, char *host, size_t host_size, int *p
     *port = (int)p;
     return 0;
 }
+
+int mochi_sockaddr_binary(const struct sockaddr *sa, int *family, unsigned char addr[16])
+{
+    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        *family = AF_INET;
+        memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return 0;
+    }
+    if (sa != NULL && sa->sa_family == AF_INET6) {
+        const unsigned char *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        bool mapped = memcmp(a6, v4_mapped, sizeof(v4_mapped)) == 0;
+        *family = mapped ? AF_INET : AF_INET6;
+        memcpy(addr, mapped ? a6 + 12 : a6, mapped ? 4 : 16);
+        return 0;
+    }
+    return MOCHI_ERR_INVALID;
+}

@@ -30,6 +30,12 @@ void mochi_cidr_list_free(struct mochi_cidr_list *list);
  * treated as IPv4) lies in one of the list's ranges. */
 bool mochi_cidr_list_contains(const struct mochi_cidr_list *list, int family, const void *addr);
 
+/* The address of an AF_INET or AF_INET6 socket address as family and
+ * binary form (IPv4-mapped IPv6 as IPv4, 4 bytes used). Returns 0 or
+ * MOCHI_ERR_INVALID for another family or NULL. */
+int mochi_sockaddr_binary(const struct sockaddr *sa, int *family, unsigned char addr[16])
+    __attribute__((warn_unused_result));
+
 /* Parses a numeric IPv4 or IPv6 address text into family and addr[16].
  * Returns 0 or MOCHI_ERR_INVALID. */
 int mochi_addr_parse(const char *text, int *family, unsigned char addr[16])

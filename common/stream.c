@@ -99,8 +99,9 @@ struct stream {
 
     PGconn *conn;
     const char *conninfo;
-    bool db_down; /* the batch in hand waits for the database */
-    bool paused;  /* consumption paused for it */
+    bool db_down;       /* the batch in hand waits for the database */
+    bool paused;        /* consumption paused for it */
+    bool ever_assigned; /* a rebalance has given this member partitions */
     long long backoff_ms;
     long long known_days[KNOWN_DAYS];
     size_t nknown_days;
@@ -706,6 +707,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         mochi_metric_add(s->assigned, (uint64_t)parts->cnt);
         mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"partitions assigned\" count=%d",
                   parts->cnt);
+        s->ever_assigned = true;
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
             if (e)
@@ -1080,8 +1082,28 @@ int mochi_stream_run(const struct mochi_config *config, const struct mochi_strea
                   "msg=\"cannot start the applier thread, applying on the main thread\"");
     run_loop(s);
     code = atomic_load(&s->kafka_fatal) ? 1 : 0;
-    mochi_log(MOCHI_LOG_INFO, ops->component, "msg=\"leaving the group\"");
-    rd_kafka_consumer_close(s->consumer); /* revoke callback commits what is in hand */
+    if (!s->ever_assigned) {
+        /* librdkafka before 2.3 (Debian 12 has 2.0.2) aborts closing a
+         * cooperative-sticky member that was never assigned (librdkafka
+         * issue 4312): let the join finish first. What it hands over is
+         * neither applied nor committed. */
+        int64_t until = mono_ms() + 10000;
+        while (!s->ever_assigned && mono_ms() < until) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
+            if (m != NULL)
+                rd_kafka_message_destroy(m);
+        }
+    }
+    if (s->ever_assigned) {
+        mochi_log(MOCHI_LOG_INFO, ops->component, "msg=\"leaving the group\"");
+        rd_kafka_consumer_close(s->consumer); /* revoke callback commits what is in hand */
+    } else {
+        /* Still unassigned (no broker?): there is nothing to commit, and
+         * closing would abort. Leave it to the process exit; the group
+         * drops the member after its session timeout. */
+        mochi_log(MOCHI_LOG_INFO, ops->component,
+                  "msg=\"stopping before the first assignment; not closing the consumer\"");
+    }
     if (s->applier_started) {
         pthread_mutex_lock(&s->lock);
         s->quit = true;
@@ -1090,7 +1112,7 @@ int mochi_stream_run(const struct mochi_config *config, const struct mochi_strea
         pthread_join(s->applier, NULL);
     }
 out:
-    if (s->consumer)
+    if (s->consumer && s->ever_assigned)
         rd_kafka_destroy(s->consumer);
     if (s->dlq) {
         rd_kafka_flush(s->dlq, 10000);

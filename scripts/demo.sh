@@ -17,7 +17,7 @@
 # Settings (environment): MOCHI_DEMO_DIR (state, default .demo), MOCHI_DEMO_SECONDS
 # (traffic, 20), MOCHI_DEMO_RATE (beacons/s, 300), MOCHI_DEMO_PORT (collector,
 # 8080), MOCHI_DEMO_PAGE_PORT (demo page, 8000), MOCHI_DEMO_METRICS_PORT (first
-# of three /metrics ports, 9101), MOCHI_DEMO_BUILD_DIR (build), and
+# of four /metrics ports, 9101: consumer, rollup, consumer, collector), MOCHI_DEMO_BUILD_DIR (build), and
 # MOCHI_DEMO_SKIP_INSTALL=1 / MOCHI_DEMO_SKIP_BUILD=1 to reuse what is there,
 # MOCHI_DEMO_KAFKA (dev or apache, as --kafka).
 set -euo pipefail
@@ -149,7 +149,8 @@ echo "demo sites: $sites"
 say "starting one collector, two consumers and one rollup"
 role() { echo "host=$sock user=$1 dbname=mochi"; }
 start collector env MOCHI_DATABASE_URL="$(role mochi_collector)" "$build/mochi-collector" \
-  --listen "127.0.0.1:$port" --trusted-proxies 127.0.0.1/32 --refresh-interval 2s
+  --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((mport + 3))" \
+  --trusted-proxies 127.0.0.1/32 --refresh-interval 2s
 # A low session timeout lets a restarted member rejoin the dev broker's group quickly.
 start consumer-1 env MOCHI_DATABASE_URL="$(role mochi_consumer)" "$build/mochi-consumer" \
   --metrics-listen "127.0.0.1:$mport" -X session.timeout.ms=6000
@@ -157,8 +158,7 @@ start rollup env MOCHI_DATABASE_URL="$(role mochi_rollup)" "$build/mochi-rollup"
   --metrics-listen "127.0.0.1:$((mport + 1))" -X session.timeout.ms=6000
 start consumer-2 env MOCHI_DATABASE_URL="$(role mochi_consumer)" "$build/mochi-consumer" \
   --metrics-listen "127.0.0.1:$((mport + 2))" -X session.timeout.ms=6000
-wait_http "http://127.0.0.1:$port/healthz"
-for p in "$mport" $((mport + 1)) $((mport + 2)); do wait_http "http://127.0.0.1:$p/healthz"; done
+for p in "$mport" $((mport + 1)) $((mport + 2)) $((mport + 3)); do wait_http "http://127.0.0.1:$p/healthz"; done
 
 cat >"$state/www/index.html" <<HTML
 <!doctype html>
@@ -190,7 +190,7 @@ cat <<TEXT
 Mochi is running (state and logs in $state).
   Tracker demo page:  http://localhost:$page_port/   (open it in a browser; each view and
                       each "Navigate" click is one page view)
-  Collector:          http://127.0.0.1:$port/metrics   /healthz   /mochi.js
+  Collector:          http://127.0.0.1:$port/mochi.js   (metrics: http://127.0.0.1:$((mport + 3))/metrics, /healthz)
   Consumers, rollup:  http://127.0.0.1:$mport/metrics, :$((mport + 2))/metrics, rollup :$((mport + 1))/metrics
   Stats again:        MOCHI_DATABASE_URL="$MOCHI_DATABASE_URL" $build/mochictl stats --site $key
   Kafka:              $kafka, bootstrap $brokers

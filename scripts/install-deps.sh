@@ -12,6 +12,7 @@ packages=(
   postgresql postgresql-contrib
   kcat wrk nginx-light curl jq time python3 python3-yaml chromium
   default-jdk-headless maven
+  prometheus
 )
 
 sudo_cmd=()
@@ -34,9 +35,12 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts a cluster and nginx on install; Mochi runs its own instances.
-if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-  "${sudo_cmd[@]}" systemctl stop nginx || true
-fi
+# Debian starts a cluster, nginx and prometheus on install; Mochi runs its
+# own instances, and needs only promtool (scripts/check-ops.sh) from prometheus.
+for service in nginx prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl stop "$service" || true
+  fi
+done
 fetch_kafka
 echo "install-deps: done"

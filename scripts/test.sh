@@ -17,6 +17,8 @@ bash scripts/install-deps.sh
 
 echo "== format check"
 bash scripts/check-format.sh
+echo "== ops check"
+bash scripts/check-ops.sh
 
 run_suite() {
   local dir=$1 kafka=$2; shift 2

@@ -369,6 +369,44 @@ static void load_pg_env(char *host, size_t hsize, int *port)
     free(text);
 }
 
+char *mochi_test_pg_dump(const struct mochi_test_db *db)
+{
+    char host[256], port_text[16];
+    int port;
+    load_pg_env(host, sizeof(host), &port);
+    snprintf(port_text, sizeof(port_text), "%d", port);
+    char *const argv[] = {"/usr/bin/pg_dump", "-h", host, "-p", port_text, "-U", "postgres",
+                          (char *)db->name,   NULL};
+    char *out = NULL, *err = NULL;
+    int status = mochi_test_run(argv, NULL, 120000, &out, &err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("pg_dump %s failed: %s", db->name, err ? err : "");
+    free(err);
+    return out;
+}
+
+char *mochi_test_pg_server_log(void)
+{
+    const char *envfile = getenv("MOCHI_TEST_PG_ENV");
+    char *text = envfile ? mochi_test_read_file(envfile) : NULL;
+    if (text == NULL)
+        fail_msg("no MOCHI_TEST_PG_ENV: run the tests through ctest");
+    char path[PATH_MAX] = "";
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (strncmp(line, "MOCHI_TEST_PG_DATA=", 19) == 0)
+            snprintf(path, sizeof(path), "%s", line + 19);
+    free(text);
+    /* scripts/pg-test-server logs to DIR/server.log beside DIR/data */
+    char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        fail_msg("no MOCHI_TEST_PG_DATA in %s", envfile);
+    snprintf(slash, sizeof(path) - (size_t)(slash - path), "/server.log");
+    char *log = mochi_test_read_file(path);
+    if (log == NULL)
+        fail_msg("cannot read %s", path);
+    return log;
+}
+
 static PGconn *connect_admin(void)
 {
     char host[256], conninfo[400];

@@ -187,6 +187,12 @@ void mochi_test_kafka_committed(const char *bootstrap, const char *group, const 
 void mochi_test_kafka_end_offsets(const char *bootstrap, const char *topic, int nparts,
                                   int64_t *offsets);
 
+/* pg_dump of db (schema and data, plain SQL) as a malloc'd string. */
+char *mochi_test_pg_dump(const struct mochi_test_db *db);
+/* The fixture server's whole log (scripts/pg-test-server's server.log),
+ * malloc'd. */
+char *mochi_test_pg_server_log(void);
+
 /* ---- a private PostgreSQL server (for tests that stop and start it) ---- */
 
 struct mochi_test_pg {

@@ -2,7 +2,8 @@
  * a three-node cluster losing the leader of its busiest partition to kill -9
  * under load, with nothing lost or doubled; and `mochictl replay --rewind
  * time` finding its offsets by timestamp and rebuilding exactly the days
- * asked for. Skipped when MOCHI_TEST_KAFKA=dev: the mock cannot do either. */
+ * asked for; and `mochictl lag` showing a group's state and members. Skipped when
+ * MOCHI_TEST_KAFKA=dev: the mock cannot do either. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "codec.h"
 #include "harness/events.h"
@@ -86,6 +88,8 @@ static void three_nodes_lose_the_busiest_leader(void **state)
                                     listen,
                                     "--trusted-proxies",
                                     "127.0.0.1/32",
+                                    "--metrics-listen",
+                                    "127.0.0.1:0",
                                     NULL};
     struct mochi_test_proc collector, consumers[2], rollups[2];
     start_as(&collector, &db, "mochi_collector", collector_args);
@@ -365,11 +369,94 @@ static void replay_by_time_rebuilds_exactly_the_days_asked(void **state)
     mochi_test_db_drop(&db);
 }
 
+/* `mochictl lag --json` for group G: the parsed document's group entry. */
+static json_t *lag_of(const char *bootstrap, const char *topic, const char *group)
+{
+    char brokers_env[600], topic_env[128];
+    snprintf(brokers_env, sizeof(brokers_env), "MOCHI_KAFKA_BROKERS=%s", bootstrap);
+    snprintf(topic_env, sizeof(topic_env), "MOCHI_TOPIC=%s", topic);
+    char *const env[] = {brokers_env, topic_env, NULL};
+    char *const args[] = {
+        (char *)mochi_test_bin("mochictl"), "lag", "--group", (char *)group, "--json", NULL};
+    char *out = NULL, *err = NULL;
+    int code = exit_code(mochi_test_run(args, env, 60000, &out, &err));
+    if (code != 0)
+        fail_msg("mochictl lag exited %d: %s%s", code, out, err);
+    json_error_t jerr;
+    json_t *doc = json_loads(out, 0, &jerr);
+    if (doc == NULL)
+        fail_msg("mochictl lag --json printed no JSON: %s", out);
+    free(out);
+    free(err);
+    json_t *g = json_incref(json_array_get(json_object_get(doc, "groups"), 0));
+    json_decref(doc);
+    assert_non_null(g);
+    return g;
+}
+
+static void lag_shows_group_state_and_members(void **state)
+{
+    (void)state;
+    enum { PARTS = 4 };
+    struct mochi_test_db db;
+    mochi_test_db_create_migrated(&db);
+    char topic[64];
+    snprintf(topic, sizeof(topic), "%s", mochi_test_unique("lag"));
+    const char *topics[] = {topic, NULL};
+    struct mochi_test_kafka kafka;
+    mochi_test_kafka_start(&kafka, 1, PARTS, topics);
+    char conninfo[600];
+    mochi_test_db_conninfo_as(&db, "mochi_consumer", conninfo, sizeof(conninfo));
+    struct mochi_test_proc consumer;
+    mochi_test_stream_start(&consumer, "mochi-consumer", conninfo, kafka.bootstrap, topic, NULL);
+
+    /* Stable, one member holding every partition. */
+    json_t *g = NULL;
+    int64_t deadline = mochi_test_now_ms() + 60000;
+    for (;;) {
+        json_decref(g);
+        g = lag_of(kafka.bootstrap, topic, "mochi-ingest");
+        const char *st = json_string_value(json_object_get(g, "state"));
+        json_t *members = json_object_get(g, "members");
+        if ((st && strcmp(st, "Stable") == 0 && json_array_size(members) == 1 &&
+             json_array_size(json_object_get(json_array_get(members, 0), "assignment")) == PARTS) ||
+            mochi_test_now_ms() > deadline)
+            break;
+        usleep(250000);
+    }
+    assert_string_equal(json_string_value(json_object_get(g, "state")), "Stable");
+    json_t *members = json_object_get(g, "members");
+    assert_int_equal(json_array_size(members), 1);
+    json_t *assignment = json_object_get(json_array_get(members, 0), "assignment");
+    assert_int_equal(json_array_size(assignment), PARTS);
+    bool held[PARTS] = {false};
+    for (size_t i = 0; i < json_array_size(assignment); i++) {
+        json_t *a = json_array_get(assignment, i);
+        assert_string_equal(json_string_value(json_object_get(a, "topic")), topic);
+        long long p = json_integer_value(json_object_get(a, "partition"));
+        assert_true(p >= 0 && p < PARTS);
+        held[p] = true;
+    }
+    for (int p = 0; p < PARTS; p++)
+        assert_true(held[p]);
+    json_decref(g);
+
+    /* After SIGTERM the member has left: Empty, no members. */
+    assert_int_equal(exit_code(mochi_test_proc_stop(&consumer, SIGTERM, 30000)), 0);
+    g = lag_of(kafka.bootstrap, topic, "mochi-ingest");
+    assert_string_equal(json_string_value(json_object_get(g, "state")), "Empty");
+    assert_int_equal(json_array_size(json_object_get(g, "members")), 0);
+    json_decref(g);
+    mochi_test_kafka_stop(&kafka);
+    mochi_test_db_drop(&db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(three_nodes_lose_the_busiest_leader),
         cmocka_unit_test(replay_by_time_rebuilds_exactly_the_days_asked),
+        cmocka_unit_test(lag_shows_group_state_and_members),
     };
     if (mochi_test_kafka_kind() == MOCHI_TEST_KAFKA_DEV) {
         printf("MOCHI_TEST_KAFKA=dev: these tests need Apache Kafka; skipped\n");

@@ -2,6 +2,7 @@
  * PostgreSQL and a dev Kafka broker of its own. Every event is read back
  * from the topic and checked field by field; the visitor hash is
  * recomputed here with libsodium directly from the salt in the database. */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -35,7 +36,8 @@ struct fixture {
     struct mochi_test_proc collector;
     char topic[64];
     int port;
-    char base[64];
+    char base[64];         /* the public port: beacons and the tracker */
+    char metrics_base[64]; /* --metrics-listen: /metrics and /healthz */
     struct mochi_schema_set *schemas;
     struct mochi_codec *codec;
 };
@@ -68,8 +70,10 @@ static void start_collector(struct fixture *f, const char *const extra[])
                       "--refresh-interval",
                       "300ms",
                       "--threads",
-                      "2"};
-    int argc = 13;
+                      "2",
+                      "--metrics-listen",
+                      "127.0.0.1:0"};
+    int argc = 15;
     for (size_t i = 0; extra && extra[i] && argc < 31; i++)
         argv[argc++] = (char *)extra[i];
     argv[argc] = NULL;
@@ -79,6 +83,8 @@ static void start_collector(struct fixture *f, const char *const extra[])
         char *log = mochi_test_read_file(f->collector.log);
         fail_msg("collector did not listen; log:\n%s", log ? log : "");
     }
+    snprintf(f->metrics_base, sizeof(f->metrics_base), "http://127.0.0.1:%d",
+             mochi_test_metrics_port(&f->collector, 20000));
 }
 
 static int setup(void **state)
@@ -277,7 +283,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     assert_non_null(strstr(r.body, "sendBeacon"));
     assert_true(strlen(r.body) < 2048);
     mochi_test_response_free(&r);
-    snprintf(url, sizeof(url), "%s/healthz", f->base);
+    snprintf(url, sizeof(url), "%s/healthz", f->metrics_base);
     int64_t deadline = mochi_test_now_ms() + 10000;
     do {
         mochi_test_http("GET", url, NULL, NULL, &r);
@@ -292,6 +298,14 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     mochi_test_http("GET", url, NULL, NULL, &r);
     assert_int_equal(r.status, 404);
     mochi_test_response_free(&r);
+    /* the public port does not show the operator's endpoints */
+    const char *private_paths[] = {"/metrics", "/healthz"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(url, sizeof(url), "%s%s", f->base, private_paths[i]);
+        mochi_test_http("GET", url, NULL, NULL, &r);
+        assert_int_equal(r.status, 404);
+        mochi_test_response_free(&r);
+    }
     int64_t after = wall_us();
 
     /* The topic holds exactly the four published events. */
@@ -332,7 +346,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     PQfinish(conn);
 
     /* /metrics counts what happened */
-    snprintf(url, sizeof(url), "%s/metrics", f->base);
+    snprintf(url, sizeof(url), "%s/metrics", f->metrics_base);
     mochi_test_http("GET", url, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "mochi_collector_events_total{outcome=\"published\"} 4\n"));
@@ -342,6 +356,8 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     assert_non_null(strstr(r.body, "mochi_collector_events_published_total 4\n"));
     assert_non_null(
         strstr(r.body, "mochi_collector_http_requests_total{route=\"event\",status=\"413\"} 1\n"));
+    /* the cache holds yesterday's, today's and tomorrow's salts */
+    assert_non_null(strstr(r.body, "mochi_collector_salt_days_ahead 1\n"));
     mochi_test_response_free(&r);
 
     int status = mochi_test_proc_stop(&f->collector, SIGTERM, 15000);
@@ -434,6 +450,185 @@ static void chunked_body_over_the_limit_is_refused_early(void **state)
     assert_true(got <= 0 || strstr(answer, " 413 ") != NULL);
 }
 
+/* A connection from 127.0.0.2 (not a trusted proxy in these tests) that
+ * has sent the start of a request and stops there; -1 when refused at
+ * connect. */
+static int slow_client(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    from.sin_addr.s_addr = htonl(0x7f000002);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
+        connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0) {
+        close(fd);
+        return -1;
+    }
+    const char *start = "POST /api/event HTTP/1.1\r\nHost: x\r\n";
+    if (send(fd, start, strlen(start), MSG_NOSIGNAL) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* True when the server has closed fd (EOF or reset) within timeout_ms. */
+static bool closed_by_server(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return false;
+    char buf[256];
+    return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0;
+}
+
+/* The review's lock-out: connections that send a header line now and then
+ * held every slot, and a normal beacon got no answer. Now one address holds
+ * at most --max-connections-per-address, and headers that trickle past
+ * --header-timeout are cut off. */
+static void slow_clients_cannot_lock_others_out(void **state)
+{
+    struct fixture *f = *state;
+    const char *const extra[] = {"--max-connections-per-address", "8", "--header-timeout", "2s",
+                                 NULL};
+    start_collector(f, extra);
+    enum { N = 40 };
+    int fds[N];
+    int refused = 0, held = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = slow_client(f->port);
+        if (fds[i] < 0 || closed_by_server(fds[i], 200)) {
+            refused++;
+            if (fds[i] >= 0)
+                close(fds[i]);
+            fds[i] = -1;
+        } else {
+            held++;
+        }
+    }
+    print_message("%d slow connections held, %d refused\n", held, refused);
+    assert_true(held <= 8);
+    assert_true(refused >= N - 8);
+
+    /* Everybody else is still served at once. */
+    assert_int_equal(post(f, "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", NULL,
+                          "{\"k\":\"" KEY "\",\"u\":\"https://example.com/\"}"),
+                     202);
+
+    /* The held ones trickle a header line every 500 ms, which an idle
+     * timeout alone would never end: the header deadline does. */
+    int64_t deadline = mochi_test_now_ms() + 8000;
+    int open = held;
+    while (open > 0 && mochi_test_now_ms() < deadline) {
+        usleep(500000);
+        for (int i = 0; i < N; i++) {
+            if (fds[i] < 0)
+                continue;
+            if (send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0 ||
+                closed_by_server(fds[i], 0)) {
+                close(fds[i]);
+                fds[i] = -1;
+                open--;
+            }
+        }
+    }
+    assert_int_equal(open, 0);
+
+    char url[128];
+    snprintf(url, sizeof(url), "%s/metrics", f->metrics_base);
+    struct mochi_test_response r;
+    mochi_test_http("GET", url, NULL, NULL, &r);
+    assert_non_null(
+        strstr(r.body, "mochi_collector_connections_refused_total{reason=\"per_address\"}"));
+    assert_non_null(
+        strstr(r.body, "mochi_collector_connections_refused_total{reason=\"header_timeout\"}"));
+    assert_null(
+        strstr(r.body, "mochi_collector_connections_refused_total{reason=\"header_timeout\"} 0\n"));
+    mochi_test_response_free(&r);
+    char *log = mochi_test_read_file(f->collector.log);
+    assert_non_null(strstr(log, "msg=\"connections refused\""));
+    free(log);
+}
+
+/* Sends text as is on a fresh connection and reads the answer until the
+ * server closes or 3 s pass; returns the bytes read. */
+static size_t raw_request(int port, const char *text, char *answer, size_t size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+    assert_true(send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text));
+    size_t got = 0;
+    int64_t deadline = mochi_test_now_ms() + 3000;
+    while (got + 1 < size && mochi_test_now_ms() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) <= 0)
+            continue;
+        ssize_t n = recv(fd, answer + got, size - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    answer[got] = '\0';
+    close(fd);
+    return got;
+}
+
+/* Request smuggling: two different Content-Lengths, or Content-Length with
+ * Transfer-Encoding, would let a proxy and the collector split the bytes
+ * differently. Both are refused, and nothing is published. */
+static void ambiguous_framing_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    start_collector(f, NULL);
+    /* ready: a first beacon is accepted */
+    int64_t deadline = mochi_test_now_ms() + 10000;
+    long status = 0;
+    while ((status = post(f, "Mozilla/5.0 Firefox/120.0", NULL,
+                          "{\"k\":\"" KEY "\",\"u\":\"https://example.com/ok\"}")) != 202 &&
+           mochi_test_now_ms() < deadline)
+        usleep(100000);
+    assert_int_equal(status, 202);
+    const char *body = "{\"k\":\"" KEY "\",\"u\":\"https://example.com/smuggled\"}";
+    char request[1024], answer[4096];
+    snprintf(request, sizeof(request),
+             "POST /api/event HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 Firefox/120.0\r\n"
+             "Content-Length: %zu\r\nContent-Length: 5\r\n\r\n%s",
+             strlen(body), body);
+    raw_request(f->port, request, answer, sizeof(answer));
+    assert_true(strncmp(answer, "HTTP/1.1 400 ", 13) == 0);
+    assert_non_null(strstr(answer, "conflicting Content-Length"));
+    snprintf(request, sizeof(request),
+             "POST /api/event HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 Firefox/120.0\r\n"
+             "Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+             strlen(body), strlen(body), body);
+    raw_request(f->port, request, answer, sizeof(answer));
+    assert_true(strncmp(answer, "HTTP/1.1 400 ", 13) == 0);
+    /* Headers that overflow libmicrohttpd's per-connection pool get its own
+     * 4xx (0.9.75 may write that status line twice, a libmicrohttpd bug);
+     * the collector publishes nothing for it. */
+    static char big[24000];
+    int n = snprintf(big, sizeof(big),
+                     "POST /api/event HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0\r\nX-Pad: ");
+    memset(big + n, 'p', 17000);
+    snprintf(big + n + 17000, sizeof(big) - (size_t)n - 17000, "\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    size_t got = raw_request(f->port, big, answer, sizeof(answer));
+    print_message("%zu bytes of answer to 17 KB of headers: %.60s\n", got, answer);
+    assert_true(strncmp(answer, "HTTP/1.1 4", 10) == 0);
+    /* Only the first, plain beacon is in the topic. */
+    size_t count = 0;
+    struct mochi_test_message *msgs =
+        mochi_test_kafka_read_all(f->kafka.bootstrap, f->topic, 1, 15000, &count);
+    assert_int_equal(count, 1);
+    struct mochi_pageview ev;
+    assert_int_equal(mochi_codec_decode(f->codec, msgs[0].value, msgs[0].len, &ev), 0);
+    assert_string_equal(ev.path, "/ok");
+    mochi_test_messages_free(msgs, count);
+}
+
 static void raw_ip_and_user_agent_never_leave_the_process(void **state)
 {
     struct fixture *f = *state;
@@ -457,6 +652,34 @@ static void raw_ip_and_user_agent_never_leave_the_process(void **state)
     assert_int_equal(count, 20);
     int status = mochi_test_proc_stop(&f->collector, SIGTERM, 15000);
     assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* Stored by a consumer: neither in a dump of the database nor in the
+     * PostgreSQL server's log. */
+    char conninfo[600];
+    mochi_test_db_conninfo_as(&f->db, "mochi_consumer", conninfo, sizeof(conninfo));
+    struct mochi_test_proc consumer;
+    mochi_test_stream_start(&consumer, "mochi-consumer", conninfo, f->kafka.bootstrap, f->topic,
+                            NULL);
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    int64_t deadline = mochi_test_now_ms() + 60000;
+    while (mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events") < 20 &&
+           mochi_test_now_ms() < deadline)
+        usleep(100000);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events"), 20);
+    PQfinish(conn);
+    assert_int_equal(WEXITSTATUS(mochi_test_proc_stop(&consumer, SIGTERM, 30000)), 0);
+    char *dump = mochi_test_pg_dump(&f->db);
+    char *pglog = mochi_test_pg_server_log();
+    assert_non_null(strstr(dump, "/p/19")); /* we are reading the right dump */
+    for (int i = 0; i < 20; i++) {
+        assert_null(strstr(dump, ips[i]));
+        assert_null(strstr(pglog, ips[i]));
+    }
+    assert_null(strstr(dump, "PrivacyProbe"));
+    assert_null(strstr(pglog, "PrivacyProbe"));
+    free(dump);
+    free(pglog);
+
     char *log = mochi_test_read_file(f->collector.log);
     assert_non_null(log);
     assert_non_null(strstr(log, "msg=\"started\"")); /* we are reading the right log */
@@ -542,7 +765,7 @@ static void full_queue_answers_503_and_drops_nothing_accepted(void **state)
     }
     mochi_test_messages_free(msgs, count);
     char url[128];
-    snprintf(url, sizeof(url), "%s/metrics", f->base);
+    snprintf(url, sizeof(url), "%s/metrics", f->metrics_base);
     struct mochi_test_response r;
     mochi_test_http("GET", url, NULL, NULL, &r);
     char line[128];
@@ -667,7 +890,7 @@ static void new_sites_appear_and_a_lost_database_is_survived(void **state)
         assert_int_equal(
             post(f, ua, NULL, "{\"k\":\"" KEY "\",\"u\":\"https://example.com/cached\"}"), 202);
     char url[128];
-    snprintf(url, sizeof(url), "%s/metrics", f->base);
+    snprintf(url, sizeof(url), "%s/metrics", f->metrics_base);
     struct mochi_test_response r;
     mochi_test_http("GET", url, NULL, NULL, &r);
     assert_non_null(strstr(r.body, "mochi_collector_database_up 0\n"));
@@ -744,6 +967,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(chunked_body_over_the_limit_is_refused_early, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(slow_clients_cannot_lock_others_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(ambiguous_framing_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(raw_ip_and_user_agent_never_leave_the_process, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kafka_down_then_up_delivers_each_accepted_beacon_once,

@@ -2494,7 +2494,7 @@ static void test_checkers_catch_mistakes(void **state)
         "\"compose/Dockerfile\"},"
         "   \"command\": [\"mochi-collector\"],"
         "   \"environment\": {\"MOCHI_LISTEN\": \"0.0.0.0:8080\", \"MOCHI_NOPE\": \"1\","
-        "     \"MOCHI_METRICS_LISTEN\": \"0.0.0.0:9101\","
+        "     \"MOCHI_BATCH_SIZE\": \"100\","
         "     \"MOCHI_DATABASE_URL\": \"postgresql://mochi_consumer:x@pg/mochi\"},"
         "   \"ports\": [\"8081:8081\"],"
         "   \"healthcheck\": {\"test\": [\"CMD\", \"curl\", \"http://127.0.0.1:8080/health\"]},"
@@ -2508,7 +2508,7 @@ static void test_checkers_catch_mistakes(void **state)
     json_decref(root);
     assert_true(report_mentions(&r, "passes --nope"));
     assert_true(report_mentions(&r, "sets MOCHI_NOPE"));
-    assert_true(report_mentions(&r, "sets MOCHI_METRICS_LISTEN"));
+    assert_true(report_mentions(&r, "sets MOCHI_BATCH_SIZE"));
     assert_true(report_mentions(&r, "container port 8081"));
     assert_true(report_mentions(&r, "path /health,"));
     assert_true(report_mentions(&r, "should use the mochi_collector role"));

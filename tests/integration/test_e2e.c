@@ -68,6 +68,8 @@ static void loadgen_to_aggregates(void **state)
                                     listen,
                                     "--trusted-proxies",
                                     "127.0.0.1/32",
+                                    "--metrics-listen",
+                                    "127.0.0.1:0",
                                     NULL};
     char *const consumer_args[] = {(char *)mochi_test_bin("mochi-consumer"),
                                    "--brokers",

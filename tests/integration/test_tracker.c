@@ -64,7 +64,8 @@ struct fixture {
     struct mochi_test_proc web;     /* the static server; its log has the pages' reports */
     struct mochi_test_proc browser; /* the current test's Chromium */
     char topic[64];
-    char collector_base[64]; /* http://127.0.0.1:PORT */
+    char collector_base[64];    /* http://127.0.0.1:PORT */
+    char collector_metrics[64]; /* its --metrics-listen: /metrics, /healthz */
     int web_port;
     char www[512]; /* the directory the static server serves */
     struct mochi_schema_set *schemas;
@@ -173,6 +174,8 @@ static void start_collector(struct fixture *f)
                     "300ms",
                     "--threads",
                     "2",
+                    "--metrics-listen",
+                    "127.0.0.1:0",
                     NULL};
     char *const env[] = {db_env, NULL};
     mochi_test_proc_start(&f->collector, argv, env, false);
@@ -180,9 +183,11 @@ static void start_collector(struct fixture *f)
         char *log = mochi_test_read_file(f->collector.log);
         fail_msg("collector did not listen; log:\n%s", log ? log : "");
     }
+    snprintf(f->collector_metrics, sizeof(f->collector_metrics), "http://127.0.0.1:%d",
+             mochi_test_metrics_port(&f->collector, 20000));
     /* Ready when it has its sites and a producer: /healthz says 200. */
     char url[128];
-    snprintf(url, sizeof(url), "%s/healthz", f->collector_base);
+    snprintf(url, sizeof(url), "%s/healthz", f->collector_metrics);
     int64_t deadline = mochi_test_now_ms() + 15000;
     long status = 0;
     while (status != 200 && mochi_test_now_ms() < deadline) {
@@ -299,7 +304,7 @@ static int teardown(void **state)
 static long requests(struct fixture *f, const char *route, const char *status)
 {
     char url[128], prefix[160];
-    snprintf(url, sizeof(url), "%s/metrics", f->collector_base);
+    snprintf(url, sizeof(url), "%s/metrics", f->collector_metrics);
     if (status)
         snprintf(prefix, sizeof(prefix),
                  "mochi_collector_http_requests_total{route=\"%s\",status=\"%s\"} ", route, status);
