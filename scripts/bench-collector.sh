@@ -224,21 +224,25 @@ fi
 
 # ---------------------------------------------------------------- collector
 echo "== mochi-collector ($server_threads HTTP threads)"
-cport=''
+# Beacons on cport; /metrics and /healthz on mport (--metrics-listen).
+cport='' mport=''
 for _ in 1 2 3 4 5; do
   p=$(pick_port) || setup_fail "no free port for the collector"
+  mp=$(pick_port) || setup_fail "no free port for the collector's metrics"
+  [ "$mp" != "$p" ] || continue
   MOCHI_DATABASE_URL="host=$sock user=mochi_collector dbname=mochi_bench" \
     "$build_dir/mochi-collector" --brokers "$brokers" --listen "127.0.0.1:$p" \
+    --metrics-listen "127.0.0.1:$mp" \
     --trusted-proxies 127.0.0.1/32 --threads "$server_threads" --shutdown-timeout 5s \
     </dev/null 2>"$tmp/collector.log" &
   collector_pid=$!
   for ((i = 0; i < 300; i++)); do
-    grep -q 'msg="started"' "$tmp/collector.log" && { cport=$p; break; }
+    grep -q 'msg="started"' "$tmp/collector.log" && { cport=$p mport=$mp; break; }
     kill -0 "$collector_pid" 2>/dev/null || break
     sleep 0.1
   done
   [ -n "$cport" ] && break
-  grep -q -i 'address already in use\|cannot start the HTTP server' "$tmp/collector.log" ||
+  grep -q -i 'address already in use\|cannot start the HTTP server\|cannot listen' "$tmp/collector.log" ||
     setup_fail "mochi-collector did not start" "$tmp/collector.log"
   stop "$collector_pid" TERM 10
   collector_pid=''
@@ -247,7 +251,7 @@ done
 curl_browser=(curl -s -o /dev/null -w '%{http_code}' --max-time 5
   -A 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0')
 for ((i = 0; i < 150; i++)); do
-  [ "$("${curl_browser[@]}" "http://127.0.0.1:$cport/healthz")" = 200 ] && break
+  [ "$("${curl_browser[@]}" "http://127.0.0.1:$mport/healthz")" = 200 ] && break
   sleep 0.1
 done
 probe=$("${curl_browser[@]}" -H 'Content-Type: text/plain;charset=UTF-8' \
@@ -278,7 +282,7 @@ done
 echo "== nginx on 127.0.0.1:$nport (worker_processes $server_threads, answers 204)"
 
 # ---------------------------------------------------------------- helpers
-scrape() { curl -s --max-time 5 "http://127.0.0.1:$cport/metrics"; }
+scrape() { curl -s --max-time 5 "http://127.0.0.1:$mport/metrics"; }
 # metric FILE NAME{LABELS}: the value of that exact series, 0 when absent.
 metric() { awk -v n="$2" '$1 == n { v = $2 } END { printf "%.0f\n", v + 0 }' "$1"; }
 # Sum of the collector's /api/event answers other than 202.
@@ -311,7 +315,9 @@ worker_ticks() {
   local f
   if [ "$1" = collector ]; then
     for f in /proc/"$collector_pid"/task/*; do
-      [ "$(cat "$f/comm" 2>/dev/null)" = MHD-worker ] && echo "${f##*/} $(cpu_ticks_file "$f/stat")"
+      # (not a && list: the last thread, say the metrics server's MHD-single,
+      # would fail the pipeline under pipefail)
+      if [ "$(cat "$f/comm" 2>/dev/null)" = MHD-worker ]; then echo "${f##*/} $(cpu_ticks_file "$f/stat")"; fi
     done
   else
     for f in $(pgrep -P "$nginx_pid" 2>/dev/null); do echo "$f $(cpu_ticks_file "/proc/$f/stat")"; done

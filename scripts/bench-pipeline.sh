@@ -398,7 +398,9 @@ start_daemon() {
   for _ in 1 2 3 4 5; do
     p=$(pick_port) || setup_fail "no free port"
     local listen=(--metrics-listen "127.0.0.1:$p")
-    [ "$name" = mochi-collector ] && listen=(--listen "127.0.0.1:$p")
+    # The collector: beacons on port p, /metrics and /healthz on p + 1
+    # (taken or not, a clash only costs a retry on another port).
+    [ "$name" = mochi-collector ] && listen=(--listen "127.0.0.1:$p" --metrics-listen "127.0.0.1:$((p + 1))")
     "$build_dir/$name" "$@" "${listen[@]}" </dev/null 2>"$log" &
     daemon_pid=$!
     for ((i = 0; i < 300; i++)); do
@@ -738,7 +740,7 @@ if has_phase freshness && [ "$rate" -gt 0 ]; then
   wait_assigned "$tmp/fresh-consumer.log" "$fcpid" 60 || setup_fail "consumer got no partitions" "$tmp/fresh-consumer.log"
   wait_assigned "$tmp/fresh-rollup.log" "$frpid" 60 || setup_fail "rollup got no partitions" "$tmp/fresh-rollup.log"
   for ((i = 0; i < 100; i++)); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$colport/healthz")" = 200 ] && break
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((colport + 1))/healthz")" = 200 ] && break
     sleep 0.1
   done
   cpu_begin "$colpid" "$fcpid" "$frpid"
