@@ -7,8 +7,10 @@
 #
 # It starts, all private and stopped on exit (also on Ctrl-C): a
 # PostgreSQL server (scripts/pg-test-server) in a temp dir, migrated, with
-# one site; one dev Kafka broker (mochi-devkafka, librdkafka's mock
-# cluster); the collector on a free loopback port; nginx in the foreground
+# one site; one Kafka broker (--kafka dev: mochi-devkafka, librdkafka's
+# mock cluster; --kafka apache: a single-node Apache Kafka from
+# scripts/kafka-test-server, the topic made by mochictl topics ensure); the
+# collector on a free loopback port; nginx in the foreground
 # with its own conf/pid/logs in the temp dir. Traffic goes to 127.0.0.1 only.
 #
 # Usage: scripts/bench-collector.sh [OPTIONS]   (--help for the options)
@@ -29,6 +31,7 @@ wrk_threads=${BENCH_WRK_THREADS:-2}
 connections=${BENCH_CONNECTIONS:-64}
 server_threads=${BENCH_SERVER_THREADS:-$(nproc)}
 perf_out=${BENCH_PERF:-}
+kafka=${BENCH_KAFKA:-dev}
 rss_target_mib=64
 ratio_target=0.80
 
@@ -41,6 +44,9 @@ load, interleaved (collector, nginx, collector, nginx, ...), and prints
 medians, the ratio collector/nginx, peak RSS and the Kafka check.
 
 Options (environment variable in brackets):
+  --kafka dev|apache    the broker: 'dev' (mochi-devkafka, librdkafka's mock) or
+                        'apache' (single-node Apache Kafka from
+                        scripts/kafka-test-server) [BENCH_KAFKA] (dev)
   --build-dir DIR       use the mochi binaries already built in DIR, do not
                         build [MOCHI_BENCH_BUILD_DIR]; default: configure and
                         build RelWithDebInfo in build-bench/ of the repo
@@ -70,6 +76,7 @@ while [ $# -gt 0 ]; do
   --connections) connections=${2:?--connections needs a value}; shift 2 ;;
   --server-threads) server_threads=${2:?--server-threads needs a value}; shift 2 ;;
   --perf) perf_out=${2:?--perf needs a value}; shift 2 ;;
+  --kafka) kafka=${2:?--kafka needs a value}; shift 2 ;;
   --help | -h) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
   esac
@@ -86,6 +93,7 @@ check_int wrk-threads "$wrk_threads" 1 64
 check_int connections "$connections" 1 10000
 check_int server-threads "$server_threads" 1 256
 [ "$connections" -ge "$wrk_threads" ] || die "--connections must be at least --wrk-threads"
+case "$kafka" in dev | apache) ;; *) die "--kafka: expected dev or apache (got '$kafka')" ;; esac
 for tool in wrk nginx curl jq kcat awk ss; do
   command -v "$tool" >/dev/null || die "$tool is not installed (see docs/benchmarks.md)"
 done
@@ -122,7 +130,7 @@ fi
 # ---------------------------------------------------------------- cleanup
 tmp=$(mktemp -d /tmp/mochi-bench.XXXXXX)
 chmod 755 "$tmp" # the postgres user must reach $tmp/pg
-pg_started=0 devkafka_pid='' collector_pid='' nginx_pid='' wrk_pid='' perf_pid=''
+pg_started=0 devkafka_pid='' apache_started=0 broker_pid='' collector_pid='' nginx_pid='' wrk_pid='' perf_pid=''
 
 # stop PID SIGNAL SECONDS: signal, wait up to SECONDS, then SIGKILL; reaps it.
 stop() {
@@ -146,6 +154,7 @@ cleanup() {
   stop "$nginx_pid" TERM 5
   stop "$collector_pid" TERM 10
   stop "$devkafka_pid" TERM 5
+  [ "$apache_started" = 1 ] && "$root/scripts/kafka-test-server" stop --dir "$tmp/kafka" >/dev/null 2>&1
   [ "$pg_started" = 1 ] && "$root/scripts/pg-test-server" stop "$tmp/pg" >/dev/null 2>&1
   rm -rf "$tmp"
   exit "$rc"
@@ -187,35 +196,53 @@ key=$(jq -r .tracking_key <<<"$site_json")
 [ -n "$key" ] && [ "$key" != null ] || setup_fail "no tracking key in: $site_json"
 
 # ---------------------------------------------------------------- Kafka
-echo "== Kafka: mochi-devkafka, 1 broker, topic mochi.pageviews with 1 partition"
-"$build_dir/mochi-devkafka" --brokers 1 --partitions 1 --topics mochi.pageviews \
-  --bootstrap-file "$tmp/bootstrap" </dev/null >"$tmp/devkafka.out" 2>"$tmp/devkafka.log" &
-devkafka_pid=$!
-for ((i = 0; i < 100; i++)); do
-  [ -s "$tmp/bootstrap" ] && break
-  kill -0 "$devkafka_pid" 2>/dev/null || setup_fail "mochi-devkafka exited" "$tmp/devkafka.log"
-  sleep 0.1
-done
-brokers=$(head -n 1 "$tmp/bootstrap" 2>/dev/null || true)
-[ -n "$brokers" ] || setup_fail "mochi-devkafka printed no bootstrap servers" "$tmp/devkafka.log"
+if [ "$kafka" = dev ]; then
+  echo "== Kafka: mochi-devkafka, 1 broker, topic mochi.pageviews with 1 partition"
+  "$build_dir/mochi-devkafka" --brokers 1 --partitions 1 --topics mochi.pageviews \
+    --bootstrap-file "$tmp/bootstrap" </dev/null >"$tmp/devkafka.out" 2>"$tmp/devkafka.log" &
+  devkafka_pid=$! broker_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    [ -s "$tmp/bootstrap" ] && break
+    kill -0 "$devkafka_pid" 2>/dev/null || setup_fail "mochi-devkafka exited" "$tmp/devkafka.log"
+    sleep 0.1
+  done
+  brokers=$(head -n 1 "$tmp/bootstrap" 2>/dev/null || true)
+  [ -n "$brokers" ] || setup_fail "mochi-devkafka printed no bootstrap servers" "$tmp/devkafka.log"
+  kafka_desc="mochi-devkafka 1 broker"
+else
+  echo "== Kafka: Apache Kafka, 1 node (scripts/kafka-test-server), topic mochi.pageviews with 1 partition"
+  apache_started=1
+  "$root/scripts/kafka-test-server" start --nodes 1 --dir "$tmp/kafka" --watch-pid $$ \
+    </dev/null >"$tmp/kafka.out" 2>"$tmp/kafka.log" || setup_fail "Apache Kafka did not start" "$tmp/kafka.log"
+  brokers=$(head -n 1 "$tmp/kafka.out")
+  broker_pid=$(cat "$tmp/kafka/node1/pid")
+  [ -n "$brokers" ] && [ -r "/proc/$broker_pid/stat" ] || setup_fail "Apache Kafka did not start" "$tmp/kafka.log"
+  "$build_dir/mochictl" topics ensure --brokers "$brokers" --topic mochi.pageviews --partitions 1 \
+    --replication-factor 1 >"$tmp/topics.log" 2>&1 || setup_fail "mochictl topics ensure failed" "$tmp/topics.log"
+  kafka_desc="Apache Kafka $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/scripts/kafka/pom.xml") 1 node (KRaft, heap $(cat "$tmp/kafka/heap"))"
+fi
 
 # ---------------------------------------------------------------- collector
 echo "== mochi-collector ($server_threads HTTP threads)"
-cport=''
+# Beacons on cport; /metrics and /healthz on mport (--metrics-listen).
+cport='' mport=''
 for _ in 1 2 3 4 5; do
   p=$(pick_port) || setup_fail "no free port for the collector"
+  mp=$(pick_port) || setup_fail "no free port for the collector's metrics"
+  [ "$mp" != "$p" ] || continue
   MOCHI_DATABASE_URL="host=$sock user=mochi_collector dbname=mochi_bench" \
     "$build_dir/mochi-collector" --brokers "$brokers" --listen "127.0.0.1:$p" \
+    --metrics-listen "127.0.0.1:$mp" \
     --trusted-proxies 127.0.0.1/32 --threads "$server_threads" --shutdown-timeout 5s \
     </dev/null 2>"$tmp/collector.log" &
   collector_pid=$!
   for ((i = 0; i < 300; i++)); do
-    grep -q 'msg="started"' "$tmp/collector.log" && { cport=$p; break; }
+    grep -q 'msg="started"' "$tmp/collector.log" && { cport=$p mport=$mp; break; }
     kill -0 "$collector_pid" 2>/dev/null || break
     sleep 0.1
   done
   [ -n "$cport" ] && break
-  grep -q -i 'address already in use\|cannot start the HTTP server' "$tmp/collector.log" ||
+  grep -q -i 'address already in use\|cannot start the HTTP server\|cannot listen' "$tmp/collector.log" ||
     setup_fail "mochi-collector did not start" "$tmp/collector.log"
   stop "$collector_pid" TERM 10
   collector_pid=''
@@ -224,7 +251,7 @@ done
 curl_browser=(curl -s -o /dev/null -w '%{http_code}' --max-time 5
   -A 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0')
 for ((i = 0; i < 150; i++)); do
-  [ "$("${curl_browser[@]}" "http://127.0.0.1:$cport/healthz")" = 200 ] && break
+  [ "$("${curl_browser[@]}" "http://127.0.0.1:$mport/healthz")" = 200 ] && break
   sleep 0.1
 done
 probe=$("${curl_browser[@]}" -H 'Content-Type: text/plain;charset=UTF-8' \
@@ -255,7 +282,7 @@ done
 echo "== nginx on 127.0.0.1:$nport (worker_processes $server_threads, answers 204)"
 
 # ---------------------------------------------------------------- helpers
-scrape() { curl -s --max-time 5 "http://127.0.0.1:$cport/metrics"; }
+scrape() { curl -s --max-time 5 "http://127.0.0.1:$mport/metrics"; }
 # metric FILE NAME{LABELS}: the value of that exact series, 0 when absent.
 metric() { awk -v n="$2" '$1 == n { v = $2 } END { printf "%.0f\n", v + 0 }' "$1"; }
 # Sum of the collector's /api/event answers other than 202.
@@ -288,7 +315,9 @@ worker_ticks() {
   local f
   if [ "$1" = collector ]; then
     for f in /proc/"$collector_pid"/task/*; do
-      [ "$(cat "$f/comm" 2>/dev/null)" = MHD-worker ] && echo "${f##*/} $(cpu_ticks_file "$f/stat")"
+      # (not a && list: the last thread, say the metrics server's MHD-single,
+      # would fail the pipeline under pipefail)
+      if [ "$(cat "$f/comm" 2>/dev/null)" = MHD-worker ]; then echo "${f##*/} $(cpu_ticks_file "$f/stat")"; fi
     done
   else
     for f in $(pgrep -P "$nginx_pid" 2>/dev/null); do echo "$f $(cpu_ticks_file "/proc/$f/stat")"; done
@@ -329,9 +358,9 @@ measure() {
   local s0 s1 k0 k1 b0 b1 t0 t1 i0 i1
   worker_ticks "$server" >"$tmp/workers0"
   read -r b0 t0 i0 < <(machine_ticks)
-  s0=$(cpu_ticks "$@") k0=$(cpu_ticks "$devkafka_pid")
+  s0=$(cpu_ticks "$@") k0=$(cpu_ticks "$broker_pid")
   run_wrk "$server-$run" "$port" "$duration"
-  s1=$(cpu_ticks "$@") k1=$(cpu_ticks "$devkafka_pid")
+  s1=$(cpu_ticks "$@") k1=$(cpu_ticks "$broker_pid")
   read -r b1 t1 i1 < <(machine_ticks)
   worker_ticks "$server" >"$tmp/workers1"
   # The busiest worker's share of all workers' CPU: 100/N when the
@@ -389,7 +418,7 @@ echo "Mochi collector benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "  machine:    $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(uname -r)"
 echo "              wrk, the server under test and the Kafka broker share these cores"
 echo "  build:      $build_dir ($build_type), commit $commit"
-echo "  collector:  --threads $server_threads (libmicrohttpd thread pool, epoll); Kafka: mochi-devkafka 1 broker, $brokers"
+echo "  collector:  --threads $server_threads (libmicrohttpd thread pool, epoll); Kafka: $kafka_desc, $brokers"
 echo "  nginx:      $(nginx -v 2>&1 | sed 's/^nginx version: //'), worker_processes $server_threads, return 204"
 echo "  load:       wrk -t$wrk_threads -c$connections -d${duration}s --timeout 5s -s bench/collector/beacon.lua"
 echo "              (keep-alive; distinct beacon per request), $runs runs per server, interleaved, after a ${warmup}s warm-up each"
@@ -403,7 +432,7 @@ if [ "$warmup" -gt 0 ]; then
 fi
 
 echo "CPU columns: CPU time per answered request in microseconds: srv (the server's processes),"
-echo "kafka (the dev broker), wrk; other: share of the machine's CPU used by anything else (other"
+echo "kafka (the broker: $([ "$kafka" = dev ] && echo "mochi-devkafka" || echo "Apache Kafka's JVM")), wrk; other: share of the machine's CPU used by anything else (other"
 echo "people's jobs: a run above 10% is marked noisy); idle: the machine's idle share; busiest:"
 echo "the busiest HTTP worker's share of the workers' CPU ($((100 / server_threads))% = even spread of connections)."
 printf '%-10s %-4s %10s %9s %9s %8s %7s %7s %7s %7s %6s %5s %8s\n' server run 'req/s' 'p50 ms' 'p99 ms' \
@@ -467,7 +496,7 @@ end_offset=$(timeout 20 kcat -b "$brokers" -Q -t mochi.pageviews:0:-1 2>/dev/nul
   sed -n 's/.*offset \([0-9-]*\).*/\1/p' | head -n 1 || true)
 
 echo
-echo "Medians over $runs runs of ${duration}s:"
+echo "Medians over $runs runs of ${duration}s (Kafka: $kafka_desc):"
 printf '  collector  %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms\n' "$mc_rps" \
   "$(awk -v u="$mc_p50" 'BEGIN { print u / 1000 }')" "$(awk -v u="$mc_p99" 'BEGIN { print u / 1000 }')"
 printf '  nginx 204  %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms\n' "$mn_rps" \
@@ -509,5 +538,5 @@ if [ "$void" -ne 0 ]; then
   tail -n 5 "$tmp/collector.log"
   exit 1
 fi
-echo "RESULT: valid; ratio $ratio, collector ${mc_rps%.*} req/s, nginx ${mn_rps%.*} req/s," \
+echo "RESULT: valid ($kafka broker); ratio $ratio, collector ${mc_rps%.*} req/s, nginx ${mn_rps%.*} req/s," \
   "peak RSS $((hwm_kb / 1024)) MiB"

@@ -12,9 +12,13 @@
 #      collector with consumer and rollup running, and a probe
 #      (bench/pipeline/probe.c) timing each of its beacons from the 202 to
 #      its page view counted in the daily metrics.
+# --phases picks some of them (the replay needs the rollup's drain first,
+# as the aggregates it must reproduce).
 #
 # Everything runs private and on loopback: its own PostgreSQL (initdb in a
-# temp dir, unix socket only), one dev Kafka broker (mochi-devkafka), the
+# temp dir, unix socket only), one Kafka broker (--kafka dev: mochi-devkafka,
+# librdkafka's mock; --kafka apache: a single-node Apache Kafka from
+# scripts/kafka-test-server, topics made with mochictl topics ensure), the
 # daemons on free loopback ports. All of it is stopped on exit (also on
 # Ctrl-C) and the temp dir removed.
 #
@@ -35,6 +39,8 @@ build_dir=${MOCHI_BENCH_BUILD_DIR:-}
 batch_size=${BENCH_BATCH_SIZE:-}
 keep=0
 instances=${BENCH_CONSUMERS:-1}
+kafka=${BENCH_KAFKA:-dev}
+phases_arg=${BENCH_PHASES:-consumer,rollup,replay,freshness}
 
 usage() {
   cat <<EOF
@@ -44,7 +50,14 @@ Preloads a topic, times mochi-consumer against COPY and mochi-rollup on it,
 times a replay, and measures end-to-end freshness at a steady beacon rate.
 
 Options (environment variable in brackets):
-  --events N          events to preload, 10000..3000000 [BENCH_EVENTS] (1000000)
+  --kafka dev|apache  the broker: 'dev' (mochi-devkafka, librdkafka's mock) or 'apache'
+                      (single-node Apache Kafka from scripts/kafka-test-server) [BENCH_KAFKA] (dev)
+  --events N          events to preload, 10000..3000000 with the dev broker (it keeps a
+                      few MiB per partition), up to 10000000 with Apache Kafka
+                      [BENCH_EVENTS] (1000000)
+  --phases LIST       comma-separated, of consumer (with the COPY references), rollup,
+                      replay (runs the rollup's drain first: the aggregates the replay
+                      must reproduce) and freshness [BENCH_PHASES] (all four)
   --runs N            consumer and COPY runs, each on a fresh database, 1..5;
                       medians are printed [BENCH_RUNS] (3)
   --rate N            loadgen beacons/s in the freshness phase, 0 skips the
@@ -75,6 +88,8 @@ while [ $# -gt 0 ]; do
   --durability) durability=${2:?--durability needs a value}; shift 2 ;;
   --consumers) instances=${2:?--consumers needs a value}; shift 2 ;;
   --batch-size) batch_size=${2:?--batch-size needs a value}; shift 2 ;;
+  --kafka) kafka=${2:?--kafka needs a value}; shift 2 ;;
+  --phases) phases_arg=${2:?--phases needs a value}; shift 2 ;;
   --build-dir) build_dir=${2:?--build-dir needs a value}; shift 2 ;;
   --keep) keep=1; shift ;;
   --help | -h) usage; exit 0 ;;
@@ -86,7 +101,23 @@ check_int() { # name value min max
   [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] ||
     die "--$1: '$2' is not an integer in $3..$4"
 }
-check_int events "$events" 10000 3000000
+case "$kafka" in
+dev) check_int events "$events" 10000 3000000 ;;
+apache) check_int events "$events" 10000 10000000 ;;
+*) die "--kafka: expected dev or apache (got '$kafka')" ;;
+esac
+phases_list=,
+for ph in ${phases_arg//,/ }; do
+  case "$ph" in
+  consumer | rollup | replay | freshness) phases_list+="$ph," ;;
+  *) die "--phases: unknown phase '$ph' (consumer, rollup, replay, freshness)" ;;
+  esac
+done
+[ "$phases_list" != , ] || die "--phases: no phase given"
+[[ $phases_list == *,replay,* ]] && [[ $phases_list != *,rollup,* ]] && phases_list+="rollup,"
+has_phase() { [[ $phases_list == *,$1,* ]]; }
+phases_shown=''
+for ph in consumer rollup replay freshness; do has_phase "$ph" && phases_shown+="${phases_shown:+,}$ph"; done
 check_int runs "$runs" 1 5
 check_int rate "$rate" 0 20000
 check_int fresh-seconds "$fresh_seconds" 5 300
@@ -145,7 +176,7 @@ probe_bin=$build_dir/bench-pipeline/mochi-bench-probe
 # ---------------------------------------------------------------- cleanup
 tmp=$(mktemp -d /tmp/mochi-pbench.XXXXXX)
 chmod 755 "$tmp" # the postgres user reads the COPY files and owns $tmp/pg
-pg_started=0 devkafka_pid='' daemon_pids=() side_pids=()
+pg_started=0 devkafka_pid='' apache_started=0 broker_pid='' daemon_pids=() side_pids=()
 
 as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -169,9 +200,10 @@ cleanup() {
   for p in "${side_pids[@]}"; do stop "$p" TERM 3; done
   for p in "${daemon_pids[@]}"; do stop "$p" TERM 15; done
   stop "$devkafka_pid" TERM 5
+  [ "$apache_started" = 1 ] && "$root/scripts/kafka-test-server" stop --dir "$tmp/kafka" >/dev/null 2>&1
   [ "$pg_started" = 1 ] && as_pg_owner "$pgbin/pg_ctl" -D "$tmp/pg/data" -m immediate -w stop >/dev/null 2>&1
   if [ "$keep" = 1 ]; then
-    rm -rf "$tmp/pg" "$tmp/rows.copy" "$tmp/dedupe.copy"
+    rm -rf "$tmp/pg" "$tmp/rows.copy" "$tmp/dedupe.copy" "$tmp"/kafka/node*/data
     echo "bench-pipeline: logs kept in $tmp" >&2
   else
     rm -rf "$tmp"
@@ -240,7 +272,7 @@ machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5
 # PostgreSQL, the broker and the machine.
 cpu_begin() {
   cpu_pids=("$@")
-  c0_self=$(cpu_ticks "$@") c0_pg=$(pg_ticks) c0_kafka=$(cpu_ticks "$devkafka_pid")
+  c0_self=$(cpu_ticks "$@") c0_pg=$(pg_ticks) c0_kafka=$(cpu_ticks "$broker_pid")
   read -r c0_busy c0_total < <(machine_ticks)
 }
 # cpu_end LABEL: prints the cores each used since cpu_begin (of $ncpu),
@@ -249,7 +281,7 @@ cpu_begin() {
 # cpu_kafka_s and the other processes' cores in cpu_other.
 cpu_end() {
   local s p k b t
-  s=$(cpu_ticks "${cpu_pids[@]}") p=$(pg_ticks) k=$(cpu_ticks "$devkafka_pid")
+  s=$(cpu_ticks "${cpu_pids[@]}") p=$(pg_ticks) k=$(cpu_ticks "$broker_pid")
   read -r b t < <(machine_ticks)
   read -r cpu_self_s cpu_pg_s cpu_kafka_s cpu_other cpu_line < <(awk -v hz="$hz" -v n="$ncpu" \
     -v s=$((s - c0_self)) -v p=$((p - c0_pg)) -v k=$((k - c0_kafka)) -v b=$((b - c0_busy)) \
@@ -323,18 +355,35 @@ fresh_db() { createdb -h "$sock" -U postgres -T mochi_tpl "$1" || setup_fail "cr
 
 # ---------------------------------------------------------------- Kafka
 topic=mochi.pageviews
-echo "== Kafka: mochi-devkafka, 1 broker, $partitions partitions per topic"
-"$build_dir/mochi-devkafka" --brokers 1 --partitions "$partitions" \
-  --topics "$topic,$topic.dlq,mochi.fresh,mochi.fresh.dlq" --bootstrap-file "$tmp/bootstrap" \
-  </dev/null >"$tmp/devkafka.out" 2>"$tmp/devkafka.log" &
-devkafka_pid=$!
-for ((i = 0; i < 100; i++)); do
-  [ -s "$tmp/bootstrap" ] && break
-  kill -0 "$devkafka_pid" 2>/dev/null || setup_fail "mochi-devkafka exited" "$tmp/devkafka.log"
-  sleep 0.1
-done
-brokers=$(head -n 1 "$tmp/bootstrap" 2>/dev/null || true)
-[ -n "$brokers" ] || setup_fail "mochi-devkafka printed no bootstrap servers" "$tmp/devkafka.log"
+if [ "$kafka" = dev ]; then
+  echo "== Kafka: mochi-devkafka, 1 broker, $partitions partitions per topic"
+  "$build_dir/mochi-devkafka" --brokers 1 --partitions "$partitions" \
+    --topics "$topic,$topic.dlq,mochi.fresh,mochi.fresh.dlq" --bootstrap-file "$tmp/bootstrap" \
+    </dev/null >"$tmp/devkafka.out" 2>"$tmp/devkafka.log" &
+  devkafka_pid=$! broker_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    [ -s "$tmp/bootstrap" ] && break
+    kill -0 "$devkafka_pid" 2>/dev/null || setup_fail "mochi-devkafka exited" "$tmp/devkafka.log"
+    sleep 0.1
+  done
+  brokers=$(head -n 1 "$tmp/bootstrap" 2>/dev/null || true)
+  [ -n "$brokers" ] || setup_fail "mochi-devkafka printed no bootstrap servers" "$tmp/devkafka.log"
+  kafka_desc="mochi-devkafka (librdkafka $(pkg-config --modversion rdkafka) mock cluster), 1 broker, $partitions partitions"
+else
+  echo "== Kafka: Apache Kafka, 1 node (scripts/kafka-test-server), $partitions partitions per topic"
+  apache_started=1
+  "$root/scripts/kafka-test-server" start --nodes 1 --dir "$tmp/kafka" --watch-pid $$ \
+    </dev/null >"$tmp/kafka.out" 2>"$tmp/kafka.log" || setup_fail "Apache Kafka did not start" "$tmp/kafka.log"
+  brokers=$(head -n 1 "$tmp/kafka.out")
+  broker_pid=$(cat "$tmp/kafka/node1/pid")
+  [ -n "$brokers" ] && [ -r "/proc/$broker_pid/stat" ] || setup_fail "Apache Kafka did not start" "$tmp/kafka.log"
+  for t in "$topic" mochi.fresh; do
+    "$build_dir/mochictl" topics ensure --brokers "$brokers" --topic "$t" \
+      --partitions "$partitions" --replication-factor 1 >>"$tmp/topics.log" 2>&1 ||
+      setup_fail "mochictl topics ensure --topic $t failed" "$tmp/topics.log"
+  done
+  kafka_desc="Apache Kafka $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/scripts/kafka/pom.xml") (KRaft, 1 node, heap $(cat "$tmp/kafka/heap"), $(java -version 2>&1 | head -n 1 | tr -d '"')), $partitions partitions, topics by mochictl topics ensure"
+fi
 
 # ---------------------------------------------------------------- daemons
 daemon_extra=()
@@ -349,7 +398,9 @@ start_daemon() {
   for _ in 1 2 3 4 5; do
     p=$(pick_port) || setup_fail "no free port"
     local listen=(--metrics-listen "127.0.0.1:$p")
-    [ "$name" = mochi-collector ] && listen=(--listen "127.0.0.1:$p")
+    # The collector: beacons on port p, /metrics and /healthz on p + 1
+    # (taken or not, a clash only costs a retry on another port).
+    [ "$name" = mochi-collector ] && listen=(--listen "127.0.0.1:$p" --metrics-listen "127.0.0.1:$((p + 1))")
     "$build_dir/$name" "$@" "${listen[@]}" </dev/null 2>"$log" &
     daemon_pid=$!
     for ((i = 0; i < 300; i++)); do
@@ -448,15 +499,18 @@ echo "  machine:     $ncpu cores ($(sed -n 's/^model name[[:space:]]*: //p' /pro
 echo "               broker, daemons, PostgreSQL and load generators share these cores"
 echo "  build:       $build_dir ($build_type), commit $commit"
 echo "  PostgreSQL:  $pg_version, durability '$durability' ($pg_durability), shared_buffers=256MB, other settings default"
-echo "  Kafka:       mochi-devkafka (librdkafka $(pkg-config --modversion rdkafka) mock cluster), 1 broker, $partitions partitions"
+echo "  Kafka:       $kafka_desc"
 echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 10000 events or 200 ms unless set); $instances consumer instance(s) in phase 2"
 echo
 
 # ---------------------------------------------------------------- preload
 echo "== 1. preload: $events events over $nsites sites (mochi-bench-preload)"
+# The COPY files only for the COPY references of the consumer phase.
+copy_args=()
+has_phase consumer && copy_args=(--copy-out "$tmp/rows.copy" --dedupe-out "$tmp/dedupe.copy")
 t0=$(now)
 pre=$("$preload_bin" --brokers "$brokers" --topic "$topic" --sites "$tmp/preload-sites" \
-  --count "$events" --copy-out "$tmp/rows.copy" --dedupe-out "$tmp/dedupe.copy" 2>"$tmp/preload.log") ||
+  --count "$events" "${copy_args[@]}" 2>"$tmp/preload.log") ||
   setup_fail "preload failed" "$tmp/preload.log"
 t1=$(now)
 distinct=$(field "$pre" distinct)
@@ -468,12 +522,13 @@ low_ok=$("$build_dir/mochictl" lag --brokers "$brokers" --topic "$topic" --group
 [ "$low_ok" = "$events" ] || setup_fail "the topic holds $low_ok messages, not $events"
 preload_s=$(elapsed "$t0" "$t1")
 echo "   preloaded in $preload_s s wall ($(field "$pre" seconds) s producing, $(per_s "$events" "$(field "$pre" seconds)") events/s);" \
-  "low watermarks all 0, $distinct distinct page views, copy file $(du -m "$tmp/rows.copy" | cut -f 1) MiB"
-chmod 644 "$tmp/rows.copy" "$tmp/dedupe.copy"
+  "low watermarks all 0, $distinct distinct page views$(has_phase consumer && echo ", copy file $(du -m "$tmp/rows.copy" | cut -f 1) MiB")"
+has_phase consumer && chmod 644 "$tmp/rows.copy" "$tmp/dedupe.copy"
 
 # ---------------------------------------------------------------- consumer vs COPY
 declare -a cons_rates=() cons_drates=() copy_rates=() copy2_rates=() ratios=() ratios_in=()
 declare -a cons_pg_us=() cons_self_us=() cons_kafka_us=() copy_pg_us=() copy2_pg_us=() cpu_ratios=()
+has_phase consumer || runs=0
 for ((run = 1; run <= runs; run++)); do
   group=mochi-ingest
   [ "$run" -gt 1 ] && group=mochi-ingest-run$run
@@ -567,95 +622,107 @@ EOF
 done
 
 # ---------------------------------------------------------------- rollup
-db=rollup
-fresh_db "$db"
-psql_do "$db" "CHECKPOINT" >/dev/null
-echo "== 4. rollup: one mochi-rollup (group mochi-rollup) drains the same topic into empty database $db"
-log=$tmp/rollup-1.log
-started=$(now)
-start_daemon mochi-rollup "$log" --brokers "$brokers" --topic "$topic" \
-  --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
-rpid=$daemon_pid rport=$daemon_port
-wait_assigned "$log" "$rpid" 60 || setup_fail "the rollup got no partitions" "$log"
-cpu_begin "$rpid"
 rollup_rate='' rollup_drate='' rollup_cpu=''
-agg_sql="SELECT (SELECT coalesce(sum(page_views), 0) FROM daily_site_metrics) || ' ' ||
-                (SELECT coalesce(sum(page_views), 0) FROM daily_page_metrics) || ' ' ||
-                (SELECT md5(coalesce(string_agg(site_id::text || date::text || '/' || page_views || '/' || unique_visitors, ',' ORDER BY site_id, date), '')) FROM daily_site_metrics) || ' ' ||
-                (SELECT md5(coalesce(string_agg(site_id::text || date::text || path || '/' || page_views, ',' ORDER BY site_id, date, path), '')) FROM daily_page_metrics)"
-if wait_events "$rport" rollup "$events" "$rpid" "$(timeout_for)"; then
-  cpu_end rollup
-  drain_s=$(elapsed "$assigned_at" "$done_at")
-  txn_stats "$rport" rollup "$drain_s"
-  wait_lag_zero mochi-rollup "$topic" || fail "rollup: lag not 0"
-  rollup_rate=$(per_s "$events" "$drain_s") rollup_drate=$(per_s "$distinct" "$drain_s")
-  rollup_cpu="postgres $(us_per "$cpu_pg_s" "$events") us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
-  echo "      cpu per input event: $rollup_cpu"
-  read -r site_pv page_pv _ _ <<<"$(psql_do "$db" "$agg_sql")"
-  [ "$site_pv" = "$distinct" ] && [ "$page_pv" = "$distinct" ] ||
-    fail "rollup: daily metrics count $site_pv / $page_pv page views, expected $distinct"
-  # unique visitors against a recount over the consumer's raw events
-  uv_expect=$(psql_do ingest_$runs "SELECT sum(n) FROM (SELECT count(DISTINCT visitor_hash) AS n FROM page_view_events GROUP BY site_id, (occurred_at AT TIME ZONE 'UTC')::date) x")
-  uv_got=$(psql_do "$db" "SELECT sum(unique_visitors) FROM daily_site_metrics")
-  [ "$uv_expect" = "$uv_got" ] || fail "rollup: unique visitors $uv_got, the consumer's raw events give $uv_expect"
-  echo "   rollup: $events events in $drain_s s (from assignment; $(elapsed "$started" "$assigned_at") s start-up and join before) = $rollup_rate events/s, $rollup_drate distinct page views/s; page views $site_pv, unique visitors $uv_got (= recount), lag 0"
-else
-  fail "the rollup did not finish"
-  tail -n 5 "$log"
+replay_s='' replay_rate='' replay_total_s='' replay_cpu=''
+if has_phase rollup; then
+  db=rollup
+  fresh_db "$db"
+  psql_do "$db" "CHECKPOINT" >/dev/null
+  echo "== 4. rollup: one mochi-rollup (group mochi-rollup) drains the same topic into empty database $db"
+  log=$tmp/rollup-1.log
+  started=$(now)
+  start_daemon mochi-rollup "$log" --brokers "$brokers" --topic "$topic" \
+    --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
+  rpid=$daemon_pid rport=$daemon_port
+  wait_assigned "$log" "$rpid" 60 || setup_fail "the rollup got no partitions" "$log"
+  cpu_begin "$rpid"
+  agg_sql="SELECT (SELECT coalesce(sum(page_views), 0) FROM daily_site_metrics) || ' ' ||
+                  (SELECT coalesce(sum(page_views), 0) FROM daily_page_metrics) || ' ' ||
+                  (SELECT md5(coalesce(string_agg(site_id::text || date::text || '/' || page_views || '/' || unique_visitors, ',' ORDER BY site_id, date), '')) FROM daily_site_metrics) || ' ' ||
+                  (SELECT md5(coalesce(string_agg(site_id::text || date::text || path || '/' || page_views, ',' ORDER BY site_id, date, path), '')) FROM daily_page_metrics)"
+  if wait_events "$rport" rollup "$events" "$rpid" "$(timeout_for)"; then
+    cpu_end rollup
+    drain_s=$(elapsed "$assigned_at" "$done_at")
+    txn_stats "$rport" rollup "$drain_s"
+    wait_lag_zero mochi-rollup "$topic" || fail "rollup: lag not 0"
+    rollup_rate=$(per_s "$events" "$drain_s") rollup_drate=$(per_s "$distinct" "$drain_s")
+    rollup_cpu="postgres $(us_per "$cpu_pg_s" "$events") us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
+    echo "      cpu per input event: $rollup_cpu"
+    read -r site_pv page_pv _ _ <<<"$(psql_do "$db" "$agg_sql")"
+    [ "$site_pv" = "$distinct" ] && [ "$page_pv" = "$distinct" ] ||
+      fail "rollup: daily metrics count $site_pv / $page_pv page views, expected $distinct"
+    # unique visitors against a recount over the consumer's raw events
+    uv_got=$(psql_do "$db" "SELECT sum(unique_visitors) FROM daily_site_metrics")
+    if [ "$runs" -gt 0 ]; then
+      uv_expect=$(psql_do ingest_$runs "SELECT sum(n) FROM (SELECT count(DISTINCT visitor_hash) AS n FROM page_view_events GROUP BY site_id, (occurred_at AT TIME ZONE 'UTC')::date) x")
+      [ "$uv_expect" = "$uv_got" ] || fail "rollup: unique visitors $uv_got, the consumer's raw events give $uv_expect"
+      uv_note="(= recount)"
+    else
+      uv_note="(not recounted: no consumer phase)"
+    fi
+    echo "   rollup: $events events in $drain_s s (from assignment; $(elapsed "$started" "$assigned_at") s start-up and join before) = $rollup_rate events/s, $rollup_drate distinct page views/s; page views $site_pv, unique visitors $uv_got $uv_note, lag 0"
+  else
+    fail "the rollup did not finish"
+    tail -n 5 "$log"
+  fi
 fi
 
 # ---------------------------------------------------------------- replay
-echo "== 5. replay: stop the rollup, mochictl replay --from $first_day --to $today, restart it, time its catch-up"
-stop_daemon "$rpid"
-before_agg=$(psql_do "$db" "$agg_sql")
-# Workaround (see docs/benchmarks-pipeline.md): right after the group's
-# last member left, the dev broker answers a new member's JoinGroup only
-# after the leaver's session.timeout.ms - 1 s (9 s with the rollup's 10 s
-# default), while it drops a waiting member after that member's own
-# session timeout; mochictl joins with 6 s, so a replay started at once
-# times out after 30 s. Wait until the broker has emptied the group.
-echo "   (waiting 10 s for the dev broker to empty group mochi-rollup, see the notes)"
-sleep 10
-t0=$(now)
-MOCHI_DATABASE_URL=$(url postgres "$db") "$build_dir/mochictl" replay --brokers "$brokers" \
-  --topic "$topic" --from "$first_day" --to "$today" >"$tmp/replay.out" 2>&1 ||
-  { cat "$tmp/replay.out"; fail "mochictl replay failed"; }
-t1=$(now)
-replay_cmd_s=$(elapsed "$t0" "$t1")
-echo "   mochictl replay: $replay_cmd_s s ($(grep -c '^rewound' "$tmp/replay.out" || true) partitions rewound; $(grep '^reset' "$tmp/replay.out" | tr '\n' ';' | sed 's/;$//'))"
-log=$tmp/rollup-2.log
-replay_s='' replay_rate='' replay_total_s='' replay_cpu=''
-started=$(now)
-start_daemon mochi-rollup "$log" --brokers "$brokers" --topic "$topic" \
-  --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
-rpid=$daemon_pid rport=$daemon_port
-if wait_assigned "$log" "$rpid" 60; then
-  cpu_begin "$rpid"
-  if wait_events "$rport" rollup "$events" "$rpid" "$(timeout_for)"; then
-    cpu_end rollup
-    replay_s=$(elapsed "$assigned_at" "$done_at") replay_total_s=$(elapsed "$t0" "$done_at")
-    txn_stats "$rport" rollup "$replay_s"
-    wait_lag_zero mochi-rollup "$topic" || fail "replay: lag not 0"
-    replay_rate=$(per_s "$events" "$replay_s")
-    replay_cpu="postgres $(us_per "$cpu_pg_s" "$events") us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
-    echo "      cpu per input event: $replay_cpu"
-    after_agg=$(psql_do "$db" "$agg_sql")
-    [ "$after_agg" = "$before_agg" ] || fail "replay: aggregates differ from before the replay ($after_agg vs $before_agg)"
-    echo "   catch-up: $events events in $replay_s s from assignment = $replay_rate events/s" \
-      "($(elapsed "$started" "$assigned_at") s start-up and group join before); aggregates equal to before the replay"
-    echo "   replay total, from mochictl replay to caught up: $replay_total_s s"
-  else
-    fail "the rollup did not catch up after the replay"
+if has_phase replay; then
+  echo "== 5. replay: stop the rollup, mochictl replay --from $first_day --to $today, restart it, time its catch-up"
+  stop_daemon "$rpid"
+  before_agg=$(psql_do "$db" "$agg_sql")
+  # Workaround (see docs/benchmarks-pipeline.md): right after the group's
+  # last member left, the dev broker answers a new member's JoinGroup only
+  # after the leaver's session.timeout.ms - 1 s (9 s with the rollup's 10 s
+  # default), while it drops a waiting member after that member's own
+  # session timeout; mochictl joins with 6 s, so a replay started at once
+  # times out after 30 s. Wait until the broker has emptied the group.
+  # Apache Kafka empties the group when the member leaves: no wait.
+  if [ "$kafka" = dev ]; then
+    echo "   (waiting 10 s for the dev broker to empty group mochi-rollup, see the notes)"
+    sleep 10
   fi
-else
-  fail "the rollup got no partitions after the replay"
-  tail -n 5 "$log"
+  t0=$(now)
+  MOCHI_DATABASE_URL=$(url postgres "$db") "$build_dir/mochictl" replay --brokers "$brokers" \
+    --topic "$topic" --from "$first_day" --to "$today" >"$tmp/replay.out" 2>&1 ||
+    { cat "$tmp/replay.out"; fail "mochictl replay failed"; }
+  t1=$(now)
+  replay_cmd_s=$(elapsed "$t0" "$t1")
+  echo "   mochictl replay: $replay_cmd_s s ($(grep -c '^rewound' "$tmp/replay.out" || true) partitions rewound; $(grep '^reset' "$tmp/replay.out" | tr '\n' ';' | sed 's/;$//'))"
+  log=$tmp/rollup-2.log
+  started=$(now)
+  start_daemon mochi-rollup "$log" --brokers "$brokers" --topic "$topic" \
+    --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
+  rpid=$daemon_pid rport=$daemon_port
+  if wait_assigned "$log" "$rpid" 60; then
+    cpu_begin "$rpid"
+    if wait_events "$rport" rollup "$events" "$rpid" "$(timeout_for)"; then
+      cpu_end rollup
+      replay_s=$(elapsed "$assigned_at" "$done_at") replay_total_s=$(elapsed "$t0" "$done_at")
+      txn_stats "$rport" rollup "$replay_s"
+      wait_lag_zero mochi-rollup "$topic" || fail "replay: lag not 0"
+      replay_rate=$(per_s "$events" "$replay_s")
+      replay_cpu="postgres $(us_per "$cpu_pg_s" "$events") us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
+      echo "      cpu per input event: $replay_cpu"
+      after_agg=$(psql_do "$db" "$agg_sql")
+      [ "$after_agg" = "$before_agg" ] || fail "replay: aggregates differ from before the replay ($after_agg vs $before_agg)"
+      echo "   catch-up: $events events in $replay_s s from assignment = $replay_rate events/s" \
+        "($(elapsed "$started" "$assigned_at") s start-up and group join before); aggregates equal to before the replay"
+      echo "   replay total, from mochictl replay to caught up: $replay_total_s s"
+    else
+      fail "the rollup did not catch up after the replay"
+    fi
+  else
+    fail "the rollup got no partitions after the replay"
+    tail -n 5 "$log"
+  fi
 fi
-stop_daemon "$rpid"
+[ -n "${rpid:-}" ] && stop_daemon "$rpid"
 
 # ---------------------------------------------------------------- freshness
 fresh_line=''
-if [ "$rate" -gt 0 ]; then
+if has_phase freshness && [ "$rate" -gt 0 ]; then
   echo "== 6. freshness: mochi-loadgen at $rate beacons/s for ${fresh_seconds}s through a collector, consumer and rollup running; a probe every 100 ms"
   db=fresh
   fresh_db "$db"
@@ -673,7 +740,7 @@ if [ "$rate" -gt 0 ]; then
   wait_assigned "$tmp/fresh-consumer.log" "$fcpid" 60 || setup_fail "consumer got no partitions" "$tmp/fresh-consumer.log"
   wait_assigned "$tmp/fresh-rollup.log" "$frpid" 60 || setup_fail "rollup got no partitions" "$tmp/fresh-rollup.log"
   for ((i = 0; i < 100; i++)); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$colport/healthz")" = 200 ] && break
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((colport + 1))/healthz")" = 200 ] && break
     sleep 0.1
   done
   cpu_begin "$colpid" "$fcpid" "$frpid"
@@ -702,7 +769,7 @@ fi
 # ---------------------------------------------------------------- summary
 med() { printf '%s\n' "$@" | median; }
 echo
-echo "== RESULTS ($events events preloaded, $distinct distinct page views; durability '$durability'; $(nproc) cores shared)"
+echo "== RESULTS ($events events preloaded, $distinct distinct page views; Kafka: $([ "$kafka" = dev ] && echo "dev broker (mochi-devkafka)" || echo "Apache Kafka, 1 node"); phases $phases_shown; durability '$durability'; $(nproc) cores shared)"
 echo "preload:             $preload_s s wall ($(per_s "$events" "$(field "$pre" seconds)") events/s produced)"
 best() { printf '%s\n' "$@" | sort -g | tail -n 1; }
 if [ "${#cons_rates[@]}" -gt 0 ]; then
