@@ -524,6 +524,16 @@ bool mochi_test_db_text(PGconn *conn, const char *sql, char *buf, size_t size)
 
 /* ---- the pipeline's daemons ---- */
 
+void mochi_test_proc_start_as(struct mochi_test_proc *proc, const struct mochi_test_db *db,
+                              const char *role, char *const argv[])
+{
+    char conninfo[600], db_env[700];
+    mochi_test_db_conninfo_as(db, role, conninfo, sizeof(conninfo));
+    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
+    char *const env[] = {db_env, NULL};
+    mochi_test_proc_start(proc, argv, env, false);
+}
+
 void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
                              const char *conninfo, const char *bootstrap, const char *topic,
                              const char *batch_size)

@@ -233,6 +233,10 @@ int mochi_test_free_port(void);
 
 /* ---- the pipeline's daemons ---- */
 
+/* Starts argv (a daemon) with MOCHI_DATABASE_URL for role on db. */
+void mochi_test_proc_start_as(struct mochi_test_proc *proc, const struct mochi_test_db *db,
+                              const char *role, char *const argv[]);
+
 /* Starts a stream daemon ("mochi-consumer" or "mochi-rollup") with conninfo
  * as its database URL, on bootstrap and topic, /metrics on any free port,
  * 50 ms batch waits, batch_size events per batch (NULL: the default), and a

@@ -27,16 +27,6 @@ static const char *const keys[] = {"apacheSiteKeyAlpha_001", "apacheSiteKeyBravo
                                    "apacheSiteKeyCharlie_03"};
 static const char *const domains[] = {"alpha.example", "bravo.example", "charlie.example"};
 
-static void start_as(struct mochi_test_proc *proc, const struct mochi_test_db *db, const char *role,
-                     char *const args[])
-{
-    char conninfo[600], db_env[700];
-    mochi_test_db_conninfo_as(db, role, conninfo, sizeof(conninfo));
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
-    char *const env[] = {db_env, NULL};
-    mochi_test_proc_start(proc, args, env, false);
-}
-
 static int exit_code(int status)
 {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -92,7 +82,7 @@ static void three_nodes_lose_the_busiest_leader(void **state)
                                     "127.0.0.1:0",
                                     NULL};
     struct mochi_test_proc collector, consumers[2], rollups[2];
-    start_as(&collector, &db, "mochi_collector", collector_args);
+    mochi_test_proc_start_as(&collector, &db, "mochi_collector", collector_args);
     char conninfo[600];
     for (int i = 0; i < 2; i++) {
         mochi_test_db_conninfo_as(&db, "mochi_consumer", conninfo, sizeof(conninfo));

@@ -23,16 +23,6 @@ static const char *const keys[] = {"e2eSiteKeyAlpha_00001", "e2eSiteKeyBravo_000
                                    "e2eSiteKeyCharlie_0003"};
 static const char *const domains[] = {"alpha.example", "bravo.example", "charlie.example"};
 
-static void start(struct mochi_test_proc *proc, const struct mochi_test_db *db, const char *role,
-                  char *const args[])
-{
-    char conninfo[600], db_env[700];
-    mochi_test_db_conninfo_as(db, role, conninfo, sizeof(conninfo));
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
-    char *const env[] = {db_env, NULL};
-    mochi_test_proc_start(proc, args, env, false);
-}
-
 static void loadgen_to_aggregates(void **state)
 {
     (void)state;
@@ -87,9 +77,9 @@ static void loadgen_to_aggregates(void **state)
                                  "--metrics-listen",
                                  m2,
                                  NULL};
-    start(&collector, &db, "mochi_collector", collector_args);
-    start(&consumer, &db, "mochi_consumer", consumer_args);
-    start(&rollup, &db, "mochi_rollup", rollup_args);
+    mochi_test_proc_start_as(&collector, &db, "mochi_collector", collector_args);
+    mochi_test_proc_start_as(&consumer, &db, "mochi_consumer", consumer_args);
+    mochi_test_proc_start_as(&rollup, &db, "mochi_rollup", rollup_args);
     assert_true(mochi_test_wait_port(port, 20000));
 
     char sites[256], expect[300];
