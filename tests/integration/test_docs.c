@@ -1897,6 +1897,8 @@ static void check_dockerfile(const char *label, const char *text, struct report 
     for (size_t i = 0; i < deps.n; i++) {
         const char *p = deps.v[i];
         bool needed = strlen(p) > 4 && strcmp(p + strlen(p) - 4, "-dev") == 0;
+        /* libFuzzer's runtime serves scripts/fuzz.sh only, not the build. */
+        needed = needed && strcmp(p, "libclang-rt-14-dev") != 0;
         for (size_t t = 0; tools[t]; t++)
             needed = needed || strcmp(p, tools[t]) == 0;
         if (needed && !words_has(build, p))

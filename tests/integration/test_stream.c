@@ -248,15 +248,22 @@ static void partitions_paused_before_a_revoke_come_back_consuming(void **state)
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + third, third);
     wait_log(f, 0, "batch not applied, will retry", 1, 30000); /* A pauses */
 
-    start_consumer(f, 1, "100"); /* B takes some of A's (paused) partitions */
+    /* B takes two of A's (paused) partitions. With the cooperative
+     * protocol that is two rounds (A gives them up, then B gets them), and
+     * Apache Kafka may log an empty assignment in between: wait for B to
+     * hold them. */
+    start_consumer(f, 1, "100");
     wait_log(f, 0, "partitions revoked", 1, 60000);
-    wait_log(f, 1, "partitions assigned", 1, 60000);
+    wait_log(f, 1, "msg=\"partitions assigned\" count=2", 1, 60000);
 
     mochi_test_pg_start(&f->pg);
     wait_log(f, 0, "database back, resuming", 1, 60000); /* A resumes what it holds */
 
-    assert_int_equal(stop_consumer(f, 1), 0); /* B's two partitions go back to A */
-    wait_log(f, 0, "msg=\"partitions assigned\" count=2", 1, 60000);
+    /* B leaves: its two partitions go back to A, in one assignment or, after
+     * a refused commit around the rebalance, with the rest. */
+    int assigned = log_count(f, 0, "msg=\"partitions assigned\"");
+    assert_int_equal(stop_consumer(f, 1), 0);
+    wait_log(f, 0, "msg=\"partitions assigned\"", assigned + 1, 60000);
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + 2 * third,
                               n - 2 * third);
     expect_views(f, expected, count, 60000);
