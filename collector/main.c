@@ -58,7 +58,8 @@ static const struct mochi_setting setting_idle_timeout = {
     .default_value = "15s",
     .min = 1000,
     .max = 3600 * 1000,
-    .help = "a connection with no traffic for this long is closed"};
+    .help = "a connection with no traffic for this long is closed (between requests, "
+            "--header-timeout applies too: the next request's headers are due within it)"};
 static const struct mochi_setting setting_header_timeout = {
     .name = "header-timeout",
     .env = "MOCHI_COLLECTOR_HEADER_TIMEOUT",
