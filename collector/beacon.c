@@ -390,6 +390,43 @@ static int format_ip(int family, const unsigned char *bin, char *out, size_t siz
     return 0;
 }
 
+const char *beacon_forwarded_tail(const char *const values[], const size_t sizes[], size_t n,
+                                  char *out, size_t size)
+{
+    size_t pos = size - 1; /* out[pos..size-1) holds the entries kept so far */
+    out[pos] = '\0';
+    for (size_t i = n; i-- > 0;) {
+        const char *v = values[i];
+        size_t len = sizes[i];
+        size_t sep = i + 1 < n ? 1 : 0; /* even after an empty value, as the join has */
+        if (len + sep > pos) {
+            /* Keep the longest tail of v that starts after a comma and
+             * fits, then stop: what is left of it is the client's. */
+            size_t keep = 0;
+            for (size_t c = len; c-- > 0;) {
+                if (v[c] != ',')
+                    continue;
+                if (len - c - 1 + sep > pos)
+                    break;
+                keep = len - c - 1;
+            }
+            if (keep > 0) {
+                if (sep)
+                    out[--pos] = ',';
+                pos -= keep;
+                memcpy(out + pos, v + len - keep, keep);
+            }
+            break;
+        }
+        if (sep)
+            out[--pos] = ',';
+        pos -= len;
+        memcpy(out + pos, v, len);
+    }
+    memmove(out, out + pos, size - pos);
+    return out[0] != '\0' ? out : NULL;
+}
+
 int beacon_client_ip(const struct sockaddr *peer, const char *xff,
                      const struct mochi_cidr_list *trusted, char *out, size_t size)
 {

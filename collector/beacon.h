@@ -76,6 +76,14 @@ enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beaco
  * browser, monitor or HTTP library. */
 bool beacon_is_bot(const char *user_agent);
 
+/* Joins n X-Forwarded-For header values (values[i] of sizes[i] bytes, in
+ * the order received) with commas into out (size >= 2), keeping the
+ * right-most whole entries that fit: proxies append at the end, so the end
+ * is what must survive a client's padding at the start. Returns out, or
+ * NULL when nothing was kept. */
+const char *beacon_forwarded_tail(const char *const values[], const size_t sizes[], size_t n,
+                                  char *out, size_t size);
+
 /* Writes the client address as text into out: the TCP peer, or, when the
  * peer is a trusted proxy, the right-most X-Forwarded-For entry that is not
  * a trusted proxy (xff may hold several comma-separated entries, NULL when

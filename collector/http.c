@@ -294,47 +294,14 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* Joins the X-Forwarded-For values with commas into out, keeping the
- * right-most whole entries that fit: the proxies we trust append at the
- * end, so the end is what must survive a client's padding at the start.
- * Returns out, or NULL when there is nothing to believe (no header, or
- * more headers than we keep: then the peer's address is used). */
-static const char *join_forwarded_tail(const struct header_scan *s, char *out, size_t size)
+/* The X-Forwarded-For values to believe, joined (beacon_forwarded_tail),
+ * or NULL when there are none or more headers than are kept: then the
+ * peer's address is used. */
+static const char *forwarded_for(const struct header_scan *s, char *out, size_t size)
 {
     if (s->nxff == 0 || s->nxff > MAX_XFF_HEADERS)
         return NULL;
-    size_t pos = size - 1; /* out[pos..size-1) holds the entries kept so far */
-    out[pos] = '\0';
-    for (size_t i = s->nxff; i-- > 0;) {
-        const char *v = s->xff[i];
-        size_t n = s->xff_size[i];
-        size_t sep = pos < size - 1 ? 1 : 0;
-        if (n + sep > pos) {
-            /* Keep the longest tail of v that starts after a comma and
-             * fits, then stop: what is left of it is the client's. */
-            size_t keep = 0;
-            for (size_t c = n; c-- > 0;) {
-                if (v[c] != ',')
-                    continue;
-                if (n - c - 1 + sep > pos)
-                    break;
-                keep = n - c - 1;
-            }
-            if (keep > 0) {
-                if (sep)
-                    out[--pos] = ',';
-                pos -= keep;
-                memcpy(out + pos, v + n - keep, keep);
-            }
-            break;
-        }
-        if (sep)
-            out[--pos] = ',';
-        pos -= n;
-        memcpy(out + pos, v, n);
-    }
-    memmove(out, out + pos, size - pos);
-    return out[0] != '\0' ? out : NULL;
+    return beacon_forwarded_tail(s->xff, s->xff_size, s->nxff, out, size);
 }
 
 static void poke_sites(struct collector_http *http)
@@ -414,7 +381,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char xff[1024];
     if (info == NULL ||
-        beacon_client_ip(info->client_addr, join_forwarded_tail(&headers, xff, sizeof(xff)),
+        beacon_client_ip(info->client_addr, forwarded_for(&headers, xff, sizeof(xff)),
                          http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 500, "cannot read the client address");

@@ -9,7 +9,10 @@
  *     found a heap overflow on space-separated lists);
  *   - a refusal names the entry with NUL-terminated text;
  *   - beacon_client_ip gives text that mochi_addr_parse accepts and that
- *     is the peer's address or the address of one X-Forwarded-For entry. */
+ *     is the peer's address or the address of one X-Forwarded-For entry;
+ *   - beacon_forwarded_tail, with the input split into header values at
+ *     '\n', keeps the end of their comma join from an entry's start, and
+ *     fits its buffer. */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -117,6 +120,41 @@ static void check_client_ip(const char *xff, uint8_t pick)
     FUZZ_REQUIRE(is_peer || ((pick & 0x80) == 0 && in_xff(xff, family, bin)));
 }
 
+/* The input split at '\n' into header values, joined into a small
+ * buffer: what is kept is empty (NULL) or the end of the whole join,
+ * starting at an entry, and it fits. */
+static void check_tail(const char *text)
+{
+    const char *values[8];
+    size_t sizes[8];
+    size_t n = 0;
+    for (const char *p = text; n < 8;) {
+        size_t len = strcspn(p, "\n");
+        values[n] = p;
+        sizes[n++] = len;
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    char whole[4200] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            whole[used++] = ',';
+        memcpy(whole + used, values[i], sizes[i]);
+        used += sizes[i];
+    }
+    whole[used] = '\0';
+    char out[48];
+    const char *tail = beacon_forwarded_tail(values, sizes, n, out, sizeof(out));
+    if (tail == NULL)
+        return;
+    size_t len = strlen(tail);
+    FUZZ_REQUIRE(tail == out && len > 0 && len < sizeof(out));
+    FUZZ_REQUIRE(len <= used && strcmp(whole + used - len, tail) == 0);
+    FUZZ_REQUIRE(len == used || whole[used - len - 1] == ',');
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 4096)
@@ -127,6 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size - 1] = '\0';
     check_list(text);
     check_client_ip(text, data[0]);
+    check_tail(text);
     free(text);
     return 0;
 }

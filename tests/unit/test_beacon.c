@@ -238,6 +238,43 @@ static void referrer_host_must_be_clean_text(void **state)
     beacon_urls_destroy(urls);
 }
 
+/* X-Forwarded-For values are joined keeping the right-most whole entries:
+ * a client's padding at the start cannot push out what a proxy appended. */
+static void forwarded_tail_keeps_the_end(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *one[] = {"198.51.100.7, 10.0.0.1"};
+    size_t one_size[] = {strlen(one[0])};
+    assert_string_equal(beacon_forwarded_tail(one, one_size, 1, out, sizeof(out)),
+                        "198.51.100.7, 10.0.0.1");
+    const char *two[] = {"198.51.100.7", "10.0.0.1"};
+    size_t two_size[] = {strlen(two[0]), strlen(two[1])};
+    assert_string_equal(beacon_forwarded_tail(two, two_size, 2, out, sizeof(out)),
+                        "198.51.100.7,10.0.0.1");
+    /* An empty value still counts as an entry, as in the plain join (found
+     * by fuzz_forwarded): an empty last entry ends the walk at the peer. */
+    const char *empty_last[] = {"198.51.100.7", ""};
+    size_t empty_size[] = {12, 0};
+    assert_string_equal(beacon_forwarded_tail(empty_last, empty_size, 2, out, sizeof(out)),
+                        "198.51.100.7,");
+    /* 40 bytes of padding and a chosen address, then the proxy's entry:
+     * only whole entries from the right that fit in 32 bytes remain. */
+    char padded[64];
+    memset(padded, 'a', 40);
+    strcpy(padded + 40, ",6.6.6.6");
+    const char *spoof[] = {padded, "203.0.113.9"};
+    size_t spoof_size[] = {strlen(padded), strlen(spoof[1])};
+    char small[32];
+    assert_string_equal(beacon_forwarded_tail(spoof, spoof_size, 2, small, sizeof(small)),
+                        "6.6.6.6,203.0.113.9");
+    /* An entry longer than the room ends the join. */
+    const char *long_entry[] = {padded};
+    size_t long_size[] = {40};
+    assert_null(beacon_forwarded_tail(long_entry, long_size, 1, small, sizeof(small)));
+    assert_null(beacon_forwarded_tail(NULL, NULL, 0, small, sizeof(small)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +285,7 @@ int main(void)
         cmocka_unit_test(client_ip_of_the_peer),
         cmocka_unit_test(client_ip_through_trusted_proxies),
         cmocka_unit_test(referrer_host_must_be_clean_text),
+        cmocka_unit_test(forwarded_tail_keeps_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
