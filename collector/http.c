@@ -99,12 +99,82 @@ struct collector_http {
     atomic_llong last_poke_ms;
 };
 
+/* What a request's headers say, in one walk over them (scan_headers):
+ * the User-Agent, the X-Forwarded-For values when a proxy is trusted, and
+ * the body's framing. */
+#define MAX_XFF_HEADERS 16
+struct header_scan {
+    const char *ua; /* the first User-Agent (MHD's memory) */
+    bool want_xff;
+    size_t nxff;                      /* X-Forwarded-For headers seen (may exceed the array) */
+    const char *xff[MAX_XFF_HEADERS]; /* their values, in order (MHD's memory) */
+    size_t xff_size[MAX_XFF_HEADERS];
+    const char *content_length; /* the first Content-Length, or NULL */
+    bool lengths_differ;        /* another Content-Length with another value */
+    bool transfer_encoding;     /* a Transfer-Encoding header */
+};
+
+/* Notes the first User-Agent, the framing headers and, when wanted, every
+ * X-Forwarded-For. Names are compared by length first: most headers are
+ * passed over with one comparison. */
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    static const char ua_name[] = "User-Agent";
+    static const char xff_name[] = "X-Forwarded-For";
+    static const char length_name[] = MHD_HTTP_HEADER_CONTENT_LENGTH;
+    static const char encoding_name[] = MHD_HTTP_HEADER_TRANSFER_ENCODING;
+    struct header_scan *s = cls;
+    if (key_size == sizeof(ua_name) - 1 && strcasecmp(key, ua_name) == 0) {
+        if (s->ua == NULL)
+            s->ua = value;
+    } else if (key_size == sizeof(length_name) - 1 && strcasecmp(key, length_name) == 0) {
+        if (s->content_length == NULL)
+            s->content_length = value ? value : "";
+        else if (value == NULL || strcmp(value, s->content_length) != 0)
+            s->lengths_differ = true;
+    } else if (key_size == sizeof(encoding_name) - 1 && strcasecmp(key, encoding_name) == 0) {
+        s->transfer_encoding = true;
+    } else if (s->want_xff && key_size == sizeof(xff_name) - 1 && value != NULL &&
+               strcasecmp(key, xff_name) == 0) {
+        if (s->nxff < MAX_XFF_HEADERS) {
+            s->xff[s->nxff] = value;
+            s->xff_size[s->nxff] = strnlen(value, value_size);
+        }
+        s->nxff++;
+    }
+    return MHD_YES;
+}
+
+static void scan_headers(const struct collector_http *http, struct MHD_Connection *conn,
+                         struct header_scan *s)
+{
+    s->ua = NULL;
+    s->want_xff = http->deps.trusted_proxies->count > 0;
+    s->nxff = 0;
+    s->content_length = NULL;
+    s->lengths_differ = false;
+    s->transfer_encoding = false;
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, s);
+}
+
+/* libmicrohttpd 0.9.75 takes a request with two different Content-Length
+ * headers, or with both Content-Length and Transfer-Encoding, and picks
+ * one; a proxy in front may pick the other, and the bytes left over become
+ * a request of the attacker's (request smuggling). RFC 9112 says to refuse
+ * such a request. */
+static bool framing_is_clear(const struct header_scan *s)
+{
+    return !s->lengths_differ && !(s->content_length != NULL && s->transfer_encoding);
+}
+
 /* A POST body being received. */
 struct request {
     struct request *next; /* in a worker's spares */
     int64_t arrived_us;
+    struct header_scan headers; /* scanned when the headers came in */
     size_t len;
-    bool too_big;
     char body[BEACON_BODY_MAX + 1];
 };
 
@@ -260,40 +330,6 @@ static enum MHD_Result send_error(struct collector_http *http, struct MHD_Connec
     return send_json(http, conn, route, status, "error", why);
 }
 
-/* What handle_beacon reads from the request headers, in one walk over
- * them. Only ua, want_xff and nxff need setting before the walk. */
-#define MAX_XFF_HEADERS 16
-struct header_scan {
-    const char *ua; /* the first User-Agent, as MHD_lookup_connection_value */
-    bool want_xff;
-    size_t nxff;                      /* X-Forwarded-For headers seen (may exceed the array) */
-    const char *xff[MAX_XFF_HEADERS]; /* their values, in order (MHD's memory) */
-    size_t xff_size[MAX_XFF_HEADERS];
-};
-
-/* Notes the first User-Agent and, when wanted, every X-Forwarded-For. */
-static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   size_t key_size, const char *value, size_t value_size)
-{
-    (void)kind;
-    static const char ua_name[] = "User-Agent";
-    static const char xff_name[] = "X-Forwarded-For";
-    struct header_scan *s = cls;
-    if (key_size == sizeof(ua_name) - 1 && s->ua == NULL && strcasecmp(key, ua_name) == 0) {
-        s->ua = value;
-        return MHD_YES;
-    }
-    if (!s->want_xff || key_size != sizeof(xff_name) - 1 || value == NULL ||
-        strcasecmp(key, xff_name) != 0)
-        return MHD_YES;
-    if (s->nxff < MAX_XFF_HEADERS) {
-        s->xff[s->nxff] = value;
-        s->xff_size[s->nxff] = strnlen(value, value_size);
-    }
-    s->nxff++;
-    return MHD_YES;
-}
-
 /* The X-Forwarded-For values to believe, joined (beacon_forwarded_tail),
  * or NULL when there are none or more headers than are kept: then the
  * peer's address is used. */
@@ -328,8 +364,8 @@ static enum MHD_Result send_accepted(struct collector_http *http, struct MHD_Con
 /* The whole path of one beacon: validate, look up, normalise, hash,
  * encode, enqueue. Answers the request. */
 static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Connection *conn,
-                                     enum route route, const struct beacon_fields *fields,
-                                     int64_t arrived_us)
+                                     enum route route, const struct header_scan *headers,
+                                     const struct beacon_fields *fields, int64_t arrived_us)
 {
     char why[160] = "";
     struct collector_site site;
@@ -360,12 +396,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         return send_error(http, conn, route, 400, why);
     }
 
-    struct header_scan headers;
-    headers.ua = NULL;
-    headers.want_xff = http->deps.trusted_proxies->count > 0;
-    headers.nxff = 0;
-    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &headers);
-    const char *ua = headers.ua;
+    const char *ua = headers->ua;
     if (beacon_is_bot(ua)) {
         mochi_metric_inc(http->outcomes[OUT_BOT]);
         return send_accepted(http, conn, route);
@@ -381,7 +412,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char xff[1024];
     if (info == NULL ||
-        beacon_client_ip(info->client_addr, forwarded_for(&headers, xff, sizeof(xff)),
+        beacon_client_ip(info->client_addr, forwarded_for(headers, xff, sizeof(xff)),
                          http->deps.trusted_proxies, ip, sizeof(ip)) != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 500, "cannot read the client address");
@@ -450,46 +481,13 @@ static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connec
         /* A HEAD (link checkers, prefetchers) is not a page view. */
         if (head)
             return send_shared(http, conn, route, 200, http->gif);
-        return handle_beacon(http, conn, route, &fields, now_us());
+        struct header_scan headers;
+        scan_headers(http, conn, &headers);
+        return handle_beacon(http, conn, route, &headers, &fields, now_us());
     }
     default:
         return send_error(http, conn, route, 404, "not found");
     }
-}
-
-struct framing {
-    int content_lengths;
-    int transfer_encodings;
-    const char *first_length;
-    bool lengths_differ;
-};
-
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
-{
-    (void)kind;
-    struct framing *f = cls;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-        if (f->content_lengths++ == 0)
-            f->first_length = value;
-        else if (value == NULL || f->first_length == NULL || strcmp(value, f->first_length) != 0)
-            f->lengths_differ = true;
-    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-        f->transfer_encodings++;
-    }
-    return MHD_YES;
-}
-
-/* libmicrohttpd 0.9.75 takes a request with two different Content-Length
- * headers, or with both Content-Length and Transfer-Encoding, and picks
- * one; a proxy in front may pick the other, and the bytes left over become
- * a request of the attacker's (request smuggling). RFC 9112 says to refuse
- * such a request. */
-static bool framing_is_clear(struct MHD_Connection *conn)
-{
-    struct framing f = {0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
-    return !f.lengths_differ && !(f.content_lengths > 0 && f.transfer_encodings > 0);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -504,24 +502,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         collector_guard_headers_done(conn); /* the first call: headers are in */
 
     if (req == NULL && route == ROUTE_EVENT && strcmp(method, "POST") == 0) {
-        if (!framing_is_clear(conn)) {
+        req = request_take(http);
+        if (req == NULL)
+            return MHD_NO;
+        *req_cls = req; /* released by on_completed, whatever is answered */
+        req->arrived_us = now_us();
+        req->len = 0;
+        scan_headers(http, conn, &req->headers);
+        if (!framing_is_clear(&req->headers)) {
             mochi_metric_inc(http->outcomes[OUT_INVALID]);
             return send_error(http, conn, route, 400,
                               "conflicting Content-Length or Transfer-Encoding headers");
         }
-        const char *cl =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = req->headers.content_length;
         if (cl != NULL && strtoull(cl, NULL, 10) > BEACON_BODY_MAX) {
             mochi_metric_inc(http->outcomes[OUT_INVALID]);
             return send_error(http, conn, route, 413, "body over 4 KiB");
         }
-        req = request_take(http);
-        if (req == NULL)
-            return MHD_NO;
-        req->arrived_us = now_us();
-        req->len = 0;
-        req->too_big = false;
-        *req_cls = req;
         return MHD_YES;
     }
     if (req != NULL) {
@@ -541,10 +538,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             *upload_data_size = 0;
             return MHD_YES;
         }
-        if (req->too_big) {
-            mochi_metric_inc(http->outcomes[OUT_INVALID]);
-            return send_error(http, conn, route, 413, "body over 4 KiB");
-        }
         char why[160] = "";
         struct beacon_fields fields;
         struct worker *worker = worker_for_thread(http);
@@ -560,7 +553,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             mochi_metric_inc(http->outcomes[OUT_INVALID]);
             return send_error(http, conn, route, 400, why);
         }
-        return handle_beacon(http, conn, route, &fields, req->arrived_us);
+        return handle_beacon(http, conn, route, &req->headers, &fields, req->arrived_us);
     }
 
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
