@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -180,6 +181,20 @@ void mochi_test_http(const char *method, const char *url, const char *const head
         fail_msg("%s %s: no answer", method, url);
 }
 
+void mochi_test_http_until(const char *method, const char *url, const char *const headers[],
+                           const char *body, long want_status, int timeout_ms,
+                           struct mochi_test_response *response)
+{
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    for (;;) {
+        mochi_test_http(method, url, headers, body, response);
+        if (response->status == want_status || mochi_test_now_ms() > deadline)
+            return;
+        mochi_test_response_free(response);
+        usleep(100000);
+    }
+}
+
 void mochi_test_response_free(struct mochi_test_response *response)
 {
     free(response->body);
@@ -288,4 +303,26 @@ void mochi_test_kafka_end_offsets(const char *bootstrap, const char *topic, int 
         offsets[p] = hi;
     }
     rd_kafka_destroy(rk);
+}
+
+bool mochi_test_kafka_wait_committed(const char *bootstrap, const char *group, const char *topic,
+                                     int nparts, int timeout_ms)
+{
+    int64_t ends[256], committed[256];
+    if (nparts > 256)
+        fail_msg("too many partitions");
+    mochi_test_kafka_end_offsets(bootstrap, topic, nparts, ends);
+    int64_t deadline = mochi_test_now_ms() + timeout_ms;
+    bool caught_up = false;
+    while (!caught_up && mochi_test_now_ms() < deadline) {
+        usleep(200000);
+        mochi_test_kafka_committed(bootstrap, group, topic, nparts, committed);
+        caught_up = true;
+        for (int p = 0; p < nparts; p++)
+            caught_up &= ends[p] == 0 || committed[p] == ends[p];
+    }
+    for (int p = 0; !caught_up && p < nparts; p++)
+        print_message("%s partition %d: committed %lld, log end %lld\n", group, p,
+                      (long long)committed[p], (long long)ends[p]);
+    return caught_up;
 }

@@ -183,6 +183,12 @@ void mochi_test_producer_close(struct mochi_test_producer *producer, int timeout
  * none), into offsets[0..nparts). */
 void mochi_test_kafka_committed(const char *bootstrap, const char *group, const char *topic,
                                 int nparts, int64_t *offsets);
+/* Waits up to timeout_ms until group's committed offset is the log end
+ * (as of the call) on every partition of topic that has messages. Returns
+ * true then; otherwise prints each partition's committed and end offsets
+ * and returns false. nparts <= 256. */
+bool mochi_test_kafka_wait_committed(const char *bootstrap, const char *group, const char *topic,
+                                     int nparts, int timeout_ms);
 /* The log end offset of each partition of topic. */
 void mochi_test_kafka_end_offsets(const char *bootstrap, const char *topic, int nparts,
                                   int64_t *offsets);
@@ -221,6 +227,12 @@ void mochi_test_http(const char *method, const char *url, const char *const head
  * gets no answer. */
 bool mochi_test_http_try(const char *method, const char *url, const char *const headers[],
                          const char *body, struct mochi_test_response *response);
+/* Repeats the request every 100 ms until it is answered with want_status
+ * or timeout_ms passes (a daemon getting ready); *response holds the last
+ * answer either way (caller frees). */
+void mochi_test_http_until(const char *method, const char *url, const char *const headers[],
+                           const char *body, long want_status, int timeout_ms,
+                           struct mochi_test_response *response);
 void mochi_test_response_free(struct mochi_test_response *response);
 
 /* ---- waiting ---- */

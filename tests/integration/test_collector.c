@@ -284,14 +284,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     assert_true(strlen(r.body) < 2048);
     mochi_test_response_free(&r);
     snprintf(url, sizeof(url), "%s/healthz", f->metrics_base);
-    int64_t deadline = mochi_test_now_ms() + 10000;
-    do {
-        mochi_test_http("GET", url, NULL, NULL, &r);
-        if (r.status == 200)
-            break;
-        mochi_test_response_free(&r);
-        usleep(100000);
-    } while (mochi_test_now_ms() < deadline);
+    mochi_test_http_until("GET", url, NULL, NULL, 200, 10000, &r);
     assert_int_equal(r.status, 200);
     mochi_test_response_free(&r);
     snprintf(url, sizeof(url), "%s/nope", f->base);
@@ -384,15 +377,9 @@ static void forwarded_for_padding_cannot_choose_the_address(void **state)
     char url[128];
     snprintf(url, sizeof(url), "%s/api/event", f->base);
     struct mochi_test_response r;
-    int64_t deadline = mochi_test_now_ms() + 10000;
-    do { /* 503 until the collector has loaded sites and salt */
-        mochi_test_http("POST", url, headers,
-                        "{\"k\":\"" KEY "\",\"u\":\"https://example.com/xff\"}", &r);
-        if (r.status == 202)
-            break;
-        mochi_test_response_free(&r);
-        usleep(100000);
-    } while (mochi_test_now_ms() < deadline);
+    /* 503 until the collector has loaded sites and salt */
+    mochi_test_http_until("POST", url, headers,
+                          "{\"k\":\"" KEY "\",\"u\":\"https://example.com/xff\"}", 202, 10000, &r);
     assert_int_equal(r.status, 202);
     mochi_test_response_free(&r);
     size_t count = 0;

@@ -147,18 +147,8 @@ static struct mochi_test_event one(const char *site, int visitor, const char *pa
 /* Waits until the consumer has committed every message of the topic. */
 static void expect_all_committed(struct fixture *f, const char *group)
 {
-    int64_t ends[PARTITIONS], committed[PARTITIONS];
-    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
-    int64_t deadline = mochi_test_now_ms() + 30000;
-    bool caught_up = false;
-    while (!caught_up && mochi_test_now_ms() < deadline) {
-        usleep(200000);
-        mochi_test_kafka_committed(f->kafka.bootstrap, group, f->topic, PARTITIONS, committed);
-        caught_up = true;
-        for (int p = 0; p < PARTITIONS; p++)
-            caught_up &= ends[p] == 0 || committed[p] == ends[p];
-    }
-    assert_true(caught_up);
+    assert_true(
+        mochi_test_kafka_wait_committed(f->kafka.bootstrap, group, f->topic, PARTITIONS, 30000));
 }
 
 static void duplicates_collapse_within_a_minute(void **state)

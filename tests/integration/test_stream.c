@@ -165,24 +165,11 @@ static void expect_views(const struct fixture *f, const char *expected, size_t c
  * partition that has messages. */
 static void expect_all_committed(const struct fixture *f, int timeout_ms)
 {
-    int64_t ends[PARTITIONS], committed[PARTITIONS];
-    mochi_test_kafka_end_offsets(f->kafka.bootstrap, f->topic, PARTITIONS, ends);
-    int64_t deadline = mochi_test_now_ms() + timeout_ms;
-    bool caught_up = false;
-    while (!caught_up && mochi_test_now_ms() < deadline) {
-        usleep(200000);
-        mochi_test_kafka_committed(f->kafka.bootstrap, GROUP, f->topic, PARTITIONS, committed);
-        caught_up = true;
-        for (int p = 0; p < PARTITIONS; p++)
-            caught_up &= ends[p] == 0 || committed[p] == ends[p];
-    }
-    if (!caught_up) {
-        for (int p = 0; p < PARTITIONS; p++)
-            print_message("partition %d: committed %lld, log end %lld\n", p,
-                          (long long)committed[p], (long long)ends[p]);
+    if (!mochi_test_kafka_wait_committed(f->kafka.bootstrap, GROUP, f->topic, PARTITIONS,
+                                         timeout_ms)) {
         print_logs(f);
+        fail_msg("group %s did not commit up to the log end", GROUP);
     }
-    assert_true(caught_up);
 }
 
 /* The dev broker refuses the next OffsetCommit requests as a broker does

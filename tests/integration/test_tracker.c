@@ -188,17 +188,10 @@ static void start_collector(struct fixture *f)
     /* Ready when it has its sites and a producer: /healthz says 200. */
     char url[128];
     snprintf(url, sizeof(url), "%s/healthz", f->collector_metrics);
-    int64_t deadline = mochi_test_now_ms() + 15000;
-    long status = 0;
-    while (status != 200 && mochi_test_now_ms() < deadline) {
-        struct mochi_test_response r;
-        mochi_test_http("GET", url, NULL, NULL, &r);
-        status = r.status;
-        mochi_test_response_free(&r);
-        if (status != 200)
-            usleep(50000);
-    }
-    assert_int_equal(status, 200);
+    struct mochi_test_response r;
+    mochi_test_http_until("GET", url, NULL, NULL, 200, 15000, &r);
+    assert_int_equal(r.status, 200);
+    mochi_test_response_free(&r);
 }
 
 static void start_web(struct fixture *f)
