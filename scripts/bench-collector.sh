@@ -20,6 +20,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/bench-kafka.sh
+source "$root/scripts/lib/bench-kafka.sh"
 lua=$root/bench/collector/beacon.lua
 nginx_conf_in=$root/bench/collector/nginx.conf.in
 
@@ -153,8 +155,7 @@ cleanup() {
   stop "$wrk_pid" TERM 2
   stop "$nginx_pid" TERM 5
   stop "$collector_pid" TERM 10
-  stop "$devkafka_pid" TERM 5
-  [ "$apache_started" = 1 ] && "$root/scripts/kafka-test-server" stop --dir "$tmp/kafka" >/dev/null 2>&1
+  bench_kafka_stop
   [ "$pg_started" = 1 ] && "$root/scripts/pg-test-server" stop "$tmp/pg" >/dev/null 2>&1
   rm -rf "$tmp"
   exit "$rc"
@@ -196,31 +197,7 @@ key=$(jq -r .tracking_key <<<"$site_json")
 [ -n "$key" ] && [ "$key" != null ] || setup_fail "no tracking key in: $site_json"
 
 # ---------------------------------------------------------------- Kafka
-if [ "$kafka" = dev ]; then
-  echo "== Kafka: mochi-devkafka, 1 broker, topic mochi.pageviews with 1 partition"
-  "$build_dir/mochi-devkafka" --brokers 1 --partitions 1 --topics mochi.pageviews \
-    --bootstrap-file "$tmp/bootstrap" </dev/null >"$tmp/devkafka.out" 2>"$tmp/devkafka.log" &
-  devkafka_pid=$! broker_pid=$!
-  for ((i = 0; i < 100; i++)); do
-    [ -s "$tmp/bootstrap" ] && break
-    kill -0 "$devkafka_pid" 2>/dev/null || setup_fail "mochi-devkafka exited" "$tmp/devkafka.log"
-    sleep 0.1
-  done
-  brokers=$(head -n 1 "$tmp/bootstrap" 2>/dev/null || true)
-  [ -n "$brokers" ] || setup_fail "mochi-devkafka printed no bootstrap servers" "$tmp/devkafka.log"
-  kafka_desc="mochi-devkafka 1 broker"
-else
-  echo "== Kafka: Apache Kafka, 1 node (scripts/kafka-test-server), topic mochi.pageviews with 1 partition"
-  apache_started=1
-  "$root/scripts/kafka-test-server" start --nodes 1 --dir "$tmp/kafka" --watch-pid $$ \
-    </dev/null >"$tmp/kafka.out" 2>"$tmp/kafka.log" || setup_fail "Apache Kafka did not start" "$tmp/kafka.log"
-  brokers=$(head -n 1 "$tmp/kafka.out")
-  broker_pid=$(cat "$tmp/kafka/node1/pid")
-  [ -n "$brokers" ] && [ -r "/proc/$broker_pid/stat" ] || setup_fail "Apache Kafka did not start" "$tmp/kafka.log"
-  "$build_dir/mochictl" topics ensure --brokers "$brokers" --topic mochi.pageviews --partitions 1 \
-    --replication-factor 1 >"$tmp/topics.log" 2>&1 || setup_fail "mochictl topics ensure failed" "$tmp/topics.log"
-  kafka_desc="Apache Kafka $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/scripts/kafka/pom.xml") 1 node (KRaft, heap $(cat "$tmp/kafka/heap"))"
-fi
+bench_kafka_start "$kafka" 1 mochi.pageviews
 
 # ---------------------------------------------------------------- collector
 echo "== mochi-collector ($server_threads HTTP threads)"

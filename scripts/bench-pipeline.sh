@@ -29,6 +29,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/bench-kafka.sh
+source "$root/scripts/lib/bench-kafka.sh"
 
 events=${BENCH_EVENTS:-1000000}
 runs=${BENCH_RUNS:-3}
@@ -199,8 +201,7 @@ cleanup() {
   trap - EXIT INT TERM
   for p in "${side_pids[@]}"; do stop "$p" TERM 3; done
   for p in "${daemon_pids[@]}"; do stop "$p" TERM 15; done
-  stop "$devkafka_pid" TERM 5
-  [ "$apache_started" = 1 ] && "$root/scripts/kafka-test-server" stop --dir "$tmp/kafka" >/dev/null 2>&1
+  bench_kafka_stop
   [ "$pg_started" = 1 ] && as_pg_owner "$pgbin/pg_ctl" -D "$tmp/pg/data" -m immediate -w stop >/dev/null 2>&1
   if [ "$keep" = 1 ]; then
     rm -rf "$tmp/pg" "$tmp/rows.copy" "$tmp/dedupe.copy" "$tmp"/kafka/node*/data
@@ -355,35 +356,7 @@ fresh_db() { createdb -h "$sock" -U postgres -T mochi_tpl "$1" || setup_fail "cr
 
 # ---------------------------------------------------------------- Kafka
 topic=mochi.pageviews
-if [ "$kafka" = dev ]; then
-  echo "== Kafka: mochi-devkafka, 1 broker, $partitions partitions per topic"
-  "$build_dir/mochi-devkafka" --brokers 1 --partitions "$partitions" \
-    --topics "$topic,$topic.dlq,mochi.fresh,mochi.fresh.dlq" --bootstrap-file "$tmp/bootstrap" \
-    </dev/null >"$tmp/devkafka.out" 2>"$tmp/devkafka.log" &
-  devkafka_pid=$! broker_pid=$!
-  for ((i = 0; i < 100; i++)); do
-    [ -s "$tmp/bootstrap" ] && break
-    kill -0 "$devkafka_pid" 2>/dev/null || setup_fail "mochi-devkafka exited" "$tmp/devkafka.log"
-    sleep 0.1
-  done
-  brokers=$(head -n 1 "$tmp/bootstrap" 2>/dev/null || true)
-  [ -n "$brokers" ] || setup_fail "mochi-devkafka printed no bootstrap servers" "$tmp/devkafka.log"
-  kafka_desc="mochi-devkafka (librdkafka $(pkg-config --modversion rdkafka) mock cluster), 1 broker, $partitions partitions"
-else
-  echo "== Kafka: Apache Kafka, 1 node (scripts/kafka-test-server), $partitions partitions per topic"
-  apache_started=1
-  "$root/scripts/kafka-test-server" start --nodes 1 --dir "$tmp/kafka" --watch-pid $$ \
-    </dev/null >"$tmp/kafka.out" 2>"$tmp/kafka.log" || setup_fail "Apache Kafka did not start" "$tmp/kafka.log"
-  brokers=$(head -n 1 "$tmp/kafka.out")
-  broker_pid=$(cat "$tmp/kafka/node1/pid")
-  [ -n "$brokers" ] && [ -r "/proc/$broker_pid/stat" ] || setup_fail "Apache Kafka did not start" "$tmp/kafka.log"
-  for t in "$topic" mochi.fresh; do
-    "$build_dir/mochictl" topics ensure --brokers "$brokers" --topic "$t" \
-      --partitions "$partitions" --replication-factor 1 >>"$tmp/topics.log" 2>&1 ||
-      setup_fail "mochictl topics ensure --topic $t failed" "$tmp/topics.log"
-  done
-  kafka_desc="Apache Kafka $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/scripts/kafka/pom.xml") (KRaft, 1 node, heap $(cat "$tmp/kafka/heap"), $(java -version 2>&1 | head -n 1 | tr -d '"')), $partitions partitions, topics by mochictl topics ensure"
-fi
+bench_kafka_start "$kafka" "$partitions" "$topic" mochi.fresh
 
 # ---------------------------------------------------------------- daemons
 daemon_extra=()
