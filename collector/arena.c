@@ -1,5 +1,5 @@
-#include "arena.h"
-#include "error.h"
+#include "collector/arena.h"
+#include "common/error.h"
 
 #include <jansson.h>
 #include <stdalign.h>

@@ -1,6 +1,6 @@
-#include "beacon.h"
-#include "domain.h"
-#include "error.h"
+#include "collector/beacon.h"
+#include "common/domain.h"
+#include "common/error.h"
 
 #include <arpa/inet.h>
 #include <assert.h>

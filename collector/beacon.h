@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "event.h"
-#include "netaddr.h"
+#include "common/event.h"
+#include "common/netaddr.h"
 
 #define BEACON_BODY_MAX 4096
 #define BEACON_KEY_MAX 64

@@ -1,6 +1,6 @@
-#include "guard.h"
-#include "error.h"
-#include "log.h"
+#include "collector/guard.h"
+#include "common/error.h"
+#include "common/log.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

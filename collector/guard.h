@@ -20,8 +20,8 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
-#include "metrics.h"
-#include "netaddr.h"
+#include "common/metrics.h"
+#include "common/netaddr.h"
 
 struct collector_guard;
 

@@ -1,11 +1,11 @@
-#include "http.h"
-#include "arena.h"
-#include "beacon.h"
-#include "guard.h"
-#include "error.h"
-#include "hash.h"
-#include "http_metrics.h"
-#include "log.h"
+#include "collector/http.h"
+#include "collector/arena.h"
+#include "collector/beacon.h"
+#include "collector/guard.h"
+#include "common/error.h"
+#include "common/hash.h"
+#include "common/http_metrics.h"
+#include "common/log.h"
 
 #include <jansson.h>
 #include <microhttpd.h>

@@ -6,11 +6,11 @@
 
 #include <stddef.h>
 
-#include "codec.h"
-#include "metrics.h"
-#include "netaddr.h"
-#include "producer.h"
-#include "sites.h"
+#include "common/codec.h"
+#include "common/metrics.h"
+#include "common/netaddr.h"
+#include "collector/producer.h"
+#include "collector/sites.h"
 
 struct collector_http;
 

@@ -6,17 +6,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "config.h"
-#include "daemon.h"
-#include "hash.h"
-#include "http.h"
-#include "http_metrics.h"
-#include "log.h"
-#include "metrics.h"
-#include "netaddr.h"
-#include "producer.h"
-#include "sites.h"
+#include "common/codec.h"
+#include "common/config.h"
+#include "common/daemon.h"
+#include "common/hash.h"
+#include "collector/http.h"
+#include "common/http_metrics.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/netaddr.h"
+#include "collector/producer.h"
+#include "collector/sites.h"
 
 static const struct mochi_setting setting_refresh = {
     .name = "refresh-interval",

@@ -1,7 +1,7 @@
-#include "producer.h"
-#include "error.h"
-#include "kafka.h"
-#include "log.h"
+#include "collector/producer.h"
+#include "common/error.h"
+#include "common/kafka.h"
+#include "common/log.h"
 
 #include <jansson.h>
 #include <stdatomic.h>

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "metrics.h"
+#include "common/config.h"
+#include "common/metrics.h"
 
 struct collector_producer;
 

@@ -1,8 +1,8 @@
-#include "sites.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "salt.h"
+#include "collector/sites.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/salt.h"
 
 #include <pthread.h>
 #include <sodium.h>

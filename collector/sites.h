@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "domain.h"
-#include "hash.h"
-#include "metrics.h"
-#include "uuid.h"
+#include "common/domain.h"
+#include "common/hash.h"
+#include "common/metrics.h"
+#include "common/uuid.h"
 
 struct collector_sites;
 

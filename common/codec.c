@@ -1,5 +1,5 @@
-#include "codec.h"
-#include "log.h"
+#include "common/codec.h"
+#include "common/log.h"
 
 #include <avro.h>
 #include <errno.h>

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "event.h"
+#include "common/error.h"
+#include "common/event.h"
 
 /* The page-view event in Confluent wire format: byte 0x00, the schema id as
  * 4 big-endian bytes, then the Avro binary body. Schema ids come from

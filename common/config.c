@@ -1,6 +1,6 @@
-#include "config.h"
-#include "log.h"
-#include "netaddr.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/netaddr.h"
 
 #include <assert.h>
 #include <ctype.h>

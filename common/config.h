@@ -7,7 +7,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "error.h"
+#include "common/error.h"
 
 /* One table of settings drives environment variables, long flags,
  * validation, --help and --print-config (after PgBouncer's loader). Each

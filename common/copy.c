@@ -1,6 +1,6 @@
-#include "copy.h"
-#include "db.h"
-#include "error.h"
+#include "common/copy.h"
+#include "common/db.h"
+#include "common/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "daemon.h"
+#include "common/daemon.h"
 
 #include <signal.h>
 #include <string.h>

@@ -1,6 +1,6 @@
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <string.h>

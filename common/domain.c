@@ -1,5 +1,5 @@
-#include "domain.h"
-#include "error.h"
+#include "common/domain.h"
+#include "common/error.h"
 
 #include <ctype.h>
 #include <stdio.h>

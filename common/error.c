@@ -1,4 +1,4 @@
-#include "error.h"
+#include "common/error.h"
 
 const char *mochi_strerror(int err)
 {

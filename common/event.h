@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "hash.h" /* MOCHI_HASH_HEX_LEN */
-#include "uuid.h" /* MOCHI_UUID_TEXT_LEN */
+#include "common/error.h"
+#include "common/hash.h" /* MOCHI_HASH_HEX_LEN */
+#include "common/uuid.h" /* MOCHI_UUID_TEXT_LEN */
 
 /* The page-view event of DESIGN.md ("Kafka topics and the Avro event") as
  * the programs hold it: fixed-size buffers, so that filling, encoding and

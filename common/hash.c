@@ -1,5 +1,5 @@
-#include "hash.h"
-#include "error.h"
+#include "common/hash.h"
+#include "common/error.h"
 
 #include <sodium.h>
 #include <string.h>

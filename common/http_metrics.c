@@ -1,7 +1,7 @@
-#include "http_metrics.h"
-#include "error.h"
-#include "log.h"
-#include "netaddr.h"
+#include "common/http_metrics.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/netaddr.h"
 
 #include <errno.h>
 #include <microhttpd.h>

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "metrics.h"
+#include "common/metrics.h"
 
 /* A small HTTP server (libmicrohttpd, one internal thread) for daemons that
  * have no HTTP server of their own (consumer, rollup):

@@ -1,6 +1,6 @@
-#include "kafka.h"
-#include "error.h"
-#include "log.h"
+#include "common/kafka.h"
+#include "common/error.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "config.h"
+#include "common/config.h"
 
 /* librdkafka configuration shared by every Kafka client of Mochi. */
 

@@ -1,5 +1,5 @@
-#include "log.h"
-#include "error.h"
+#include "common/log.h"
+#include "common/error.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -1,6 +1,6 @@
-#include "metrics.h"
-#include "error.h"
-#include "log.h"
+#include "common/metrics.h"
+#include "common/error.h"
+#include "common/log.h"
 
 #include <assert.h>
 #include <math.h>

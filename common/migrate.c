@@ -1,7 +1,7 @@
-#include "migrate.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "common/migrate.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "common/log.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-#include "netaddr.h"
-#include "error.h"
+#include "common/netaddr.h"
+#include "common/error.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

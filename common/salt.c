@@ -1,7 +1,7 @@
-#include "salt.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "common/salt.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "common/log.h"
 
 #include <sodium.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 
 #include <libpq-fe.h>
 
-#include "hash.h"
+#include "common/hash.h"
 
 /* Makes the salts of UTC yesterday, today and tomorrow that are absent,
  * through mochi_ensure_salts(): the database draws the random bytes, so

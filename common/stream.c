@@ -1,11 +1,11 @@
-#include "stream.h"
-#include "codec.h"
-#include "daemon.h"
-#include "db.h"
-#include "error.h"
-#include "http_metrics.h"
-#include "kafka.h"
-#include "log.h"
+#include "common/stream.h"
+#include "common/codec.h"
+#include "common/daemon.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "common/http_metrics.h"
+#include "common/kafka.h"
+#include "common/log.h"
 
 #include <jansson.h>
 #include <pthread.h>

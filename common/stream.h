@@ -28,10 +28,10 @@
 
 #include <libpq-fe.h>
 
-#include "config.h"
-#include "event.h"
-#include "hash.h"
-#include "metrics.h"
+#include "common/config.h"
+#include "common/event.h"
+#include "common/hash.h"
+#include "common/metrics.h"
 
 /* One decoded event and where it came from. */
 struct mochi_stream_event {

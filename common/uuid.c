@@ -1,5 +1,5 @@
-#include "uuid.h"
-#include "error.h"
+#include "common/uuid.h"
+#include "common/error.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,9 +1,9 @@
-#include "ingest.h"
-#include "copy.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
-#include "recent.h"
+#include "consumer/ingest.h"
+#include "common/copy.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "consumer/recent.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,11 +1,11 @@
 /* mochi-consumer: group mochi-ingest; deduplicates page views and stores
  * the raw events in PostgreSQL, exactly once. main only wires. */
-#include "config.h"
-#include "daemon.h"
-#include "hash.h"
-#include "ingest.h"
-#include "log.h"
-#include "stream.h"
+#include "common/config.h"
+#include "common/daemon.h"
+#include "common/hash.h"
+#include "consumer/ingest.h"
+#include "common/log.h"
+#include "common/stream.h"
 
 static const struct mochi_setting *const settings[] = {
     &mochi_setting_brokers,      &mochi_setting_topic,

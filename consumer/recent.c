@@ -1,4 +1,4 @@
-#include "recent.h"
+#include "consumer/recent.h"
 
 #include <stdlib.h>
 

@@ -1,11 +1,11 @@
 /* mochi-rollup: group mochi-rollup; keeps daily site and page metrics
  * current, exactly once. main only wires. */
-#include "config.h"
-#include "daemon.h"
-#include "hash.h"
-#include "log.h"
-#include "rollup.h"
-#include "stream.h"
+#include "common/config.h"
+#include "common/daemon.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "rollup/rollup.h"
+#include "common/stream.h"
 
 static const struct mochi_setting *const settings[] = {
     &mochi_setting_brokers,      &mochi_setting_topic,

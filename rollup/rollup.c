@@ -1,8 +1,8 @@
-#include "rollup.h"
-#include "copy.h"
-#include "db.h"
-#include "error.h"
-#include "log.h"
+#include "rollup/rollup.h"
+#include "common/copy.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "common/log.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * views, daily_visitors for visitors), so applying a batch twice adds
  * nothing and the rollup never waits for the consumer. */
 
-#include "stream.h"
+#include "common/stream.h"
 
 enum rollup_outcome { ROLLUP_COUNTED, ROLLUP_DUPLICATE, ROLLUP_UNKNOWN_SITE };
 extern const char *const rollup_outcomes[];

@@ -27,14 +27,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "codec.h"
-#include "config.h"
-#include "copy.h"
-#include "db.h"
-#include "event.h"
-#include "hash.h"
-#include "log.h"
-#include "uuid.h"
+#include "common/codec.h"
+#include "common/config.h"
+#include "common/copy.h"
+#include "common/db.h"
+#include "common/event.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/uuid.h"
 
 #define MINUTE_US INT64_C(60000000)
 #define MAX_SITES 1024       /* 10 bits of the distinct key */

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "log.h"
+#include "common/config.h"
+#include "common/log.h"
 
 static const struct mochi_setting setting_url = {.name = "url",
                                                  .type = MOCHI_SETTING_STRING,

@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "codec.h"
-#include "error.h"
-#include "event.h"
-#include "fuzz.h"
+#include "common/codec.h"
+#include "common/error.h"
+#include "common/event.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

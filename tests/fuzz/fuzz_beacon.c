@@ -22,11 +22,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "beacon.h"
-#include "codec.h"
-#include "copy.h"
-#include "event.h"
-#include "fuzz.h"
+#include "collector/beacon.h"
+#include "common/codec.h"
+#include "common/copy.h"
+#include "common/event.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

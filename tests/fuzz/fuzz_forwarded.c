@@ -20,10 +20,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "beacon.h"
-#include "error.h"
-#include "netaddr.h"
-#include "fuzz.h"
+#include "collector/beacon.h"
+#include "common/error.h"
+#include "common/netaddr.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

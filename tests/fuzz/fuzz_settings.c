@@ -17,10 +17,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "error.h"
-#include "event.h"
-#include "fuzz.h"
+#include "common/config.h"
+#include "common/error.h"
+#include "common/event.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* Kafka and HTTP clients for the integration tests (librdkafka, libcurl):
  * the tests read what the programs wrote with ordinary clients. */
-#include "harness.h"
+#include "tests/harness/harness.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

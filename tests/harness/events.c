@@ -1,4 +1,4 @@
-#include "events.h"
+#include "tests/harness/events.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

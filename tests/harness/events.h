@@ -10,8 +10,8 @@
 
 #include <libpq-fe.h>
 
-#include "codec.h"
-#include "harness.h"
+#include "common/codec.h"
+#include "tests/harness/harness.h"
 
 struct mochi_test_event {
     char site_id[37];

@@ -1,4 +1,4 @@
-#include "harness.h"
+#include "tests/harness/harness.h"
 
 #include <errno.h>
 #include <fcntl.h>

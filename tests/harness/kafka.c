@@ -5,7 +5,7 @@
  * its own topics); tests that need several nodes, or break the broker on
  * purpose, start one of their own. Topics are created as an operator
  * would, explicitly: the test clusters refuse auto-creation. */
-#include "harness.h"
+#include "tests/harness/harness.h"
 
 #include <setjmp.h>
 #include <signal.h>

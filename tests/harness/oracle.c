@@ -1,7 +1,7 @@
 /* Compares the pipeline's tables with mochi-loadgen's own expectation
  * (its --expect file), which loadgen computed from what it sent and what
  * the collector answered, never from the tables. */
-#include "harness.h"
+#include "tests/harness/harness.h"
 
 #include <jansson.h>
 #include <setjmp.h>

@@ -19,9 +19,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "codec.h"
-#include "harness/events.h"
-#include "harness/harness.h"
+#include "common/codec.h"
+#include "tests/harness/events.h"
+#include "tests/harness/harness.h"
 
 static const char *const keys[] = {"apacheSiteKeyAlpha_001", "apacheSiteKeyBravo_002",
                                    "apacheSiteKeyCharlie_03"};

@@ -23,9 +23,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "codec.h"
-#include "event.h"
-#include "harness/harness.h"
+#include "common/codec.h"
+#include "common/event.h"
+#include "tests/harness/harness.h"
 
 #define KEY "collectorTestKey_0001"
 #define SITE_ID "0b7e7a2e-1c3a-4f6e-9d2b-5a1f00c0ffee"

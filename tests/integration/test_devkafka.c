@@ -22,7 +22,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "harness/harness.h"
+#include "tests/harness/harness.h"
 
 #define KCAT "/usr/bin/kcat"
 #define PARTITIONS 4

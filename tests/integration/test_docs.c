@@ -42,7 +42,7 @@
 
 #include <cmocka.h>
 
-#include "harness/harness.h"
+#include "tests/harness/harness.h"
 
 #define MAX_PROGRAMS 64
 #define MAX_TOKENS 256

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "harness/harness.h"
+#include "tests/harness/harness.h"
 
 static const char *const keys[] = {"e2eSiteKeyAlpha_00001", "e2eSiteKeyBravo_00002",
                                    "e2eSiteKeyCharlie_0003"};

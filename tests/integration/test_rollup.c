@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "codec.h"
-#include "harness/events.h"
-#include "harness/harness.h"
+#include "common/codec.h"
+#include "tests/harness/events.h"
+#include "tests/harness/harness.h"
 
 #define SITE_A "11111111-1111-4111-8111-111111111111"
 #define SITE_B "22222222-2222-4222-8222-222222222222"

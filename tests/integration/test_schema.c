@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "db.h"
-#include "error.h"
-#include "harness/harness.h"
-#include "salt.h"
+#include "common/db.h"
+#include "common/error.h"
+#include "tests/harness/harness.h"
+#include "common/salt.h"
 
 static int exit_code(int status)
 {

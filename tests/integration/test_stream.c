@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "codec.h"
-#include "harness/events.h"
-#include "harness/harness.h"
+#include "common/codec.h"
+#include "tests/harness/events.h"
+#include "tests/harness/harness.h"
 
 /* Events are keyed by site: eight sites put messages on every partition. */
 #define NSITES 8

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 
-#include "harness/harness.h"
+#include "tests/harness/harness.h"
 
 static int mochictl(const char *brokers, char **out, char **err, const char *const args[])
 {

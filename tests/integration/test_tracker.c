@@ -29,9 +29,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "codec.h"
-#include "event.h"
-#include "harness/harness.h"
+#include "common/codec.h"
+#include "common/event.h"
+#include "tests/harness/harness.h"
 
 #define CHROMIUM "/usr/bin/chromium"
 #define PYTHON "/usr/bin/python3"

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "arena.h"
+#include "collector/arena.h"
 
 static void allocates_aligned_until_full_then_resets(void **state)
 {

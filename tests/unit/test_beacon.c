@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "beacon.h"
-#include "error.h"
+#include "collector/beacon.h"
+#include "common/error.h"
 
 /* The patterns beacon.c knows, to build test cases from. */
 static const char *const patterns[] = {

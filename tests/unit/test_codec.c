@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "error.h"
-#include "event.h"
+#include "common/codec.h"
+#include "common/error.h"
+#include "common/event.h"
 
 #define SITE "0b9e7f3a-5c1d-4e2f-8a6b-9c0d1e2f3a4b"
 #define HASH "0123456789abcdef0123456789abcdef"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "common/config.h"
 
 static const struct mochi_setting setting_batch = {.name = "batch-size",
                                                    .env = "MOCHI_TEST_BATCH",

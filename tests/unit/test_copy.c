@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "copy.h"
+#include "common/copy.h"
 
 static void expect_time(int64_t us)
 {

@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "hash.h"
-#include "uuid.h"
+#include "common/hash.h"
+#include "common/uuid.h"
 
 static unsigned char salt0[32];
 static unsigned char site[16];

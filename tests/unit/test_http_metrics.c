@@ -17,9 +17,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "http_metrics.h"
-#include "metrics.h"
+#include "common/error.h"
+#include "common/http_metrics.h"
+#include "common/metrics.h"
 
 struct fixture {
     struct mochi_metrics *reg;

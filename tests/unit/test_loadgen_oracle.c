@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "error.h"
-#include "oracle.h"
+#include "common/error.h"
+#include "tools/loadgen/oracle.h"
 
 /* 2026-11-26T10:00:00Z, on a minute boundary (date -u -d ... +%s). */
 #define T0 1795687200LL

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "error.h"
-#include "traffic.h"
+#include "common/error.h"
+#include "tools/loadgen/traffic.h"
 
 static struct mochi_loadgen_site sites[] = {{"k1k1k1k1k1k1k1k1", "example.com"},
                                             {"k2k2k2k2k2k2k2k2", "shop.example.org"}};

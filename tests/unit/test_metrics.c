@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "metrics.h"
+#include "common/error.h"
+#include "common/metrics.h"
 
 #define NTHREADS 4
 #define NITER 100000

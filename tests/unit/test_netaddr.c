@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "domain.h"
-#include "error.h"
-#include "netaddr.h"
+#include "common/domain.h"
+#include "common/error.h"
+#include "common/netaddr.h"
 
 static bool in_list(const struct mochi_cidr_list *list, const char *addr)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "recent.h"
+#include "consumer/recent.h"
 
 struct model {
     uint64_t *items; /* oldest first */

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "error.h"
-#include "uuid.h"
+#include "common/error.h"
+#include "common/uuid.h"
 
 static void parse_and_format_round_trip(void **state)
 {

@@ -1,5 +1,5 @@
-#include "devkafka.h"
-#include "log.h"
+#include "tools/devkafka/devkafka.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdbool.h>

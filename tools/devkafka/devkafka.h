@@ -6,7 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "error.h"
+#include "common/error.h"
 
 /* A dev Kafka cluster: librdkafka's mock cluster (rdkafka_mock.h) hosted by
  * an idle producer handle, speaking the Kafka protocol on 127.0.0.1 ports.

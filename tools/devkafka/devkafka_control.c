@@ -1,5 +1,5 @@
-#include "devkafka_control.h"
-#include "log.h"
+#include "tools/devkafka/devkafka_control.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

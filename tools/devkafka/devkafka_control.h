@@ -3,8 +3,8 @@
 
 #include <stddef.h>
 
-#include "devkafka.h"
-#include "error.h"
+#include "tools/devkafka/devkafka.h"
+#include "common/error.h"
 
 /* Control commands for the dev broker, one per line, read from stdin and,
  * when a path is given, from a named pipe. Every command is answered with

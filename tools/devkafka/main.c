@@ -3,10 +3,10 @@
  * stdout, answers control commands from stdin (and --control FIFO), and
  * serves until SIGTERM or SIGINT. */
 
-#include "config.h"
-#include "devkafka_control.h"
-#include "devkafka.h"
-#include "log.h"
+#include "common/config.h"
+#include "tools/devkafka/devkafka_control.h"
+#include "tools/devkafka/devkafka.h"
+#include "common/log.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* The libcurl multi driver; see client.h. One easy handle per connection,
  * reused request after request, so libcurl keeps each connection alive. */
-#include "client.h"
+#include "tools/loadgen/client.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "error.h"
-#include "log.h"
+#include "common/error.h"
+#include "common/log.h"
 
 struct slot {
     CURL *easy;

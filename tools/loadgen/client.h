@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "oracle.h"
-#include "traffic.h"
+#include "tools/loadgen/oracle.h"
+#include "tools/loadgen/traffic.h"
 
 struct mochi_loadgen_client_params {
     const char *url;           /* collector base URL, e.g. http://127.0.0.1:8080 */

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
-#include "config.h"
-#include "log.h"
-#include "oracle.h"
-#include "summary.h"
-#include "traffic.h"
+#include "tools/loadgen/client.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "tools/loadgen/oracle.h"
+#include "tools/loadgen/summary.h"
+#include "tools/loadgen/traffic.h"
 
 #define SETTING(n, e, t, d, lo, hi, h)                                                             \
     {                                                                                              \

@@ -1,12 +1,12 @@
 /* The oracle of the daily aggregates; see oracle.h. */
-#include "oracle.h"
+#include "tools/loadgen/oracle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "error.h"
+#include "common/error.h"
 
 #define MINUTE_US 60000000LL
 #define MINUTES_PER_DAY 1440

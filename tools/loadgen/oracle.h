@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "traffic.h"
+#include "tools/loadgen/traffic.h"
 
 /* What became of one request. */
 struct mochi_loadgen_result {

@@ -1,5 +1,5 @@
 /* The end-of-run summary. */
-#include "summary.h"
+#include "tools/loadgen/summary.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "client.h"
-#include "oracle.h"
+#include "tools/loadgen/client.h"
+#include "tools/loadgen/oracle.h"
 
 /* Prints the end-of-run summary to out: text, or one JSON object when
  * json. Sorts run's latencies in place. */

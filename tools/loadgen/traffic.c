@@ -1,13 +1,13 @@
 /* The traffic model: who visits which page of which site, from where. */
-#include "traffic.h"
+#include "tools/loadgen/traffic.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain.h"
-#include "error.h"
+#include "common/domain.h"
+#include "common/error.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,7 +1,7 @@
 #include <stdio.h>
 
-#include "db.h"
-#include "mochictl.h"
+#include "common/db.h"
+#include "tools/mochictl/mochictl.h"
 
 PGconn *mochictl_connect(const struct mochi_config *config)
 {

@@ -1,5 +1,5 @@
-#include "kafka_admin.h"
-#include "kafka.h"
+#include "tools/mochictl/kafka_admin.h"
+#include "common/kafka.h"
 
 #include <stdbool.h>
 #include <stdio.h>

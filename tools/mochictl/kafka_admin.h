@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "config.h"
+#include "common/config.h"
 
 struct partition_offsets {
     int32_t partition;

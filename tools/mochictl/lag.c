@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafka_admin.h"
-#include "mochictl.h"
+#include "tools/mochictl/kafka_admin.h"
+#include "tools/mochictl/mochictl.h"
 
 static const struct mochi_setting setting_group = {
     .name = "group",

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hash.h"
-#include "mochictl.h"
+#include "common/hash.h"
+#include "tools/mochictl/mochictl.h"
 
 struct command {
     const char *group; /* "sites", or NULL for a top-level command */

@@ -1,8 +1,8 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 
-#include "migrate.h"
-#include "mochictl.h"
+#include "common/migrate.h"
+#include "tools/mochictl/mochictl.h"
 
 static const struct mochi_setting *const migrate_settings[] = {&mochi_setting_database_url,
                                                                &mochi_setting_log_level, NULL};

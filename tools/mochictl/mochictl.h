@@ -3,7 +3,7 @@
 
 #include <libpq-fe.h>
 
-#include "config.h"
+#include "common/config.h"
 
 /* Each command takes the arguments after its name (argv[0] is the command
  * name, as for main) and returns the process exit code: 0 success, 1 a

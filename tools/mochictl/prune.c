@@ -4,10 +4,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-#include "mochictl.h"
-#include "salt.h"
-#include "stream.h"
+#include "common/db.h"
+#include "tools/mochictl/mochictl.h"
+#include "common/salt.h"
+#include "common/stream.h"
 
 #define DAY_MS (86400 * 1000LL)
 

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-#include "kafka_admin.h"
-#include "mochictl.h"
+#include "common/db.h"
+#include "tools/mochictl/kafka_admin.h"
+#include "tools/mochictl/mochictl.h"
 
 static const struct mochi_setting setting_from = {.name = "from",
                                                   .type = MOCHI_SETTING_DATE,

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db.h"
-#include "domain.h"
-#include "mochictl.h"
-#include "uuid.h"
+#include "common/db.h"
+#include "common/domain.h"
+#include "tools/mochictl/mochictl.h"
+#include "common/uuid.h"
 
 /* 16 random bytes: URL-safe base64 without padding, 22 characters. */
 #define TRACKING_KEY_BYTES 16

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "mochictl.h"
-#include "uuid.h"
+#include "common/db.h"
+#include "tools/mochictl/mochictl.h"
+#include "common/uuid.h"
 
 static const struct mochi_setting setting_site = {.name = "site",
                                                   .type = MOCHI_SETTING_STRING,

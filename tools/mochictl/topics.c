@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kafka.h"
-#include "mochictl.h"
+#include "common/kafka.h"
+#include "tools/mochictl/mochictl.h"
 
 #define TIMEOUT_MS 30000
 
