@@ -1,4 +1,5 @@
 #include "collector/sites.h"
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/error.h"
 #include "common/log.h"

@@ -107,19 +107,3 @@ int mochi_db_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
     PQclear(res);
     return rc;
 }
-
-void mochi_day_format(long long day, char buf[11])
-{
-    time_t t = (time_t)(day * 86400);
-    struct tm tm;
-    char text[32];
-    gmtime_r(&t, &tm);
-    strftime(text, sizeof(text), "%Y-%m-%d", &tm);
-    memcpy(buf, text, 10);
-    buf[10] = '\0';
-}
-
-long long mochi_day_today(void)
-{
-    return (long long)(time(NULL) / 86400);
-}

@@ -43,10 +43,4 @@ void mochi_db_rollback(PGconn *conn);
 int mochi_db_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Formats a UTC day (days since 1970-01-01) as YYYY-MM-DD into buf[11]. */
-void mochi_day_format(long long day, char buf[11]);
-
-/* The current UTC day, in days since 1970-01-01. */
-long long mochi_day_today(void);
-
 #endif

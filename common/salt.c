@@ -1,3 +1,4 @@
+#include "common/clock.h"
 #include "common/salt.h"
 #include "common/db.h"
 #include "common/error.h"

@@ -1,3 +1,4 @@
+#include "common/clock.h"
 #include "common/stream.h"
 #include "common/codec.h"
 #include "common/daemon.h"

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/codec.h"
 #include "common/config.h"
 #include "common/copy.h"

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/error.h"
 #include "tests/harness/harness.h"

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/db.h"
 #include "tools/mochictl/mochictl.h"
 #include "common/salt.h"

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/db.h"
 #include "tools/mochictl/kafka_admin.h"
 #include "tools/mochictl/mochictl.h"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/db.h"
 #include "tools/mochictl/mochictl.h"
 #include "common/uuid.h"
