@@ -86,9 +86,11 @@ int stream_batches_init(struct stream_batches *bs, size_t capacity,
  * batches. On a zeroed bs, or twice, does nothing. */
 void stream_batches_fini(struct stream_batches *bs);
 
-/* Adds an event to the batch in hand: the offset is covered, and the
- * event (already copied into hand->events[hand->nevents]) taken when
- * keep. The hand must have room (the caller checks nevents). */
+/* For each message taken from Kafka: stream_batch_mark makes b cover its
+ * offset (whether or not it becomes an event: an undecodable one is
+ * committed too), and once the caller has decoded it into
+ * b->events[b->nevents] (which must have room), stream_batch_keep keeps
+ * the event and marks b as changed, to be staged again. */
 void stream_batch_mark(struct stream_batch *b, int32_t partition, int64_t offset);
 void stream_batch_keep(struct stream_batch *b);
 
@@ -116,7 +118,7 @@ int stream_batches_launch(struct stream_batches *bs, bool here, bool sync)
 /* Drops the events and offsets of the partitions parts[0..n) from the
  * batch in hand and from a failed batch in flight (a flying one must have
  * been settled first): their new owner reads them again from the
- * committed offset. A batch that changed is staged again. */
+ * committed offset. A batch that lost events is staged again. */
 void stream_batches_forget(struct stream_batches *bs, const int32_t *parts, size_t n);
 
 #endif
