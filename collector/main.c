@@ -91,14 +91,28 @@ static const struct mochi_setting *const settings[] = {
     &setting_max_per_address,  &setting_idle_timeout,    &setting_header_timeout,
     &setting_shutdown_timeout, &mochi_setting_log_level, NULL};
 
+/* The families main's modules register, in the order they do; for
+ * --print-metrics. */
+static int register_metrics(struct mochi_metrics *metrics)
+{
+    int rc = collector_producer_metrics_describe(metrics);
+    if (rc == 0)
+        rc = collector_sites_metrics_describe(metrics);
+    if (rc == 0)
+        rc = collector_http_metrics_describe(metrics);
+    return rc;
+}
+
 static const struct mochi_program_spec spec = {
     .name = "mochi-collector",
     .summary = "Receives page-view beacons over HTTP (POST /api/event, GET /p.gif), hashes the "
                "visitor with the day's salt, and publishes Avro events to Kafka. Serves the "
-               "tracker at /mochi.js; /healthz and /metrics are on --metrics-listen. The "
+               "tracker at /mochi.js; /healthz and /metrics are on --metrics-listen. Avro "
+               "schemas are read from $MOCHI_SCHEMA_DIR or the build's schemas/ directory. The "
                "database URL should use the mochi_collector role.",
     .settings = settings,
     .kafka_properties = true,
+    .register_metrics = register_metrics,
 };
 
 /* Each connection takes a descriptor, besides the ~100 the process needs

@@ -96,6 +96,34 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
     mochi_metric_set(p->queue_depth, (double)rd_kafka_outq_len(p->rk));
 }
 
+/* Registers the producer's families in metrics and keeps their series in
+ * p. Returns 0 or MOCHI_ERR_NOMEM. */
+static int register_metrics(struct mochi_metrics *metrics, struct collector_producer *p)
+{
+    struct mochi_metric_family *f;
+    f = mochi_metrics_counter(metrics, "mochi_collector_events_published_total",
+                              "events Kafka acknowledged", 0, NULL);
+    p->delivered = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_counter(metrics, "mochi_collector_delivery_failures_total",
+                              "accepted events Kafka did not acknowledge", 0, NULL);
+    p->failed = f ? mochi_metrics_child(f, NULL) : NULL;
+    f = mochi_metrics_gauge(metrics, "mochi_collector_producer_queue_messages",
+                            "messages waiting in the producer's local queue", 0, NULL);
+    p->queue_depth = f ? mochi_metrics_child(f, NULL) : NULL;
+    if (p->delivered == NULL || p->failed == NULL || p->queue_depth == NULL)
+        return MOCHI_ERR_NOMEM;
+    return 0;
+}
+
+int collector_producer_metrics_describe(struct mochi_metrics *metrics)
+{
+    /* Only the series pointers are filled in: nothing else of it is used. */
+    struct collector_producer *unused = calloc(1, sizeof(*unused));
+    int rc = unused != NULL ? register_metrics(metrics, unused) : MOCHI_ERR_NOMEM;
+    free(unused);
+    return rc;
+}
+
 int collector_producer_new(const struct mochi_config *config, struct mochi_metrics *metrics,
                            struct collector_producer **out, char *err, size_t errlen)
 {
@@ -108,17 +136,7 @@ int collector_producer_new(const struct mochi_config *config, struct mochi_metri
     atomic_init(&p->brokers_up, -1);
     atomic_init(&p->all_down, false);
     atomic_init(&p->closing, false);
-    struct mochi_metric_family *f;
-    f = mochi_metrics_counter(metrics, "mochi_collector_events_published_total",
-                              "events Kafka acknowledged", 0, NULL);
-    p->delivered = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_counter(metrics, "mochi_collector_delivery_failures_total",
-                              "accepted events Kafka did not acknowledge", 0, NULL);
-    p->failed = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_gauge(metrics, "mochi_collector_producer_queue_messages",
-                            "messages waiting in the producer's local queue", 0, NULL);
-    p->queue_depth = f ? mochi_metrics_child(f, NULL) : NULL;
-    if (p->delivered == NULL || p->failed == NULL || p->queue_depth == NULL)
+    if (register_metrics(metrics, p) != 0)
         goto fail;
 
     rc = mochi_kafka_conf_new(config, "mochi-collector", &conf, err, errlen);

@@ -176,67 +176,85 @@ static struct mochi_metric *plain(struct mochi_metric_family *f)
     return f ? mochi_metrics_child(f, NULL) : NULL;
 }
 
-static int make_metrics(struct stream *s)
+/* Registers the stream's families in reg, with ops' component in their
+ * names, and keeps their series in s. Returns 0 or MOCHI_ERR_NOMEM. */
+static int register_metrics(struct mochi_metrics *reg, const struct mochi_stream_ops *ops,
+                            struct stream *s)
 {
-    const char *c = s->ops->component;
+    const char *c = ops->component;
     char name[128];
     static const char *const outcome_label[] = {"outcome"};
     static const char *const lag_labels[] = {"topic", "partition"};
     static const double size_bounds[] = {1, 10, 100, 500, 1000, 2000, 5000, 10000, 50000};
     static const double time_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                          0.1,   0.25,   0.5,   1,    2.5,   10};
-    s->metrics = mochi_metrics_new();
-    if (s->metrics == NULL)
-        return MOCHI_ERR_NOMEM;
     snprintf(name, sizeof(name), "mochi_%s_events_total", c);
     struct mochi_metric_family *events =
-        mochi_metrics_counter(s->metrics, name, "events by outcome", 1, outcome_label);
+        mochi_metrics_counter(reg, name, "events by outcome", 1, outcome_label);
     if (events == NULL)
         return MOCHI_ERR_NOMEM;
     size_t i = 0;
-    for (; s->ops->outcomes[i] != NULL; i++)
-        s->outcome[i] = mochi_metrics_child(events, (const char *[]){s->ops->outcomes[i]});
+    for (; ops->outcomes[i] != NULL; i++)
+        s->outcome[i] = mochi_metrics_child(events, (const char *[]){ops->outcomes[i]});
     s->outcome[MOCHI_STREAM_MAX_OUTCOMES] =
         mochi_metrics_child(events, (const char *[]){"invalid"});
     s->outcome[MOCHI_STREAM_MAX_OUTCOMES + 1] =
         mochi_metrics_child(events, (const char *[]){"too_old"});
     snprintf(name, sizeof(name), "mochi_%s_lag_messages", c);
     s->lag_family = mochi_metrics_gauge(
-        s->metrics, name, "messages between the committed offset and the log end", 2, lag_labels);
+        reg, name, "messages between the committed offset and the log end", 2, lag_labels);
     snprintf(name, sizeof(name), "mochi_%s_batch_events", c);
-    s->batch_size = plain(mochi_metrics_histogram(s->metrics, name, "events per applied batch", 0,
-                                                  NULL, size_bounds, 9));
+    s->batch_size = plain(
+        mochi_metrics_histogram(reg, name, "events per applied batch", 0, NULL, size_bounds, 9));
     snprintf(name, sizeof(name), "mochi_%s_transaction_seconds", c);
-    s->txn_seconds = plain(mochi_metrics_histogram(
-        s->metrics, name, "PostgreSQL time to apply one batch", 0, NULL, time_bounds, 12));
+    s->txn_seconds = plain(mochi_metrics_histogram(reg, name, "PostgreSQL time to apply one batch",
+                                                   0, NULL, time_bounds, 12));
     snprintf(name, sizeof(name), "mochi_%s_partitions_assigned_total", c);
-    s->assigned = plain(mochi_metrics_counter(s->metrics, name, "partitions assigned", 0, NULL));
+    s->assigned = plain(mochi_metrics_counter(reg, name, "partitions assigned", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_partitions_revoked_total", c);
-    s->revoked = plain(mochi_metrics_counter(s->metrics, name, "partitions revoked", 0, NULL));
+    s->revoked = plain(mochi_metrics_counter(reg, name, "partitions revoked", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_database_connections_total", c);
     s->reconnects = plain(mochi_metrics_counter(
-        s->metrics, name, "connections made to PostgreSQL, the first included", 0, NULL));
+        reg, name, "connections made to PostgreSQL, the first included", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_database_up", c);
-    s->db_up = plain(mochi_metrics_gauge(s->metrics, name, "1 when PostgreSQL is usable", 0, NULL));
+    s->db_up = plain(mochi_metrics_gauge(reg, name, "1 when PostgreSQL is usable", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_dead_letters_total", c);
     s->dlq_count = plain(mochi_metrics_counter(
-        s->metrics, name, "undecodable messages copied to the dead-letter topic", 0, NULL));
+        reg, name, "undecodable messages copied to the dead-letter topic", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_newest_applied_event_timestamp_seconds", c);
     s->newest_applied = plain(mochi_metrics_gauge(
-        s->metrics, name, "occurred_at of the newest event applied (Unix time)", 0, NULL));
+        reg, name, "occurred_at of the newest event applied (Unix time)", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_newest_applied_event_age_seconds", c);
     s->newest_age = plain(mochi_metrics_gauge(
-        s->metrics, name, "seconds between now and the newest event applied", 0, NULL));
-    if (s->newest_age == NULL || mochi_metrics_on_scrape(s->metrics, on_scrape, s) != 0)
-        return MOCHI_ERR_NOMEM;
+        reg, name, "seconds between now and the newest event applied", 0, NULL));
     for (size_t k = 0; k < i; k++)
         if (s->outcome[k] == NULL)
             return MOCHI_ERR_NOMEM;
     if (!s->outcome[MOCHI_STREAM_MAX_OUTCOMES] || !s->outcome[MOCHI_STREAM_MAX_OUTCOMES + 1] ||
         !s->lag_family || !s->batch_size || !s->txn_seconds || !s->assigned || !s->revoked ||
-        !s->reconnects || !s->db_up || !s->dlq_count || !s->newest_applied)
+        !s->reconnects || !s->db_up || !s->dlq_count || !s->newest_applied || !s->newest_age)
         return MOCHI_ERR_NOMEM;
     return 0;
+}
+
+int mochi_stream_metrics_describe(struct mochi_metrics *reg, const struct mochi_stream_ops *ops)
+{
+    /* Only the series pointers are filled in: nothing else of it is used. */
+    struct stream *unused = calloc(1, sizeof(*unused));
+    int rc = unused != NULL ? register_metrics(reg, ops, unused) : MOCHI_ERR_NOMEM;
+    free(unused);
+    return rc;
+}
+
+static int make_metrics(struct stream *s)
+{
+    s->metrics = mochi_metrics_new();
+    if (s->metrics == NULL)
+        return MOCHI_ERR_NOMEM;
+    int rc = register_metrics(s->metrics, s->ops, s);
+    if (rc != 0)
+        return rc;
+    return mochi_metrics_on_scrape(s->metrics, on_scrape, s);
 }
 
 /* librdkafka statistics: consumer lag per partition. Returning 0 lets

@@ -91,6 +91,12 @@ extern const struct mochi_setting mochi_setting_retention;
 extern const struct mochi_setting mochi_setting_metrics_listen_consumer;
 extern const struct mochi_setting mochi_setting_metrics_listen_rollup;
 
+/* Registers in reg the families mochi_stream_run serves for ops (only
+ * ops->component and ops->outcomes are read), without starting anything:
+ * for --print-metrics. Returns 0 or MOCHI_ERR_NOMEM. */
+int mochi_stream_metrics_describe(struct mochi_metrics *reg, const struct mochi_stream_ops *ops)
+    __attribute__((warn_unused_result));
+
 /* Runs until SIGTERM/SIGINT (mochi_daemon_signals_install must have been
  * called). Returns the process exit code: 0 after a clean drain, 1 when it
  * could not start or hit a fatal Kafka error, 2 for a configuration error
