@@ -91,15 +91,19 @@ static const struct mochi_setting *const settings[] = {
     &setting_max_per_address,  &setting_idle_timeout,    &setting_header_timeout,
     &setting_shutdown_timeout, &mochi_setting_log_level, NULL};
 
-/* The families main's modules register, in the order they do; for
- * --print-metrics. */
-static int register_metrics(struct mochi_metrics *metrics)
+/* --print-metrics: the families main's modules register, in the order
+ * they do, listed from a registry of their own. */
+static int print_metrics(FILE *out)
 {
-    int rc = collector_producer_metrics_describe(metrics);
+    struct mochi_metrics *metrics = mochi_metrics_new();
+    int rc = metrics != NULL ? collector_producer_metrics_describe(metrics) : MOCHI_ERR_NOMEM;
     if (rc == 0)
         rc = collector_sites_metrics_describe(metrics);
     if (rc == 0)
         rc = collector_http_metrics_describe(metrics);
+    if (rc == 0)
+        rc = mochi_metrics_print_families(metrics, out);
+    mochi_metrics_destroy(metrics);
     return rc;
 }
 
@@ -112,7 +116,7 @@ static const struct mochi_program_spec spec = {
                "database URL should use the mochi_collector role.",
     .settings = settings,
     .kafka_properties = true,
-    .register_metrics = register_metrics,
+    .print_metrics = print_metrics,
 };
 
 /* Each connection takes a descriptor, besides the ~100 the process needs

@@ -1,6 +1,5 @@
 #include "common/config.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "common/netaddr.h"
 
 #include <assert.h>
@@ -322,10 +321,10 @@ static int check_exact_flags(const struct mochi_program_spec *spec, int argc, ch
             continue;
         }
         size_t len = strcspn(a + 2, "=");
-        bool known = (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
-                     (len == 12 && strncmp(a + 2, "print-config", 12) == 0) ||
-                     (len == 13 && strncmp(a + 2, "print-metrics", 13) == 0 &&
-                      spec->register_metrics != NULL);
+        bool known =
+            (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
+            (len == 12 && strncmp(a + 2, "print-config", 12) == 0) ||
+            (len == 13 && strncmp(a + 2, "print-metrics", 13) == 0 && spec->print_metrics != NULL);
         for (size_t k = 0; !known && spec->settings[k] != NULL; k++) {
             const struct mochi_setting *st = spec->settings[k];
             if (strlen(st->name) == len && strncmp(a + 2, st->name, len) == 0) {
@@ -342,19 +341,14 @@ static int check_exact_flags(const struct mochi_program_spec *spec, int argc, ch
     return 0;
 }
 
-/* --print-metrics: the program's families, registered in a registry of
- * their own and listed on stdout. Returns MOCHI_CONFIG_EXIT, or
- * MOCHI_ERR_INTERNAL with the reason in err. */
+/* --print-metrics: the program lists its families on stdout. Returns
+ * MOCHI_CONFIG_EXIT, or MOCHI_ERR_INTERNAL with the reason in err. */
 static int print_metrics(const struct mochi_program_spec *spec, char *err, size_t errlen)
 {
-    struct mochi_metrics *reg = mochi_metrics_new();
-    int rc = reg != NULL ? spec->register_metrics(reg) : MOCHI_ERR_NOMEM;
-    if (rc == 0)
-        rc = mochi_metrics_print_families(reg, stdout);
-    mochi_metrics_destroy(reg);
+    int rc = spec->print_metrics(stdout);
     if (rc != 0) {
-        /* The registry logged which family it refused and why. */
-        snprintf(err, errlen, "--print-metrics: registering the metrics failed (%s)",
+        /* A family the registry refused is logged with the reason. */
+        snprintf(err, errlen, "--print-metrics: listing the metrics failed (%s)",
                  mochi_strerror(rc));
         return MOCHI_ERR_INTERNAL;
     }
@@ -415,7 +409,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     longopts[config->nsettings].val = 'h';
     longopts[config->nsettings + 1].name = "print-config";
     longopts[config->nsettings + 1].val = 'P';
-    if (spec->register_metrics != NULL) {
+    if (spec->print_metrics != NULL) {
         longopts[config->nsettings + 2].name = "print-metrics";
         longopts[config->nsettings + 2].val = 'M';
     }
@@ -676,7 +670,7 @@ void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out)
         fprintf(out, "  %-34s %s\n", "-X KEY=VALUE",
                 "librdkafka property, repeatable (as kcat's -X)");
     fprintf(out, "  %-34s %s\n", "--print-config", "print the effective settings and exit");
-    if (spec->register_metrics != NULL)
+    if (spec->print_metrics != NULL)
         fprintf(out, "  %-34s %s\n", "--print-metrics",
                 "list every metric this program serves (name, type, labels, help) and exit");
     fprintf(out, "  %-34s %s\n", "--help", "show this text and exit");

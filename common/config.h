@@ -46,8 +46,6 @@ extern const struct mochi_setting mochi_setting_listen;
 extern const struct mochi_setting mochi_setting_trusted_proxies;
 extern const struct mochi_setting mochi_setting_log_level;
 
-struct mochi_metrics;
-
 struct mochi_program_spec {
     const char *name;                            /* program name for messages: "mochi-collector" */
     const char *usage;                           /* one line after the name: "[OPTIONS]" */
@@ -55,12 +53,12 @@ struct mochi_program_spec {
     const struct mochi_setting *const *settings; /* NULL-terminated */
     bool kafka_properties;                       /* accepts -X key=value */
     int max_positional;                          /* positional arguments allowed after the flags */
-    /* Optional: registers every metric family the program serves in reg
-     * (an empty registry) without starting anything, and returns 0 or a
-     * negative code. When set, the program takes --print-metrics, which
-     * lists the families (mochi_metrics_print_families) and exits: the
-     * truth that docs/metrics.md is checked against. */
-    int (*register_metrics)(struct mochi_metrics *reg);
+    /* Optional: lists every metric family the program serves on out
+     * (mochi_metrics_print_families) without starting anything, and
+     * returns 0 or a negative code. When set, the program takes
+     * --print-metrics, which calls it and exits: the truth that
+     * docs/metrics.md is checked against. */
+    int (*print_metrics)(FILE *out);
 };
 
 struct mochi_kafka_property {
@@ -80,8 +78,7 @@ enum mochi_config_result {
  * freed with mochi_config_destroy), MOCHI_CONFIG_EXIT when help was
  * printed to stdout, or MOCHI_ERR_INVALID with one line naming the setting
  * and what is wrong in err (no secret is ever copied there), or
- * MOCHI_ERR_INTERNAL when --print-metrics could not register the
- * program's metrics. */
+ * MOCHI_ERR_INTERNAL when --print-metrics failed. */
 int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **argv,
                        struct mochi_config **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));

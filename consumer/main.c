@@ -5,13 +5,21 @@
 #include "common/hash.h"
 #include "consumer/ingest.h"
 #include "common/log.h"
-#include "common/stream.h"
+#include "stream/stream.h"
+
+/* This program's own default port. */
+static const struct mochi_setting setting_metrics_listen = {.name = "metrics-listen",
+                                                            .env = "MOCHI_METRICS_LISTEN",
+                                                            .type = MOCHI_SETTING_ADDRESS,
+                                                            .default_value = "127.0.0.1:9101",
+                                                            .help =
+                                                                "address of /metrics and /healthz"};
 
 static const struct mochi_setting *const settings[] = {
     &mochi_setting_brokers,      &mochi_setting_topic,
     &mochi_setting_database_url, &mochi_setting_group,
     &mochi_setting_batch_size,   &mochi_setting_batch_wait,
-    &mochi_setting_retention,    &mochi_setting_metrics_listen_consumer,
+    &mochi_setting_retention,    &setting_metrics_listen,
     &mochi_setting_log_level,    NULL};
 
 /* The stream's callbacks; main adds their argument. */
@@ -25,10 +33,10 @@ static const struct mochi_stream_ops base_ops = {
     .apply = ingest_apply,
 };
 
-/* For --print-metrics: the families mochi_stream_run registers. */
-static int register_metrics(struct mochi_metrics *metrics)
+/* --print-metrics: the families mochi_stream_run registers. */
+static int print_metrics(FILE *out)
 {
-    return mochi_stream_metrics_describe(metrics, &base_ops);
+    return mochi_stream_print_metrics(&base_ops, out);
 }
 
 static const struct mochi_program_spec spec = {
@@ -41,7 +49,7 @@ static const struct mochi_program_spec spec = {
                "the mochi_consumer role.",
     .settings = settings,
     .kafka_properties = true,
-    .register_metrics = register_metrics,
+    .print_metrics = print_metrics,
 };
 
 int main(int argc, char **argv)
