@@ -36,6 +36,7 @@ static int add_kafka_property(struct mochi_config *config, const char *arg, char
 static const char *type_hint(enum mochi_setting_type type);
 static int check_exact_flags(const struct mochi_program_spec *spec, int argc, char **argv,
                              char *err, size_t errlen);
+static int print_metrics(const struct mochi_program_spec *spec, char *err, size_t errlen);
 
 const struct mochi_setting mochi_setting_brokers = {
     .name = "brokers",
@@ -320,8 +321,10 @@ static int check_exact_flags(const struct mochi_program_spec *spec, int argc, ch
             continue;
         }
         size_t len = strcspn(a + 2, "=");
-        bool known = (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
-                     (len == 12 && strncmp(a + 2, "print-config", 12) == 0);
+        bool known =
+            (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
+            (len == 12 && strncmp(a + 2, "print-config", 12) == 0) ||
+            (len == 13 && strncmp(a + 2, "print-metrics", 13) == 0 && spec->print_metrics != NULL);
         for (size_t k = 0; !known && spec->settings[k] != NULL; k++) {
             const struct mochi_setting *st = spec->settings[k];
             if (strlen(st->name) == len && strncmp(a + 2, st->name, len) == 0) {
@@ -338,6 +341,20 @@ static int check_exact_flags(const struct mochi_program_spec *spec, int argc, ch
     return 0;
 }
 
+/* --print-metrics: the program lists its families on stdout. Returns
+ * MOCHI_CONFIG_EXIT, or MOCHI_ERR_INTERNAL with the reason in err. */
+static int print_metrics(const struct mochi_program_spec *spec, char *err, size_t errlen)
+{
+    int rc = spec->print_metrics(stdout);
+    if (rc != 0) {
+        /* A family the registry refused is logged with the reason. */
+        snprintf(err, errlen, "--print-metrics: listing the metrics failed (%s)",
+                 mochi_strerror(rc));
+        return MOCHI_ERR_INTERNAL;
+    }
+    return MOCHI_CONFIG_EXIT;
+}
+
 int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **argv,
                        struct mochi_config **out, char *err, size_t errlen)
 {
@@ -350,7 +367,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     while (spec->settings[config->nsettings] != NULL)
         config->nsettings++;
     config->values = calloc(config->nsettings + 1, sizeof(*config->values));
-    longopts = calloc(config->nsettings + 3, sizeof(*longopts));
+    longopts = calloc(config->nsettings + 4, sizeof(*longopts));
     if (config->values == NULL || longopts == NULL)
         goto out;
 
@@ -392,6 +409,10 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     longopts[config->nsettings].val = 'h';
     longopts[config->nsettings + 1].name = "print-config";
     longopts[config->nsettings + 1].val = 'P';
+    if (spec->print_metrics != NULL) {
+        longopts[config->nsettings + 2].name = "print-metrics";
+        longopts[config->nsettings + 2].val = 'M';
+    }
 
     rc = check_exact_flags(spec, argc, argv, err, errlen);
     if (rc != 0)
@@ -407,6 +428,12 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
         if (c == 'h') {
             mochi_config_print_help(spec, stdout);
             rc = MOCHI_CONFIG_EXIT;
+            goto out;
+        }
+        if (c == 'M') {
+            /* Before the required settings are checked: listing the
+             * metrics needs neither a database nor a broker. */
+            rc = print_metrics(spec, err, errlen);
             goto out;
         }
         if (c == 'P') {
@@ -643,5 +670,8 @@ void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out)
         fprintf(out, "  %-34s %s\n", "-X KEY=VALUE",
                 "librdkafka property, repeatable (as kcat's -X)");
     fprintf(out, "  %-34s %s\n", "--print-config", "print the effective settings and exit");
+    if (spec->print_metrics != NULL)
+        fprintf(out, "  %-34s %s\n", "--print-metrics",
+                "list every metric this program serves (name, type, labels, help) and exit");
     fprintf(out, "  %-34s %s\n", "--help", "show this text and exit");
 }

@@ -22,15 +22,35 @@ static const struct mochi_setting *const settings[] = {
     &mochi_setting_retention,    &setting_metrics_listen,
     &mochi_setting_log_level,    NULL};
 
+/* The stream's callbacks; main adds their argument. */
+static const struct mochi_stream_ops base_ops = {
+    .program = "mochi-rollup",
+    .component = "rollup",
+    .default_group = "mochi-rollup",
+    .write_dlq = false,
+    .outcomes = rollup_outcomes,
+    .prepare = rollup_prepare,
+    .apply = rollup_apply,
+    .accept_old = rollup_accept_old,
+};
+
+/* --print-metrics: the families mochi_stream_run registers. */
+static int print_metrics(FILE *out)
+{
+    return mochi_stream_print_metrics(&base_ops, out);
+}
+
 static const struct mochi_program_spec spec = {
     .name = "mochi-rollup",
     .summary = "Consumer-group member (group mochi-rollup) that reads page-view events from Kafka "
                "and, one transaction per batch, adds the new page views and new visitors to "
                "daily_site_metrics and daily_page_metrics. Offsets are committed after the "
                "transaction. Undecodable messages are counted and skipped (mochi-consumer copies "
-               "them to the DLQ). The database URL should use the mochi_rollup role.",
+               "them to the DLQ). Avro schemas are read from $MOCHI_SCHEMA_DIR or the build's "
+               "schemas/ directory. The database URL should use the mochi_rollup role.",
     .settings = settings,
     .kafka_properties = true,
+    .print_metrics = print_metrics,
 };
 
 int main(int argc, char **argv)
@@ -44,17 +64,8 @@ int main(int argc, char **argv)
         mochi_log(MOCHI_LOG_ERROR, "rollup", "msg=\"initialisation failed\"");
         goto out;
     }
-    const struct mochi_stream_ops ops = {
-        .program = "mochi-rollup",
-        .component = "rollup",
-        .default_group = "mochi-rollup",
-        .write_dlq = false,
-        .outcomes = rollup_outcomes,
-        .arg = rollup,
-        .prepare = rollup_prepare,
-        .apply = rollup_apply,
-        .accept_old = rollup_accept_old,
-    };
+    struct mochi_stream_ops ops = base_ops;
+    ops.arg = rollup;
     code = mochi_stream_run(config, &ops);
 out:
     rollup_destroy(rollup);

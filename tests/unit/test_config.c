@@ -7,10 +7,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/config.h"
+#include "common/error.h"
 
 static const struct mochi_setting setting_batch = {.name = "batch-size",
                                                    .env = "MOCHI_TEST_BATCH",
@@ -202,6 +204,92 @@ static void kafka_properties_pass_through(void **state)
     assert_non_null(strstr(err, "-X: expected key=value"));
 }
 
+static int listed;
+
+static int list_two(FILE *out)
+{
+    listed++;
+    fprintf(out, "test_events_total\tcounter\toutcome\tevents\n");
+    fprintf(out, "test_up\tgauge\t-\t1 when up\n");
+    return 0;
+}
+
+static int list_fails(FILE *out)
+{
+    (void)out;
+    listed++;
+    return MOCHI_ERR_NOMEM;
+}
+
+/* Runs mochi_config_parse on spec with argv[1] = arg, stdout going to a
+ * file; returns the result and the text printed (caller frees). */
+static int parse_capturing(const struct mochi_program_spec *s, char *arg, char **printed, char *err,
+                           size_t errlen)
+{
+    char path[] = "/tmp/test_config_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+    char *argv[] = {"test", arg, NULL};
+    struct mochi_config *c = NULL;
+    int rc = mochi_config_parse(s, 2, argv, &c, err, errlen);
+    fflush(stdout);
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
+    mochi_config_destroy(c);
+    *printed = calloc(1, 4096);
+    assert_non_null(*printed);
+    assert_true(pread(fd, *printed, 4095, 0) >= 0);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+static void print_metrics_lists_families(void **state)
+{
+    (void)state;
+    /* Without the required --database-url: nothing is started. */
+    unsetenv("MOCHI_DATABASE_URL");
+    struct mochi_program_spec with = spec;
+    with.print_metrics = list_two;
+    char err[256] = "";
+    char *printed = NULL;
+    listed = 0;
+    assert_int_equal(parse_capturing(&with, "--print-metrics", &printed, err, sizeof(err)),
+                     MOCHI_CONFIG_EXIT);
+    assert_int_equal(listed, 1);
+    assert_string_equal(printed, "test_events_total\tcounter\toutcome\tevents\n"
+                                 "test_up\tgauge\t-\t1 when up\n");
+    free(printed);
+
+    assert_int_equal(parse_capturing(&with, "--help", &printed, err, sizeof(err)),
+                     MOCHI_CONFIG_EXIT);
+    assert_non_null(strstr(printed, "\n  --print-metrics "));
+    free(printed);
+
+    /* A listing that fails is an error, not an empty list. */
+    with.print_metrics = list_fails;
+    assert_int_equal(parse_capturing(&with, "--print-metrics", &printed, err, sizeof(err)),
+                     MOCHI_ERR_INTERNAL);
+    assert_non_null(strstr(err, "--print-metrics: listing the metrics failed (out_of_memory)"));
+    assert_int_equal(listed, 2);
+    assert_string_equal(printed, "");
+    free(printed);
+
+    /* A program that serves no metrics has no such flag. */
+    assert_int_equal(parse_capturing(&spec, "--print-metrics", &printed, err, sizeof(err)),
+                     MOCHI_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown option '--print-metrics'"));
+    free(printed);
+    assert_int_equal(parse_capturing(&spec, "--help", &printed, err, sizeof(err)),
+                     MOCHI_CONFIG_EXIT);
+    assert_null(strstr(printed, "--print-metrics"));
+    free(printed);
+}
+
 static void durations(void **state)
 {
     (void)state;
@@ -228,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup(missing_required_and_secret_not_echoed, setup),
         cmocka_unit_test_setup(kafka_properties_pass_through, setup),
         cmocka_unit_test(durations),
+        cmocka_unit_test_setup(print_metrics_lists_families, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
