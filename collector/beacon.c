@@ -1,6 +1,7 @@
 #include "collector/beacon.h"
 #include "common/domain.h"
 #include "common/error.h"
+#include "common/utf8.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -68,15 +69,7 @@ static bool text_is_clean(const char *s, size_t len, bool utf8_known_valid)
 {
     if (!utf8_known_valid && !mochi_utf8_valid(s, len))
         return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-        /* C1 controls U+0080..U+009F are encoded as 0xC2 0x80..0x9F. */
-        if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0)
-            return false;
-    }
-    return true;
+    return !mochi_utf8_has_control(s, len);
 }
 
 static enum beacon_reject copy_field(char *dst, size_t size, const char *src, const char *name,
@@ -179,17 +172,6 @@ static enum beacon_reject check_text(const struct beacon_fields *fields, bool ut
     return BEACON_OK;
 }
 
-/* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-    if (len <= max)
-        return len;
-    size_t n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-        n--;
-    return n;
-}
-
 struct beacon_urls {
     CURLU *page;
     CURLU *referrer;
@@ -257,7 +239,7 @@ enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beaco
     if (plen == 0) {
         memcpy(ev->path, "/", 2);
     } else {
-        plen = utf8_cut(path, plen, MOCHI_PATH_MAX);
+        plen = mochi_utf8_cut(path, plen, MOCHI_PATH_MAX);
         memcpy(ev->path, path, plen);
         ev->path[plen] = '\0';
     }

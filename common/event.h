@@ -39,8 +39,4 @@ struct mochi_pageview {
  * a control character, MOCHI_ERR_RANGE for anything else. */
 int mochi_pageview_validate(const struct mochi_pageview *ev) MOCHI_MUST_CHECK;
 
-/* True when s[0..len) is well-formed UTF-8: no overlong forms, surrogates
- * or code points above U+10FFFF. NUL bytes count as valid here. */
-bool mochi_utf8_valid(const char *s, size_t len);
-
 #endif

@@ -1,6 +1,7 @@
 #include "common/metrics.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 #include <assert.h>
 #include <math.h>
@@ -85,7 +86,6 @@ static struct mochi_metric *child_new(struct mochi_metric_family *family,
                                       const char *const *values);
 static void child_free(struct mochi_metric *metric);
 static bool sanitized_equal(const char *clean, const char *raw);
-static size_t utf8_seq_len(const unsigned char *s);
 static char *utf8_sanitize(const char *s);
 static uint64_t double_bits(double d);
 static double bits_double(uint64_t u);
@@ -358,42 +358,6 @@ int mochi_metrics_on_scrape(struct mochi_metrics *reg, mochi_metrics_scrape_fn f
     return 0;
 }
 
-/* Returns the length of the well-formed UTF-8 sequence at s (1..4), or 0
- * for a bad lead byte, a truncated sequence, an overlong form, a surrogate
- * or a code point past U+10FFFF. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-    uint32_t min;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) {
-        n = 2;
-        cp = c & 0x1f;
-        min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3;
-        cp = c & 0x0f;
-        min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* Returns a malloc'd copy of s with each byte that does not start a valid
  * sequence replaced by U+FFFD, or NULL when out of memory. */
 static char *utf8_sanitize(const char *s)
@@ -403,16 +367,16 @@ static char *utf8_sanitize(const char *s)
     if (out == NULL)
         return NULL;
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = utf8_seq_len(p);
+    for (size_t i = 0; i < len;) {
+        size_t n = mochi_utf8_seq_len(s + i, len - i);
         if (n == 0) {
             memcpy(out + o, "\xef\xbf\xbd", 3);
             o += 3;
-            p++;
+            i++;
         } else {
-            memcpy(out + o, p, n);
+            memcpy(out + o, s + i, n);
             o += n;
-            p += n;
+            i += n;
         }
     }
     out[o] = '\0';
@@ -422,14 +386,15 @@ static char *utf8_sanitize(const char *s)
 /* True when raw, cleaned as utf8_sanitize would, equals clean. */
 static bool sanitized_equal(const char *clean, const char *raw)
 {
-    for (const unsigned char *p = (const unsigned char *)raw; *p;) {
-        size_t n = utf8_seq_len(p);
-        const char *want = n ? (const char *)p : "\xef\xbf\xbd";
+    size_t len = strlen(raw);
+    for (size_t i = 0; i < len;) {
+        size_t n = mochi_utf8_seq_len(raw + i, len - i);
+        const char *want = n ? raw + i : "\xef\xbf\xbd";
         size_t k = n ? n : 3;
         if (strncmp(clean, want, k) != 0)
             return false;
         clean += k;
-        p += n ? n : 1;
+        i += n ? n : 1;
     }
     return *clean == '\0';
 }

@@ -26,6 +26,7 @@
 #include "common/codec.h"
 #include "common/copy.h"
 #include "common/event.h"
+#include "common/utf8.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

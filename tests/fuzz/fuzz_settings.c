@@ -19,7 +19,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
-#include "common/event.h"
+#include "common/utf8.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -460,43 +460,6 @@ static void test_encode_rejects_bad_events(void **state)
     }
 }
 
-static void test_utf8_valid(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *s;
-        bool ok;
-    } cases[] = {
-        {"", true},
-        {"plain", true},
-        {"caf\xc3\xa9", true},
-        {"\xe6\x97\xa5\xe6\x9c\xac", true},
-        {"\xf0\x9f\x8d\xa1", true},
-        {"\xef\xbf\xbf", true},      /* U+FFFF */
-        {"\xf4\x8f\xbf\xbf", true},  /* U+10FFFF */
-        {"\xed\x9f\xbf", true},      /* U+D7FF */
-        {"\xee\x80\x80", true},      /* U+E000 */
-        {"\x80", false},             /* lone continuation */
-        {"\xc3", false},             /* cut */
-        {"\xc3\x28", false},         /* bad continuation */
-        {"\xc0\x80", false},         /* overlong NUL */
-        {"\xc1\xbf", false},         /* overlong */
-        {"\xe0\x9f\xbf", false},     /* overlong 3-byte */
-        {"\xf0\x8f\xbf\xbf", false}, /* overlong 4-byte */
-        {"\xed\xa0\x80", false},     /* surrogate D800 */
-        {"\xed\xbf\xbf", false},     /* surrogate DFFF */
-        {"\xf4\x90\x80\x80", false}, /* U+110000 */
-        {"\xf5\x80\x80\x80", false},
-        {"\xff", false},
-        {"\xe6\x97", false},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (mochi_utf8_valid(cases[i].s, strlen(cases[i].s)) != cases[i].ok)
-            fail_msg("case %zu", i);
-    assert_true(mochi_utf8_valid("a\0b", 3));
-    assert_true(mochi_utf8_valid(NULL, 0));
-}
-
 static void test_decode_short_and_magic(void **state)
 {
     (void)state;
@@ -997,7 +960,6 @@ int main(void)
         cmocka_unit_test(test_path_limits),
         cmocka_unit_test(test_encode_buffer_too_small),
         cmocka_unit_test(test_encode_rejects_bad_events),
-        cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_decode_short_and_magic),
         cmocka_unit_test(test_decode_unknown_schema_id),
         cmocka_unit_test(test_decode_truncated_at_every_length),
