@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -59,12 +60,37 @@ static void clocks_move_forward(void **state)
     assert_true(mochi_day_today() < 47482);
 }
 
+static void sleeps_and_deadlines(void **state)
+{
+    (void)state;
+    int64_t before = mochi_clock_mono_us();
+    mochi_clock_sleep_ms(30);
+    assert_true(mochi_clock_mono_us() - before >= 30000);
+    before = mochi_clock_mono_us();
+    mochi_clock_sleep_ms(0);
+    mochi_clock_sleep_ms(-5);
+    assert_true(mochi_clock_mono_us() - before < 20000);
+
+    /* 1,999 ms: the nanoseconds carry into the seconds whatever now is */
+    for (int i = 0; i < 2; i++) {
+        clockid_t clock = i == 0 ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+        struct timespec now;
+        clock_gettime(clock, &now);
+        struct timespec at = mochi_clock_deadline(clock, 1999);
+        assert_true(at.tv_nsec >= 0 && at.tv_nsec < 1000000000);
+        int64_t ahead_us =
+            (int64_t)(at.tv_sec - now.tv_sec) * 1000000 + (at.tv_nsec - now.tv_nsec) / 1000;
+        assert_true(ahead_us >= 1999000 && ahead_us < 2099000);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(days_and_minutes_floor),
         cmocka_unit_test(days_format_and_parse),
         cmocka_unit_test(clocks_move_forward),
+        cmocka_unit_test(sleeps_and_deadlines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
