@@ -1,4 +1,5 @@
 #include "collector/guard.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -53,19 +54,12 @@ struct collector_guard {
 
 #define LOG_EVERY_MS 10000
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One warning per LOG_EVERY_MS at most, saying how many refusals it
  * covers: a flood must not become a flood of log lines. */
 static void note_refusal(struct collector_guard *g, const char *reason)
 {
     atomic_fetch_add(&g->refusals, 1);
-    int64_t now = mono_ms();
+    int64_t now = mochi_clock_mono_ms();
     int64_t last = atomic_load(&g->last_log_ms);
     if (now - last < LOG_EVERY_MS || !atomic_compare_exchange_strong(&g->last_log_ms, &last, now))
         return;
@@ -200,7 +194,7 @@ void collector_guard_notify(void *cls, struct MHD_Connection *conn, void **socke
         const union MHD_ConnectionInfo *peer =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         w->fd = fd ? fd->connect_fd : -1;
-        w->due_ms = g->header_timeout_ms > 0 ? mono_ms() + g->header_timeout_ms : 0;
+        w->due_ms = g->header_timeout_ms > 0 ? mochi_clock_mono_ms() + g->header_timeout_ms : 0;
         bool known =
             peer != NULL && mochi_sockaddr_binary(peer->client_addr, &w->family, w->addr) == 0;
         pthread_mutex_lock(&g->lock);
@@ -262,11 +256,9 @@ static void *sweeper_main(void *arg)
     struct collector_guard *g = arg;
     pthread_mutex_lock(&g->lock);
     while (!g->stopping) {
-        struct timespec wake;
-        clock_gettime(CLOCK_REALTIME, &wake);
-        wake.tv_sec += 1;
+        struct timespec wake = mochi_clock_deadline(CLOCK_REALTIME, 1000);
         pthread_cond_timedwait(&g->stop_cond, &g->lock, &wake);
-        int64_t now = mono_ms();
+        int64_t now = mochi_clock_mono_ms();
         for (struct watched *w = g->head.next; w != &g->head; w = w->next) {
             int64_t due = __atomic_load_n(&w->due_ms, __ATOMIC_RELAXED);
             if (due < 0) {

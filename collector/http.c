@@ -2,6 +2,7 @@
 #include "collector/arena.h"
 #include "collector/beacon.h"
 #include "collector/guard.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/hash.h"
 #include "common/http_metrics.h"
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The tracker, generated from collector/mochi.js at build time. */
@@ -182,13 +182,6 @@ static _Thread_local struct worker *thread_worker;
 
 static struct MHD_Response *static_response(const void *data, size_t len, const char *type);
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void worker_destroy(struct worker *worker)
 {
     if (worker == NULL)
@@ -342,9 +335,7 @@ static const char *forwarded_for(const struct header_scan *s, char *out, size_t 
 
 static void poke_sites(struct collector_http *http)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long now = mochi_clock_mono_ms();
     long long last = atomic_load(&http->last_poke_ms);
     if (now - last >= 1000 && atomic_compare_exchange_strong(&http->last_poke_ms, &last, now))
         collector_sites_poke(http->deps.sites);
@@ -403,7 +394,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     }
 
     unsigned char salt[MOCHI_SALT_LEN];
-    if (collector_sites_salt(http->deps.sites, arrived_us / 86400000000LL, salt) != 0) {
+    if (collector_sites_salt(http->deps.sites, mochi_day_of_us(arrived_us), salt) != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 503, "not ready: no salt for today");
     }
@@ -483,7 +474,7 @@ static enum MHD_Result handle_get(struct collector_http *http, struct MHD_Connec
             return send_shared(http, conn, route, 200, http->gif);
         struct header_scan headers;
         scan_headers(http, conn, &headers);
-        return handle_beacon(http, conn, route, &headers, &fields, now_us());
+        return handle_beacon(http, conn, route, &headers, &fields, mochi_clock_now_us());
     }
     default:
         return send_error(http, conn, route, 404, "not found");
@@ -506,7 +497,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (req == NULL)
             return MHD_NO;
         *req_cls = req; /* released by on_completed, whatever is answered */
-        req->arrived_us = now_us();
+        req->arrived_us = mochi_clock_now_us();
         req->len = 0;
         scan_headers(http, conn, &req->headers);
         if (!framing_is_clear(&req->headers)) {

@@ -39,8 +39,8 @@ struct collector_sites {
     size_t count;
     bool loaded;
     struct day_salt salts[SALT_DAYS];
-    struct timespec loaded_at;
-    struct timespec salts_at;
+    int64_t loaded_at_ms; /* mochi_clock_mono_ms() */
+    int64_t salts_at_ms;  /* the same; 0: never */
 
     struct mochi_metric *db_up;
     struct mochi_metric *site_age;
@@ -58,13 +58,6 @@ static void on_scrape(struct mochi_metrics *reg, void *arg);
 static int compare_entries(const void *a, const void *b)
 {
     return strcmp(((const struct site_entry *)a)->key, ((const struct site_entry *)b)->key);
-}
-
-static double seconds_since(const struct timespec *then)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
 }
 
 /* Registers the cache's families in metrics and keeps their series in
@@ -165,8 +158,9 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
     struct collector_sites *sites = arg;
     pthread_rwlock_rdlock(&sites->lock);
     bool loaded = sites->loaded;
-    double site_age = loaded ? seconds_since(&sites->loaded_at) : -1;
-    double salt_age = sites->salts_at.tv_sec ? seconds_since(&sites->salts_at) : -1;
+    int64_t now_ms = mochi_clock_mono_ms();
+    double site_age = loaded ? (double)(now_ms - sites->loaded_at_ms) / 1000 : -1;
+    double salt_age = sites->salts_at_ms ? (double)(now_ms - sites->salts_at_ms) / 1000 : -1;
     /* The cache holds consecutive days, so its newest day says how far
      * ahead of midnight the collector is: a refresher that cannot reach
      * PostgreSQL leaves it behind as the days pass. */
@@ -219,7 +213,7 @@ static int load_sites(struct collector_sites *sites, PGconn *conn)
     sites->entries = entries;
     sites->count = count;
     sites->loaded = true;
-    clock_gettime(CLOCK_MONOTONIC, &sites->loaded_at);
+    sites->loaded_at_ms = mochi_clock_mono_ms();
     pthread_rwlock_unlock(&sites->lock);
     free(old);
     if (count != old_count)
@@ -250,7 +244,7 @@ static int load_salts(struct collector_sites *sites, PGconn *conn)
         mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"expired old salts\" count=%d", expired);
     pthread_rwlock_wrlock(&sites->lock);
     memcpy(sites->salts, fresh, sizeof(fresh));
-    clock_gettime(CLOCK_MONOTONIC, &sites->salts_at);
+    sites->salts_at_ms = mochi_clock_mono_ms();
     pthread_rwlock_unlock(&sites->lock);
     sodium_memzero(fresh, sizeof(fresh));
     return 0;
@@ -286,16 +280,9 @@ static void *refresher(void *arg)
         }
 
         pthread_mutex_lock(&sites->wake_lock);
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
         long long wait_ms =
             rc == 0 ? sites->refresh_ms : (sites->refresh_ms < 1000 ? sites->refresh_ms : 1000);
-        deadline.tv_sec += wait_ms / 1000;
-        deadline.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (deadline.tv_nsec >= 1000000000) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000;
-        }
+        struct timespec deadline = mochi_clock_deadline(CLOCK_MONOTONIC, wait_ms);
         while (!sites->stopping && !sites->poked &&
                pthread_cond_timedwait(&sites->wake, &sites->wake_lock, &deadline) == 0) {
         }
@@ -311,8 +298,7 @@ static void *refresher(void *arg)
 
 bool collector_sites_wait_ready(struct collector_sites *sites, long long timeout_ms)
 {
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start_ms = mochi_clock_mono_ms();
     for (;;) {
         unsigned char salt[MOCHI_SALT_LEN];
         pthread_rwlock_rdlock(&sites->lock);
@@ -320,10 +306,9 @@ bool collector_sites_wait_ready(struct collector_sites *sites, long long timeout
         pthread_rwlock_unlock(&sites->lock);
         if (loaded && collector_sites_salt(sites, mochi_day_today(), salt) == 0)
             return true;
-        if (seconds_since(&start) * 1000 >= (double)timeout_ms)
+        if (mochi_clock_mono_ms() - start_ms >= timeout_ms)
             return false;
-        struct timespec pause = {0, 20 * 1000000};
-        nanosleep(&pause, NULL);
+        mochi_clock_sleep_ms(20);
     }
 }
 

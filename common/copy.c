@@ -1,11 +1,11 @@
 #include "common/copy.h"
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void reserve(struct mochi_copy_buf *buf, size_t more)
 {
@@ -107,24 +107,15 @@ void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last)
      * the date is computed once per day, the time of day by hand. */
     static _Thread_local int64_t cached_day = INT64_MIN;
     static _Thread_local char date[16];
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        secs -= 1;
-    }
-    int64_t day = secs / 86400, in_day = secs % 86400;
-    if (in_day < 0) {
-        in_day += 86400;
-        day -= 1;
-    }
+    int64_t day = mochi_day_of_us(us);
+    int64_t in_day_us = us - day * MOCHI_US_PER_DAY; /* 0 .. one day - 1 */
+    int64_t in_day = in_day_us / 1000000, frac = in_day_us % 1000000;
     if (day != cached_day) {
-        time_t t = (time_t)(day * 86400);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(date, sizeof(date), "%Y-%m-%d ", &tm);
+        mochi_day_format((long long)day, date);
+        strcat(date, " ");
         cached_day = day;
     }
-    /* "YYYY-MM-DD HH:MM:SS.ffffff+00" (a year past 9999 only lengthens the date) */
+    /* "YYYY-MM-DD HH:MM:SS.ffffff+00": years 0..9999 (mochi_day_format) */
     char text[48];
     size_t n = strlen(date);
     memcpy(text, date, n);

@@ -1,4 +1,5 @@
 #include "common/http_metrics.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/netaddr.h"
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,11 +113,9 @@ void mochi_http_mhd_log(void *cls, const char *fmt, va_list ap)
     const char *component = cls ? cls : "http";
     if (!mochi_log_enabled(MOCHI_LOG_WARN))
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long now_s = (long long)(mochi_clock_mono_ms() / 1000);
     long long was = atomic_load(&last_s);
-    if (was == (long long)now.tv_sec ||
-        !atomic_compare_exchange_strong(&last_s, &was, (long long)now.tv_sec)) {
+    if (was == now_s || !atomic_compare_exchange_strong(&last_s, &was, now_s)) {
         atomic_fetch_add(&skipped, 1);
         return;
     }

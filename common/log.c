@@ -1,4 +1,5 @@
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 #include <stdarg.h>
@@ -40,14 +41,14 @@ void mochi_log(enum mochi_log_level level, const char *component, const char *fm
         return;
 
     char line[2048];
-    struct timespec now;
+    int64_t now_us = mochi_clock_now_us();
+    time_t now_s = (time_t)(now_us / 1000000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
+    gmtime_r(&now_s, &tm);
     int n = snprintf(line, sizeof(line),
                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s component=%s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     now.tv_nsec / 1000000, level_names[level], component);
+                     (long)(now_us / 1000 % 1000), level_names[level], component);
     if (n < 0)
         return;
     va_list ap;

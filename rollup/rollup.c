@@ -1,4 +1,5 @@
 #include "rollup/rollup.h"
+#include "common/clock.h"
 #include "common/copy.h"
 #include "common/db.h"
 #include "common/error.h"
@@ -7,11 +8,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define DAY_US INT64_C(86400000000)
 #define MAX_REPLAYS 32
-#define REPLAY_REFRESH_S 5
+#define REPLAY_REFRESH_MS 5000
 
 const char *const rollup_outcomes[] = {"counted", "duplicate", "unknown_site", NULL};
 
@@ -26,7 +25,7 @@ struct rollup {
     pthread_mutex_t replays_lock;
     struct replay_window replays[MAX_REPLAYS];
     size_t nreplays;
-    time_t replays_read;
+    int64_t replays_read_ms; /* mochi_clock_mono_ms(); 0: never */
 };
 
 /* One statement per batch, after the batch is copied into a temporary
@@ -102,7 +101,7 @@ int rollup_prepare(void *arg, PGconn *conn)
 {
     struct rollup *rollup = arg;
     char err[256];
-    rollup->replays_read = 0;
+    rollup->replays_read_ms = 0;
     /* Held for as long as this session lives: mochictl replay takes the
      * same lock exclusively, so it cannot run while a rollup is connected,
      * and a rollup starting during a replay waits for it. */
@@ -126,10 +125,10 @@ int rollup_prepare(void *arg, PGconn *conn)
  * (prepare and apply), so that accept_old never touches the database. */
 static void read_replays(struct rollup *rollup, PGconn *conn)
 {
-    time_t now = time(NULL);
-    if (now - rollup->replays_read < REPLAY_REFRESH_S)
+    int64_t now_ms = mochi_clock_mono_ms();
+    if (rollup->replays_read_ms != 0 && now_ms - rollup->replays_read_ms < REPLAY_REFRESH_MS)
         return;
-    rollup->replays_read = now;
+    rollup->replays_read_ms = now_ms;
     /* A replay's window stays open for a week: long enough for any catch-up. */
     PGresult *res =
         PQexec(conn, "SELECT from_day - DATE '1970-01-01', to_day - DATE '1970-01-01'"
@@ -149,21 +148,13 @@ static void read_replays(struct rollup *rollup, PGconn *conn)
 bool rollup_accept_old(void *arg, int64_t occurred_at_us)
 {
     struct rollup *rollup = arg;
-    long long day = occurred_at_us / DAY_US;
+    long long day = mochi_day_of_us(occurred_at_us);
     bool open = false;
     pthread_mutex_lock(&rollup->replays_lock);
     for (size_t i = 0; i < rollup->nreplays && !open; i++)
         open = day >= rollup->replays[i].from_day && day <= rollup->replays[i].to_day;
     pthread_mutex_unlock(&rollup->replays_lock);
     return open;
-}
-
-static void day_text(int64_t us, char out[11])
-{
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
 static void build_rows(struct rollup *rollup, const struct mochi_stream_event *events, size_t n)
@@ -173,7 +164,7 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
     for (size_t i = 0; i < n; i++) {
         const struct mochi_stream_event *e = &events[i];
         char day[11];
-        day_text(e->ev.occurred_at_us, day);
+        mochi_day_format(mochi_day_of_us(e->ev.occurred_at_us), day);
         mochi_copy_int(rows, (long long)i, 0);
         mochi_copy_text(rows, e->ev.site_id, 0);
         mochi_copy_text(rows, e->dedupe_key, 0);
