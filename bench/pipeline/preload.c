@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/codec.h"
@@ -37,7 +36,6 @@
 #include "common/log.h"
 #include "common/uuid.h"
 
-#define MINUTE_US INT64_C(60000000)
 #define MAX_SITES 1024       /* 10 bits of the distinct key */
 #define MAX_VISITORS 1048576 /* 20 bits */
 #define MAX_PAGES 16384      /* 14 bits */
@@ -305,16 +303,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (double)mochi_clock_mono_us() / 1e6;
 }
 
 static rd_kafka_t *make_producer(const struct mochi_config *config, struct delivery *d)
@@ -461,7 +450,7 @@ int main(int argc, char **argv)
 
     /* occurred_at rises from start to end; each minute's events keep
      * their minute when repeated. */
-    const int64_t end_us = (wall_us() / MINUTE_US - 1) * MINUTE_US;
+    const int64_t end_us = mochi_minute_of_us(mochi_clock_now_us()) - MOCHI_US_PER_MINUTE;
     const int64_t start_us = end_us - span_us;
     long long distinct = 0, dups = 0, repeats = 0, coincidences = 0, bytes = 0;
     size_t nrecent = 0;
@@ -475,8 +464,8 @@ int main(int argc, char **argv)
             dups++;
         } else if (nrecent > 0 && u < dup_share + repeat_share) {
             ge = recent[next_u64() % (nrecent < RECENT ? nrecent : RECENT)];
-            int64_t minute = ge.at_us - ge.at_us % MINUTE_US;
-            ge.at_us = minute + (int64_t)(next_u64() % (uint64_t)MINUTE_US);
+            int64_t minute = mochi_minute_of_us(ge.at_us);
+            ge.at_us = minute + (int64_t)(next_u64() % (uint64_t)MOCHI_US_PER_MINUTE);
             repeats++;
         } else {
             ge.site = (uint16_t)zipf_pick(site_cum, nsites);
@@ -504,7 +493,7 @@ int main(int argc, char **argv)
         visitor_hash(ge.site, ge.visitor, ev.visitor_hash);
         ev.occurred_at_us = ge.at_us;
 
-        uint64_t minute = (uint64_t)((ge.at_us - start_us) / MINUTE_US + 1);
+        uint64_t minute = (uint64_t)((ge.at_us - start_us) / MOCHI_US_PER_MINUTE + 1);
         uint64_t key = (uint64_t)ge.site << 54 | (uint64_t)ge.visitor << 34 |
                        (uint64_t)ge.page << 20 | (minute & 0xfffff);
         if (distinct_add(&set, key)) {
@@ -525,7 +514,7 @@ int main(int argc, char **argv)
                 mochi_dedupe_key(ev.visitor_hash, ev.path, strlen(ev.path), dk);
                 mochi_copy_text(&keys, ev.site_id, 0);
                 mochi_copy_text(&keys, dk, 0);
-                mochi_copy_time(&keys, ev.occurred_at_us - ev.occurred_at_us % MINUTE_US, 1);
+                mochi_copy_time(&keys, mochi_minute_of_us(ev.occurred_at_us), 1);
             }
         } else if (u >= dup_share + repeat_share) {
             coincidences++; /* a fresh event that happened to repeat a page view */
@@ -592,8 +581,8 @@ int main(int argc, char **argv)
     if (dropped != 0)
         goto out;
     char first_day[11], last_day[11];
-    mochi_day_format(first_us / (86400 * INT64_C(1000000)), first_day);
-    mochi_day_format(last_us / (86400 * INT64_C(1000000)), last_day);
+    mochi_day_format(mochi_day_of_us(first_us), first_day);
+    mochi_day_format(mochi_day_of_us(last_us), last_day);
     printf("produced=%lld distinct=%lld exact_duplicates=%lld same_minute_repeats=%lld "
            "coincidences=%lld avro_bytes=%lld seconds=%.2f events_per_s=%.0f in_topic=%lld "
            "partitions=%d max_partition=%lld first_day=%s last_day=%s sites=%zu\n",

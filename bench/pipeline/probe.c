@@ -20,8 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -107,18 +107,14 @@ static void on_signal(int sig)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)mochi_clock_mono_us() / 1e6;
 }
 
 static void sleep_until(double t)
 {
     double left = t - now_s();
-    if (left <= 0)
-        return;
-    struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
-    nanosleep(&ts, NULL);
+    if (left > 0)
+        mochi_clock_sleep_ms((int64_t)ceil(left * 1000));
 }
 
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *arg)

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -40,19 +40,11 @@ struct driver {
     long long pace_since_n; /* ... and this many launches */
 };
 
-static int64_t clock_us(clockid_t clock);
 static size_t discard(char *data, size_t size, size_t nmemb, void *user);
 static struct curl_slist *append(struct curl_slist *list, const char *line);
 static int prepare(struct driver *d, struct slot *slot);
 static int launch(struct driver *d, int64_t *wait_us);
 static int finish(struct driver *d, struct slot *slot, CURLcode result);
-
-static int64_t clock_us(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static size_t discard(char *data, size_t size, size_t nmemb, void *user)
 {
@@ -137,11 +129,11 @@ static int launch(struct driver *d, int64_t *wait_us)
             continue;
         if (p->count > 0 && d->launched >= p->count)
             return 0;
-        int64_t now = clock_us(CLOCK_MONOTONIC);
+        int64_t now = mochi_clock_mono_us();
         /* The collector stamps a beacon when it arrives; a request sent near
          * the end of a minute might land in the next one. Wait it out. */
-        int64_t wall = clock_us(CLOCK_REALTIME);
-        int64_t left_us = 60000000 - wall % 60000000;
+        int64_t wall = mochi_clock_now_us();
+        int64_t left_us = mochi_minute_of_us(wall) + MOCHI_US_PER_MINUTE - wall;
         if (left_us <= p->minute_guard_ms * 1000) {
             *wait_us = left_us;
             d->pace_since_us = now + left_us; /* no burst to catch up after the pause */
@@ -171,7 +163,7 @@ static int launch(struct driver *d, int64_t *wait_us)
         if (rc != 0)
             return rc;
         slot->error[0] = '\0';
-        slot->sent_us = clock_us(CLOCK_REALTIME);
+        slot->sent_us = mochi_clock_now_us();
         if (curl_multi_add_handle(d->multi, slot->easy) != CURLM_OK)
             return MOCHI_ERR_INTERNAL;
         slot->busy = true;
@@ -200,7 +192,7 @@ static int finish(struct driver *d, struct slot *slot, CURLcode result)
                                      .url = slot->beacon.url,
                                      .status = status,
                                      .sent_us = slot->sent_us,
-                                     .done_us = clock_us(CLOCK_REALTIME)};
+                                     .done_us = mochi_clock_now_us()};
     curl_multi_remove_handle(d->multi, slot->easy);
     slot->busy = false;
     d->busy--;
@@ -264,11 +256,11 @@ int mochi_loadgen_client_run(const struct mochi_loadgen_client_params *params,
         curl_easy_setopt(slot->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     }
 
-    int64_t start = clock_us(CLOCK_MONOTONIC), drain_deadline = 0, last = start;
+    int64_t start = mochi_clock_mono_us(), drain_deadline = 0, last = start;
     d.pace_since_us = start;
     rc = 0;
     for (;;) {
-        int64_t now = clock_us(CLOCK_MONOTONIC), wait_us = 100000;
+        int64_t now = mochi_clock_mono_us(), wait_us = 100000;
         bool sending = !*stop && !run->unreachable &&
                        (params->duration_ms == 0 || now - start < params->duration_ms * 1000) &&
                        (params->count == 0 || d.launched < params->count);
@@ -312,7 +304,7 @@ int mochi_loadgen_client_run(const struct mochi_loadgen_client_params *params,
                 snprintf(err, errlen, "out of memory");
                 goto out;
             }
-            last = clock_us(CLOCK_MONOTONIC);
+            last = mochi_clock_mono_us();
             finished++;
         }
         if (finished > 0 && sending)

@@ -4,11 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 
-#define MINUTE_US 60000000LL
 #define MINUTES_PER_DAY 1440
 
 /* One counted page view; duplicates are removed by sorting. */
@@ -159,8 +158,8 @@ int mochi_loadgen_oracle_add(struct mochi_loadgen_oracle *oracle,
     /* The collector stamps the beacon with its clock on arrival, somewhere
      * between these two instants; only when both fall in one minute is the
      * page view's minute known. */
-    int64_t minute = result->sent_us / MINUTE_US;
-    if (result->done_us / MINUTE_US != minute || minute < 0 || minute > UINT32_MAX) {
+    int64_t minute = result->sent_us / MOCHI_US_PER_MINUTE;
+    if (result->done_us / MOCHI_US_PER_MINUTE != minute || minute < 0 || minute > UINT32_MAX) {
         c->ambiguous++;
         return 0;
     }
@@ -192,10 +191,7 @@ static int add_day(json_t *days, const struct mochi_loadgen_oracle *oracle, cons
                    size_t n)
 {
     char name[16];
-    struct tm tm;
-    time_t t = (time_t)(r[0].minute / MINUTES_PER_DAY) * 86400;
-    gmtime_r(&t, &tm);
-    strftime(name, sizeof(name), "%Y-%m-%d", &tm);
+    mochi_day_format(r[0].minute / MINUTES_PER_DAY, name);
     json_t *paths = json_object();
     long long visitors = 0;
     int bad = paths == NULL;

@@ -1,11 +1,11 @@
 #include "tools/mochictl/kafka_admin.h"
+#include "common/clock.h"
 #include "common/kafka.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 rd_kafka_t *mochictl_kafka_open(const struct mochi_config *config, const char *group)
 {
@@ -76,8 +76,7 @@ int mochictl_kafka_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
                                                  &offs[i].high, timeout_ms);
             if (!retriable(e) || waited >= timeout_ms)
                 break;
-            struct timespec pause = {0, 250 * 1000000};
-            nanosleep(&pause, NULL);
+            mochi_clock_sleep_ms(250);
         }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             fprintf(stderr, "mochictl: cannot read offsets of %s [%d]: %s\n", topic,

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/db.h"
@@ -74,7 +73,7 @@ int mochictl_prune(int argc, char **argv)
     PGconn *conn = mochictl_connect(config);
     if (conn == NULL)
         goto out;
-    long long now_ms = (long long)time(NULL) * 1000;
+    long long now_ms = mochi_clock_now_us() / 1000;
     /* the first day that is kept: every day before it lies wholly beyond the retention */
     long long raw_keep = (now_ms - mochi_config_ms(config, "raw-retention")) / DAY_MS;
     long long state_keep = (now_ms - mochi_config_ms(config, "dedupe-retention")) / DAY_MS;

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/db.h"
@@ -190,10 +189,8 @@ int mochictl_replay(int argc, char **argv)
     /* A rollup that has just exited may hold the lock for a few more
      * milliseconds, until its server process ends: try for 3 s. */
     for (int attempt = 0; attempt < 30 && !locked; attempt++) {
-        if (attempt > 0) {
-            struct timespec pause = {0, 100 * 1000000};
-            nanosleep(&pause, NULL);
-        }
+        if (attempt > 0)
+            mochi_clock_sleep_ms(100);
         PGresult *res = PQexec(conn, "SELECT pg_try_advisory_lock(" MOCHI_ROLLUP_LOCK_KEY ")");
         locked = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
         PQclear(res);

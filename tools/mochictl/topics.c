@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "common/clock.h"
 #include "common/kafka.h"
 #include "tools/mochictl/mochictl.h"
 
@@ -263,7 +263,7 @@ static void create_missing(rd_kafka_t *rk, struct topic_state *st, int n, const 
             continue;
         int waited = 0;
         while (!topic_ready(rk, st[i].name) && waited < TIMEOUT_MS) {
-            usleep(200000);
+            mochi_clock_sleep_ms(200);
             waited += 200;
         }
         if (waited >= TIMEOUT_MS)
