@@ -5,12 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
-#define MINUTE_US INT64_C(60000000)
-#define DAY_US INT64_C(86400000000)
+#include "common/clock.h"
 
 static unsigned int next_rand(unsigned int *state)
 {
@@ -25,18 +23,17 @@ struct mochi_test_event *mochi_test_events_make(size_t n, const char *const *sit
 {
     struct mochi_test_event *events = calloc(n, sizeof(*events));
     unsigned int st = seed;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     /* Start at a minute boundary well in the past so that every event is
      * in the past and minutes are exact. */
-    int64_t base = ((int64_t)now.tv_sec * 1000000 / MINUTE_US - span_minutes - 2) * MINUTE_US;
+    int64_t base =
+        mochi_minute_of_us(mochi_clock_now_us()) - (span_minutes + 2) * MOCHI_US_PER_MINUTE;
     for (size_t i = 0; i < n; i++) {
         struct mochi_test_event *e = &events[i];
         if (i > 0 && (double)next_rand(&st) / 0xffffff < dup_share) {
             /* a re-send, or the same view again later in the same minute */
             *e = events[next_rand(&st) % i];
-            int64_t minute = e->at_us - e->at_us % MINUTE_US;
-            e->at_us = minute + next_rand(&st) % MINUTE_US;
+            int64_t minute = mochi_minute_of_us(e->at_us);
+            e->at_us = minute + next_rand(&st) % MOCHI_US_PER_MINUTE;
             continue;
         }
         snprintf(e->site_id, sizeof(e->site_id), "%s", site_ids[next_rand(&st) % nsites]);
@@ -54,9 +51,9 @@ struct mochi_test_event *mochi_test_events_make(size_t n, const char *const *sit
         if (next_rand(&st) % 4 == 0)
             snprintf(e->referrer, sizeof(e->referrer), "https://ref%u.example", next_rand(&st) % 5);
         int day = days > 1 ? (int)(next_rand(&st) % (unsigned)days) : 0;
-        e->at_us = base - (int64_t)day * DAY_US +
-                   (int64_t)(next_rand(&st) % (unsigned)span_minutes) * MINUTE_US +
-                   next_rand(&st) % MINUTE_US;
+        e->at_us = base - (int64_t)day * MOCHI_US_PER_DAY +
+                   (int64_t)(next_rand(&st) % (unsigned)span_minutes) * MOCHI_US_PER_MINUTE +
+                   next_rand(&st) % MOCHI_US_PER_MINUTE;
     }
     return events;
 }
@@ -130,7 +127,7 @@ static char *view_line(const struct mochi_test_event *e)
 {
     char *line = malloc(256);
     snprintf(line, 256, "%s|%032x|%s|%lld", e->site_id, e->visitor, e->path,
-             (long long)(e->at_us / MINUTE_US * 60));
+             (long long)(e->at_us / MOCHI_US_PER_MINUTE * 60));
     return line;
 }
 
@@ -172,10 +169,7 @@ char *mochi_test_stored_views(PGconn *conn, size_t *count)
 
 static void day_text(int64_t us, char out[11])
 {
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
+    mochi_day_format(mochi_day_of_us(us), out);
 }
 
 char *mochi_test_expected_site_days(const struct mochi_test_event *events, size_t n)

@@ -1,4 +1,5 @@
 #include "tests/harness/harness.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +34,7 @@ static char **merged_env(char *const extra_env[]);
 
 int64_t mochi_test_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return mochi_clock_mono_ms();
 }
 
 /* Rotating static buffers so that a few paths can be used in one call. */

@@ -237,6 +237,7 @@ void mochi_test_response_free(struct mochi_test_response *response);
 
 /* ---- waiting ---- */
 
+/* The monotonic clock in ms (mochi_clock_mono_ms), for test deadlines. */
 int64_t mochi_test_now_ms(void);
 /* Connects to 127.0.0.1:port until it accepts or timeout_ms passes. */
 bool mochi_test_wait_port(int port, int timeout_ms);

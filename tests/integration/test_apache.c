@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/codec.h"
 #include "tests/harness/events.h"
 #include "tests/harness/harness.h"
@@ -179,15 +180,6 @@ static int by_time(const void *a, const void *b)
     return (x->at_us > y->at_us) - (x->at_us < y->at_us);
 }
 
-/* An epoch day as YYYY-MM-DD. */
-static void day_text(int64_t epoch_day, char *buf, size_t size)
-{
-    time_t t = (time_t)(epoch_day * 86400);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%d", &tm);
-}
-
 static int run_mochictl(const struct mochi_test_db *db, const char *bootstrap, const char *topic,
                         char *const args[], char **out, char **err)
 {
@@ -269,10 +261,10 @@ static void replay_by_time_rebuilds_exactly_the_days_asked(void **state)
     /* Corrupt every day; replay the two before the newest, from one hour
      * before the first of them. The days come from the events (the newest
      * is today, or yesterday just after midnight). */
-    int64_t newest = evs[n - 1].at_us / (INT64_C(86400) * 1000000);
+    int64_t newest = mochi_day_of_us(evs[n - 1].at_us);
     char day[4][16];
     for (int d = 0; d < 4; d++)
-        day_text(newest - d, day[d], sizeof(day[d]));
+        mochi_day_format(newest - d, day[d]);
     mochi_test_db_exec(conn, "UPDATE daily_site_metrics SET page_views = page_views + 1000");
     char *args[] = {(char *)mochi_test_bin("mochictl"),
                     "replay",
@@ -293,7 +285,7 @@ static void replay_by_time_rebuilds_exactly_the_days_asked(void **state)
     /* The group restarts, in each partition, at the first message stamped
      * at or after the start of day[2] less the margin: found here from
      * the messages themselves. */
-    int64_t since_ms = (newest - 2) * 86400 * 1000 - 3600 * 1000;
+    int64_t since_ms = (newest - 2) * MOCHI_MS_PER_DAY - 3600 * 1000;
     size_t count = 0;
     struct mochi_test_message *msgs =
         mochi_test_kafka_read_all(kafka.bootstrap, topic, n, 60000, &count);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "common/codec.h"
 #include "common/event.h"
 #include "tests/harness/harness.h"
@@ -41,13 +42,6 @@ struct fixture {
     struct mochi_schema_set *schemas;
     struct mochi_codec *codec;
 };
-
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Starts the collector with extra arguments (NULL-terminated). */
 static void start_collector(struct fixture *f, const char *const extra[])
@@ -174,7 +168,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     start_collector(f, NULL);
     const char *chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0";
     const char *firefox = "Mozilla/5.0 (Windows NT 10.0; rv:121.0) Gecko/20100101 Firefox/121.0";
-    int64_t before = wall_us();
+    int64_t before = mochi_clock_now_us();
 
     /* accepted and published, in this order */
     assert_int_equal(post(f, chrome, "198.18.0.1",
@@ -299,7 +293,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
         assert_int_equal(r.status, 404);
         mochi_test_response_free(&r);
     }
-    int64_t after = wall_us();
+    int64_t after = mochi_clock_now_us();
 
     /* The topic holds exactly the four published events. */
     size_t count = 0;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "common/codec.h"
 #include "tests/harness/events.h"
 #include "tests/harness/harness.h"
@@ -154,12 +155,12 @@ static void expect_all_committed(struct fixture *f, const char *group)
 static void duplicates_collapse_within_a_minute(void **state)
 {
     struct fixture *f = *state;
-    int64_t minute = (time(NULL) / 60 - 10) * 60 * INT64_C(1000000);
+    int64_t minute = mochi_minute_of_us(mochi_clock_now_us()) - 10 * MOCHI_US_PER_MINUTE;
     struct mochi_test_event evs[] = {
         one(SITE_A, 1, "/a", minute + 1000000, "https://first.example"),
         one(SITE_A, 1, "/a", minute + 30000000, "https://second.example"), /* same minute */
         one(SITE_A, 1, "/a", minute + 59999999, NULL),                     /* same minute */
-        one(SITE_A, 1, "/a", minute + 60000000, NULL),                     /* next minute */
+        one(SITE_A, 1, "/a", minute + MOCHI_US_PER_MINUTE, NULL),          /* next minute */
         one(SITE_A, 2, "/a", minute + 2000000, NULL),                      /* another visitor */
         one(SITE_A, 1, "/b", minute + 3000000, NULL),                      /* another path */
         one(SITE_B, 1, "/a", minute + 4000000, NULL),                      /* another site */
@@ -282,7 +283,7 @@ static void database_outage_mid_stream(void **state)
 static void poison_messages_go_to_the_dlq(void **state)
 {
     struct fixture *f = *state;
-    int64_t minute = (time(NULL) / 60 - 5) * 60 * INT64_C(1000000);
+    int64_t minute = mochi_minute_of_us(mochi_clock_now_us()) - 5 * MOCHI_US_PER_MINUTE;
     struct mochi_test_event good[] = {
         one(SITE_A, 1, "/before", minute, NULL),
         one(SITE_A, 2, "/after", minute + 1000000, NULL),
@@ -347,7 +348,7 @@ static void poison_messages_go_to_the_dlq(void **state)
 static void old_events_are_refused_and_counted(void **state)
 {
     struct fixture *f = *state;
-    int64_t now_minute = (time(NULL) / 60 - 2) * 60 * INT64_C(1000000);
+    int64_t now_minute = mochi_minute_of_us(mochi_clock_now_us()) - 2 * MOCHI_US_PER_MINUTE;
     struct mochi_test_event evs[] = {
         one(SITE_A, 1, "/recent", now_minute, NULL),
         one(SITE_A, 1, "/old", now_minute - 3 * 3600 * INT64_C(1000000), NULL),
@@ -434,7 +435,7 @@ static long long metric(int port, const char *sample)
 static void unknown_sites_are_counted_not_stored(void **state)
 {
     struct fixture *f = *state;
-    int64_t minute = (time(NULL) / 60 - 5) * 60 * INT64_C(1000000);
+    int64_t minute = mochi_minute_of_us(mochi_clock_now_us()) - 5 * MOCHI_US_PER_MINUTE;
     struct mochi_test_event evs[] = {
         one(SITE_A, 1, "/kept", minute, NULL),
         one(SITE_GONE, 1, "/lost", minute, NULL), /* a site removed while in Kafka */
@@ -482,7 +483,7 @@ static void dedupe_key_of(const struct mochi_test_event *e, char hex[33])
 static void a_concurrent_writer_wins_the_race(void **state)
 {
     struct fixture *f = *state;
-    int64_t minute = (time(NULL) / 60 - 5) * 60 * INT64_C(1000000);
+    int64_t minute = mochi_minute_of_us(mochi_clock_now_us()) - 5 * MOCHI_US_PER_MINUTE;
     struct mochi_test_event evs[] = {
         one(SITE_A, 7, "/raced", minute + 5000000, NULL),
         one(SITE_A, 8, "/calm", minute + 6000000, NULL),

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "common/clock.h"
 #include "common/codec.h"
 #include "tests/harness/events.h"
 #include "tests/harness/harness.h"
@@ -255,16 +256,10 @@ static void replay_repairs_a_corrupted_range_only(void **state)
     /* Refused while the rollup runs. */
     char *out, *err;
     char today[16], yesterday[16], day3[16];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(today, sizeof(today), "%Y-%m-%d", &tm);
-    time_t t = now - 86400;
-    gmtime_r(&t, &tm);
-    strftime(yesterday, sizeof(yesterday), "%Y-%m-%d", &tm);
-    t = now - 3 * 86400;
-    gmtime_r(&t, &tm);
-    strftime(day3, sizeof(day3), "%Y-%m-%d", &tm);
+    long long now_day = mochi_day_today();
+    mochi_day_format(now_day, today);
+    mochi_day_format(now_day - 1, yesterday);
+    mochi_day_format(now_day - 3, day3);
     assert_int_equal(mochictl(f, &out, &err, "replay", "--from", yesterday, "--to", today, NULL),
                      1);
     assert_non_null(strstr(err, "stop every mochi-rollup"));

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "common/codec.h"
 #include "common/event.h"
 #include "tests/harness/harness.h"
@@ -401,13 +402,6 @@ static void wait_report(struct fixture *f, const char *page, struct report *repo
     free(line);
 }
 
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The visitor hash per DESIGN.md for this browser (peer 127.0.0.1, our
  * User-Agent) on site. */
 static void expected_hash(struct fixture *f, const struct site *site, char out[33])
@@ -463,7 +457,7 @@ static void expect_events(struct fixture *f, const struct site *site, const stru
     size_t count = 0;
     struct mochi_test_message *msgs =
         mochi_test_kafka_read_all(f->kafka.bootstrap, f->topic, total, 15000, &count);
-    int64_t until_us = wall_us();
+    int64_t until_us = mochi_clock_now_us();
     char hash[33] = "";
     if (site)
         expected_hash(f, site, hash);
@@ -515,7 +509,7 @@ static void take_before(struct fixture *f, struct before *before)
     before->gifs = requests(f, "gif", NULL);
     before->scripts = requests(f, "tracker", NULL);
     before->topic = topic_count(f, 0);
-    before->wall_us = wall_us();
+    before->wall_us = mochi_clock_now_us();
 }
 
 /* After the page reported: waits until the collector has answered n
