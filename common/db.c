@@ -3,8 +3,8 @@
 #include "common/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Copies a libpq message as one line that is safe inside a double-quoted
  * logfmt value: line breaks and tabs become spaces, double quotes become
@@ -76,16 +76,55 @@ int mochi_db_error(PGconn *conn, const PGresult *res, char *err, size_t errlen)
     return MOCHI_ERR_DB;
 }
 
-int mochi_db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
-                   PGresult **out, char *err, size_t errlen)
+/* Runs sql with text parameters and checks that its result has the status
+ * expect. Returns 0 with the result in *out, or the classification of
+ * mochi_db_error with nothing in *out. */
+static int run(PGconn *conn, const char *sql, int nparams, const char *const *params,
+               int result_format, ExecStatusType expect, PGresult **out, char *err, size_t errlen)
 {
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int rc = mochi_db_error(conn, res, err, errlen);
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, result_format);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != expect) {
+        int rc;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            /* It ran, but it is not what the caller expects: a bug to
+             * report, not a failure to retry. */
+            one_line(err, errlen,
+                     st == PGRES_TUPLES_OK ? "the statement returns rows; no rows were expected"
+                                           : "the statement returns no rows; rows were expected");
+            rc = MOCHI_ERR_DB;
+        } else {
+            rc = mochi_db_error(conn, res, err, errlen);
+        }
         PQclear(res);
         return rc;
     }
     *out = res;
+    return 0;
+}
+
+int mochi_db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                   PGresult **out, char *err, size_t errlen)
+{
+    return run(conn, sql, nparams, params, 0, PGRES_TUPLES_OK, out, err, errlen);
+}
+
+int mochi_db_query_binary(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                          PGresult **out, char *err, size_t errlen)
+{
+    return run(conn, sql, nparams, params, 1, PGRES_TUPLES_OK, out, err, errlen);
+}
+
+int mochi_db_command(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                     long long *affected, char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    int rc = run(conn, sql, nparams, params, 0, PGRES_COMMAND_OK, &res, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (affected != NULL)
+        *affected = atoll(PQcmdTuples(res)); /* "" for a statement that counts none */
+    PQclear(res);
     return 0;
 }
 

@@ -477,6 +477,69 @@ static void grants_are_what_the_readme_says(void **state)
     mochi_test_db_drop(&db);
 }
 
+/* common/db's helpers: rows touched, binary results, and how a failure or
+ * a statement of the wrong kind is classified. */
+static void db_helpers_count_and_classify(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create(&db);
+    PGconn *conn = mochi_test_db_connect(&db);
+    char err[256] = "";
+    mochi_test_db_exec(conn, "CREATE TABLE t (k int PRIMARY KEY, v text)");
+
+    long long rows = -1;
+    const char *two[] = {"1", "3"};
+    assert_int_equal(
+        mochi_db_command(conn,
+                         "INSERT INTO t SELECT g, 'x' || g FROM generate_series($1::int,"
+                         " $2::int) g",
+                         2, two, &rows, err, sizeof(err)),
+        0);
+    assert_int_equal(rows, 3);
+    const char *one[] = {"2"};
+    assert_int_equal(
+        mochi_db_command(conn, "DELETE FROM t WHERE k >= $1::int", 1, one, &rows, err, sizeof(err)),
+        0);
+    assert_int_equal(rows, 2);
+    assert_int_equal(
+        mochi_db_command(conn, "SET lock_timeout = '1s'", 0, NULL, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0); /* a command that counts no rows */
+    assert_int_equal(mochi_db_command(conn, "INSERT INTO t VALUES ($1::int, 'again')", 1,
+                                      (const char *[]){"1"}, NULL, err, sizeof(err)),
+                     MOCHI_ERR_CONFLICT);
+    assert_non_null(strstr(err, "duplicate key"));
+    assert_int_equal(
+        mochi_db_command(conn, "INSERT INTO nowhere VALUES (1)", 0, NULL, NULL, err, sizeof(err)),
+        MOCHI_ERR_DB);
+    assert_non_null(strstr(err, "nowhere"));
+
+    /* the wrong helper for the statement is a bug, not a retry */
+    PGresult *res = NULL;
+    assert_int_equal(mochi_db_command(conn, "SELECT 1", 0, NULL, NULL, err, sizeof(err)),
+                     MOCHI_ERR_DB);
+    assert_int_equal(
+        mochi_db_query(conn, "DELETE FROM t WHERE false", 0, NULL, &res, err, sizeof(err)),
+        MOCHI_ERR_DB);
+    assert_null(res);
+
+    /* text and binary results of the same bytea */
+    assert_int_equal(
+        mochi_db_query(conn, "SELECT '\\x00ff41'::bytea", 0, NULL, &res, err, sizeof(err)), 0);
+    assert_string_equal(PQgetvalue(res, 0, 0), "\\x00ff41");
+    PQclear(res);
+    res = NULL;
+    assert_int_equal(
+        mochi_db_query_binary(conn, "SELECT '\\x00ff41'::bytea", 0, NULL, &res, err, sizeof(err)),
+        0);
+    assert_int_equal(PQgetlength(res, 0, 0), 3);
+    assert_memory_equal(PQgetvalue(res, 0, 0), "\x00\xff\x41", 3);
+    PQclear(res);
+
+    PQfinish(conn);
+    mochi_test_db_drop(&db);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -495,6 +558,7 @@ int main(void)
         cmocka_unit_test(definer_functions_cannot_be_hijacked),
         cmocka_unit_test(grants_are_what_the_readme_says),
         cmocka_unit_test(roles_have_least_privilege),
+        cmocka_unit_test(db_helpers_count_and_classify),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
