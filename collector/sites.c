@@ -179,10 +179,10 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
 static int load_sites(struct collector_sites *sites, PGconn *conn)
 {
     char err[256];
-    PGresult *res = PQexec(conn, "SELECT tracking_key, id::text, domain FROM sites");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int rc = mochi_db_error(conn, res, err, sizeof(err));
-        PQclear(res);
+    PGresult *res = NULL;
+    int rc = mochi_db_query(conn, "SELECT tracking_key, id::text, domain FROM sites", 0, NULL, &res,
+                            err, sizeof(err));
+    if (rc != 0) {
         mochi_log(MOCHI_LOG_WARN, "collector", "msg=\"cannot load sites\" error=\"%s\"", err);
         return rc;
     }

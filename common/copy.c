@@ -147,6 +147,8 @@ int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_
         snprintf(err, errlen, "out of memory building the batch");
         return MOCHI_ERR_NOMEM;
     }
+    /* The COPY sub-protocol (PGRES_COPY_IN, then PQputCopyData) is libpq's
+     * own: no mochi_db_ helper speaks it. */
     PGresult *res = PQexec(conn, copy_sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         int rc = mochi_db_error(conn, res, err, errlen);
@@ -175,10 +177,11 @@ int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy
     int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
     if (rc == 0)
         rc = mochi_copy_send(conn, copy_sql, rows, err, errlen);
-    if (rc == 0) {
-        res = PQexec(conn, apply_sql);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-            rc = mochi_db_error(conn, res, err, errlen);
+    if (rc == 0)
+        rc = mochi_db_query(conn, apply_sql, 0, NULL, &res, err, errlen);
+    if (rc == 0 && PQntuples(res) != 1) {
+        snprintf(err, errlen, "the apply statement returned %d rows, not one", PQntuples(res));
+        rc = MOCHI_ERR_DB;
     }
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);

@@ -26,16 +26,16 @@ void mochi_copy_raw(struct mochi_copy_buf *buf, const char *bytes, size_t n);
 /* A timestamptz from UTC microseconds since the epoch. */
 void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);
 
-/* Applies a batch in one transaction: BEGIN; copy_sql (a COPY ... FROM
- * STDIN) fed with rows; apply_sql, which must return exactly one row;
- * COMMIT. Returns 0 with that row in *result (caller PQclear()s it), or the
- * classification of mochi_db_error with the reason in err, after rolling
- * back; MOCHI_ERR_NOMEM when rows could not be built. */
 /* Sends one COPY ... FROM STDIN statement fed with rows, inside whatever
  * transaction the session is in. Returns 0 or mochi_db_error's class. */
 int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                     char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Applies a batch in one transaction: BEGIN; copy_sql (a COPY ... FROM
+ * STDIN) fed with rows; apply_sql, one statement that must return exactly
+ * one row; COMMIT. Returns 0 with that row in *result (caller PQclear()s
+ * it), or the classification of mochi_db_error with the reason in err,
+ * after rolling back; MOCHI_ERR_NOMEM when rows could not be built. */
 int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                      const char *apply_sql, PGresult **result, char *err, size_t errlen)
     __attribute__((warn_unused_result));

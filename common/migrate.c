@@ -77,13 +77,9 @@ static int apply_one(PGconn *conn, const char *dir, const char *file, int versio
         char version_text[16];
         snprintf(version_text, sizeof(version_text), "%d", version);
         const char *params[2] = {version_text, file};
-        PGresult *res = PQexecParams(conn,
-                                     "INSERT INTO schema_migrations (version, name) "
-                                     "VALUES ($1::int, $2)",
-                                     2, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = mochi_db_error(conn, res, why, sizeof(why));
-        PQclear(res);
+        rc = mochi_db_command(conn,
+                              "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)",
+                              2, params, NULL, why, sizeof(why));
     }
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", why, sizeof(why));
@@ -137,13 +133,11 @@ int mochi_migrate(PGconn *conn, const char *sql_dir, int *applied, char *err, si
         char version_text[16];
         snprintf(version_text, sizeof(version_text), "%d", version);
         const char *params[1] = {version_text};
-        PGresult *res =
-            PQexecParams(conn, "SELECT name FROM schema_migrations WHERE version = $1::int", 1,
-                         NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            rc = mochi_db_error(conn, res, why, sizeof(why));
+        PGresult *res = NULL;
+        rc = mochi_db_query(conn, "SELECT name FROM schema_migrations WHERE version = $1::int", 1,
+                            params, &res, why, sizeof(why));
+        if (rc != 0) {
             snprintf(err, errlen, "cannot read schema_migrations: %s", why);
-            PQclear(res);
             goto out;
         }
         bool done = PQntuples(res) > 0;

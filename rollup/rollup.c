@@ -130,18 +130,25 @@ static void read_replays(struct rollup *rollup, PGconn *conn)
         return;
     rollup->replays_read_ms = now_ms;
     /* A replay's window stays open for a week: long enough for any catch-up. */
-    PGresult *res =
-        PQexec(conn, "SELECT from_day - DATE '1970-01-01', to_day - DATE '1970-01-01'"
-                     " FROM rollup_replays WHERE requested_at > now() - interval '7 days'"
-                     " ORDER BY id DESC LIMIT 32");
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        pthread_mutex_lock(&rollup->replays_lock);
-        rollup->nreplays = 0;
-        for (int i = 0; i < PQntuples(res) && i < MAX_REPLAYS; i++)
-            rollup->replays[rollup->nreplays++] =
-                (struct replay_window){atoll(PQgetvalue(res, i, 0)), atoll(PQgetvalue(res, i, 1))};
-        pthread_mutex_unlock(&rollup->replays_lock);
+    PGresult *res = NULL;
+    char err[256];
+    if (mochi_db_query(conn,
+                       "SELECT from_day - DATE '1970-01-01', to_day - DATE '1970-01-01'"
+                       " FROM rollup_replays WHERE requested_at > now() - interval '7 days'"
+                       " ORDER BY id DESC LIMIT 32",
+                       0, NULL, &res, err, sizeof(err)) != 0) {
+        /* The cached windows stay; the batch that follows meets the same
+         * database and says what is wrong. */
+        mochi_log(MOCHI_LOG_DEBUG, "rollup", "msg=\"cannot read replay windows\" error=\"%s\"",
+                  err);
+        return;
     }
+    pthread_mutex_lock(&rollup->replays_lock);
+    rollup->nreplays = 0;
+    for (int i = 0; i < PQntuples(res) && i < MAX_REPLAYS; i++)
+        rollup->replays[rollup->nreplays++] =
+            (struct replay_window){atoll(PQgetvalue(res, i, 0)), atoll(PQgetvalue(res, i, 1))};
+    pthread_mutex_unlock(&rollup->replays_lock);
     PQclear(res);
 }
 

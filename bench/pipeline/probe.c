@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/db.h"
 #include "common/log.h"
 
 static const struct mochi_setting setting_url = {.name = "url",
@@ -145,14 +146,14 @@ static int poll_seen(PGconn *conn, const char *site_id, const char *prefix, stru
                      size_t nsent, size_t *nseen)
 {
     const char *params[] = {site_id, prefix};
-    PGresult *res = PQexecParams(conn,
-                                 "SELECT substr(path, length($2) + 1)::int FROM daily_page_metrics"
-                                 " WHERE site_id = $1::uuid AND starts_with(path, $2)"
-                                 " AND page_views > 0",
-                                 2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "mochi-bench-probe: poll: %s", PQerrorMessage(conn));
-        PQclear(res);
+    PGresult *res = NULL;
+    char err[512];
+    if (mochi_db_query(conn,
+                       "SELECT substr(path, length($2) + 1)::int FROM daily_page_metrics"
+                       " WHERE site_id = $1::uuid AND starts_with(path, $2)"
+                       " AND page_views > 0",
+                       2, params, &res, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mochi-bench-probe: poll: %s\n", err);
         return -1;
     }
     double t = now_s();
@@ -259,14 +260,15 @@ int main(int argc, char **argv)
     /* Check with daily_site_metrics, in one snapshot: it must count
      * exactly the probe paths daily_page_metrics holds (same transaction). */
     const char *params[] = {site_id, prefix};
-    PGresult *res =
-        PQexecParams(conn,
-                     "SELECT (SELECT coalesce(sum(page_views), 0) FROM daily_site_metrics"
-                     "        WHERE site_id = $1::uuid),"
-                     "       (SELECT coalesce(sum(page_views), 0) FROM daily_page_metrics"
-                     "        WHERE site_id = $1::uuid AND starts_with(path, $2))",
-                     2, NULL, params, NULL, NULL, 0);
-    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    PGresult *res = NULL;
+    char err[512];
+    bool ok = mochi_db_query(conn,
+                             "SELECT (SELECT coalesce(sum(page_views), 0) FROM daily_site_metrics"
+                             "        WHERE site_id = $1::uuid),"
+                             "       (SELECT coalesce(sum(page_views), 0) FROM daily_page_metrics"
+                             "        WHERE site_id = $1::uuid AND starts_with(path, $2))",
+                             2, params, &res, err, sizeof(err)) == 0 &&
+              PQntuples(res) == 1;
     long long site_views = ok ? atoll(PQgetvalue(res, 0, 0)) : -1;
     long long page_views = ok ? atoll(PQgetvalue(res, 0, 1)) : -2;
     PQclear(res);

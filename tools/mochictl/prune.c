@@ -81,14 +81,12 @@ int mochictl_prune(int argc, char **argv)
     mochi_day_format(raw_keep, raw_day);
     mochi_day_format(state_keep, state_day);
     const char *params[] = {raw_day, state_day};
-    res = PQexecParams(conn,
+    if (mochi_db_query(conn,
                        "SELECT partition_name, table_name, day FROM day_partitions"
                        " WHERE (table_name = 'page_view_events' AND day < $1::date)"
                        "    OR (table_name <> 'page_view_events' AND day < $2::date)"
                        " ORDER BY day, table_name",
-                       2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        (void)mochi_db_error(conn, res, err, sizeof(err));
+                       2, params, &res, err, sizeof(err)) != 0) {
         fprintf(stderr, "mochictl prune: %s\n", err);
         goto out;
     }
@@ -111,12 +109,15 @@ int mochictl_prune(int argc, char **argv)
     if (n == 0)
         printf("no partition to drop\n");
     if (dry) {
-        PGresult *salts = PQexec(conn, "SELECT count(*) FROM salts"
-                                       " WHERE day < (now() AT TIME ZONE 'UTC')::date - 1");
-        if (PQresultStatus(salts) == PGRES_TUPLES_OK)
+        PGresult *salts = NULL;
+        if (mochi_db_query(conn,
+                           "SELECT count(*) FROM salts"
+                           " WHERE day < (now() AT TIME ZONE 'UTC')::date - 1",
+                           0, NULL, &salts, err, sizeof(err)) == 0) {
             printf("would delete %s salt%s older than yesterday\n", PQgetvalue(salts, 0, 0),
                    strcmp(PQgetvalue(salts, 0, 0), "1") == 0 ? "" : "s");
-        PQclear(salts);
+            PQclear(salts);
+        }
     } else {
         int gone = mochi_salt_expire(conn);
         if (gone < 0) {

@@ -105,13 +105,11 @@ static int reset_days(PGconn *conn, const char *from, const char *to, char *err,
     const char *params[2] = {from, to};
     int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
     for (size_t i = 0; rc == 0 && i < sizeof(statements) / sizeof(statements[0]); i++) {
-        PGresult *res = PQexecParams(conn, statements[i], 2, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = mochi_db_error(conn, res, err, errlen);
-        else if (i < 2)
-            printf("reset %s rows of %s\n", PQcmdTuples(res),
+        long long rows = 0;
+        rc = mochi_db_command(conn, statements[i], 2, params, &rows, err, errlen);
+        if (rc == 0 && i < 2)
+            printf("reset %lld rows of %s\n", rows,
                    i == 0 ? "daily_site_metrics" : "daily_page_metrics");
-        PQclear(res);
     }
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);
@@ -191,9 +189,12 @@ int mochictl_replay(int argc, char **argv)
     for (int attempt = 0; attempt < 30 && !locked; attempt++) {
         if (attempt > 0)
             mochi_clock_sleep_ms(100);
-        PGresult *res = PQexec(conn, "SELECT pg_try_advisory_lock(" MOCHI_ROLLUP_LOCK_KEY ")");
-        locked = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
-        PQclear(res);
+        PGresult *res = NULL;
+        if (mochi_db_query(conn, "SELECT pg_try_advisory_lock(" MOCHI_ROLLUP_LOCK_KEY ")", 0, NULL,
+                           &res, err, sizeof(err)) == 0) {
+            locked = PQgetvalue(res, 0, 0)[0] == 't';
+            PQclear(res);
+        }
     }
     if (!locked) {
         fprintf(stderr, "mochictl replay: a mochi-rollup is connected to this database (it holds "

@@ -91,12 +91,10 @@ int mochictl_sites_add(int argc, char **argv)
     sodium_bin2base64(key, sizeof(key), raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 
     const char *params[3] = {mochi_config_str(config, "name"), domain, key};
-    res = PQexecParams(conn,
+    if (mochi_db_query(conn,
                        "INSERT INTO sites (name, domain, tracking_key) VALUES ($1, $2, $3) "
                        "RETURNING id",
-                       3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        (void)mochi_db_error(conn, res, err, sizeof(err));
+                       3, params, &res, err, sizeof(err)) != 0) {
         fprintf(stderr, "mochictl sites add: %s\n", err);
         goto out;
     }
@@ -130,11 +128,11 @@ int mochictl_sites_list(int argc, char **argv)
     PGconn *conn = mochictl_connect(config);
     if (conn == NULL)
         goto out;
-    res = PQexec(conn, "SELECT id, name, domain, tracking_key, "
+    if (mochi_db_query(conn,
+                       "SELECT id, name, domain, tracking_key, "
                        "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-                       "FROM sites ORDER BY created_at, id");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        (void)mochi_db_error(conn, res, err, sizeof(err));
+                       "FROM sites ORDER BY created_at, id",
+                       0, NULL, &res, err, sizeof(err)) != 0) {
         fprintf(stderr, "mochictl sites list: %s\n", err);
         goto out;
     }
@@ -177,12 +175,10 @@ int mochictl_sites_remove(int argc, char **argv)
     unsigned char bin[16];
     bool by_id = mochi_uuid_parse(site, bin) == 0;
     const char *params[1] = {site};
-    res = PQexecParams(conn,
+    if (mochi_db_query(conn,
                        by_id ? "DELETE FROM sites WHERE id = $1::uuid RETURNING id, domain"
                              : "DELETE FROM sites WHERE tracking_key = $1 RETURNING id, domain",
-                       1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        (void)mochi_db_error(conn, res, err, sizeof(err));
+                       1, params, &res, err, sizeof(err)) != 0) {
         fprintf(stderr, "mochictl sites remove: %s\n", err);
         goto out;
     }

@@ -49,12 +49,10 @@ static const struct mochi_program_spec stats_spec = {
 
 static PGresult *query(PGconn *conn, const char *sql, int n, const char *const *params)
 {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char err[512];
-        (void)mochi_db_error(conn, res, err, sizeof(err));
+    PGresult *res = NULL;
+    char err[512];
+    if (mochi_db_query(conn, sql, n, params, &res, err, sizeof(err)) != 0) {
         fprintf(stderr, "mochictl stats: %s\n", err);
-        PQclear(res);
         return NULL;
     }
     return res;
