@@ -16,6 +16,15 @@ static unsigned int next_rand(unsigned int *state)
     return (*state >> 8) & 0xffffff;
 }
 
+void mochi_test_codec_new(struct mochi_schema_set **schemas, struct mochi_codec **codec)
+{
+    char err[256] = "";
+    if (mochi_schema_set_load(mochi_test_src("schemas"), schemas, err, sizeof(err)) != 0)
+        fail_msg("schemas: %s", err);
+    if (mochi_codec_new(*schemas, codec) != 0)
+        fail_msg("codec: cannot make one over the schemas");
+}
+
 struct mochi_test_event *mochi_test_events_make(size_t n, const char *const *site_ids,
                                                 size_t nsites, int visitors, int paths,
                                                 int span_minutes, int days, double dup_share,

@@ -21,6 +21,11 @@ struct mochi_test_event {
     int64_t at_us;     /* occurred_at */
 };
 
+/* Loads the repository's schemas/ and makes a codec over them, or fails
+ * the test. The caller destroys both (mochi_codec_destroy, then
+ * mochi_schema_set_destroy). */
+void mochi_test_codec_new(struct mochi_schema_set **schemas, struct mochi_codec **codec);
+
 /* A deterministic stream of n events over nsites sites (ids from
  * site_ids), visitors and paths with skew, times within the last
  * span_minutes minutes (or days apart, when days > 1), and a share of

@@ -31,6 +31,7 @@ static char unique_buf[8][64];
 
 static void load_pg_env(char *host, size_t hsize, int *port);
 static char **merged_env(char *const extra_env[]);
+static void migrate(const struct mochi_test_db *db);
 
 int64_t mochi_test_now_ms(void)
 {
@@ -337,6 +338,55 @@ int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, 
     return status;
 }
 
+int mochi_test_exit_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+int mochi_test_mochictl(const char *database_url, const char *brokers, const char *topic,
+                        const char *const args[], int timeout_ms, char **out, char **err)
+{
+    char db_env[700], brokers_env[600], topic_env[300];
+    char *env[4];
+    int nenv = 0;
+    if (database_url != NULL) {
+        snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", database_url);
+        env[nenv++] = db_env;
+    }
+    if (brokers != NULL) {
+        snprintf(brokers_env, sizeof(brokers_env), "MOCHI_KAFKA_BROKERS=%s", brokers);
+        env[nenv++] = brokers_env;
+    }
+    if (topic != NULL) {
+        snprintf(topic_env, sizeof(topic_env), "MOCHI_TOPIC=%s", topic);
+        env[nenv++] = topic_env;
+    }
+    env[nenv] = NULL;
+    char *argv[32] = {(char *)mochi_test_bin("mochictl")};
+    int argc = 1;
+    for (int i = 0; args[i] != NULL; i++) {
+        if (argc == 31)
+            fail_msg("mochictl: more than 30 arguments");
+        argv[argc++] = (char *)args[i];
+    }
+    argv[argc] = NULL;
+    return mochi_test_exit_code(mochi_test_run(argv, env, timeout_ms, out, err));
+}
+
+/* Applies the migrations to db with `mochictl migrate`. */
+static void migrate(const struct mochi_test_db *db)
+{
+    char *out = NULL, *err = NULL;
+    int code = mochi_test_mochictl(db->conninfo, NULL, NULL, (const char *[]){"migrate", NULL},
+                                   60000, &out, &err);
+    if (code != 0)
+        fail_msg("mochictl migrate exited %d: %s%s", code, out, err);
+    free(out);
+    free(err);
+}
+
 char *mochi_test_read_file(const char *path)
 {
     int fd = open(path, O_RDONLY);
@@ -437,16 +487,7 @@ void mochi_test_db_create(struct mochi_test_db *db)
 void mochi_test_db_create_migrated(struct mochi_test_db *db)
 {
     mochi_test_db_create(db);
-    char envbuf[600];
-    snprintf(envbuf, sizeof(envbuf), "MOCHI_DATABASE_URL=%s", db->conninfo);
-    char *const env[] = {envbuf, NULL};
-    char *const argv[] = {(char *)mochi_test_bin("mochictl"), "migrate", NULL};
-    char *out = NULL, *err = NULL;
-    int status = mochi_test_run(argv, env, 60000, &out, &err);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("mochictl migrate failed (status %d): %s%s", status, out, err);
-    free(out);
-    free(err);
+    migrate(db);
 }
 
 void mochi_test_db_drop(struct mochi_test_db *db)
@@ -661,14 +702,5 @@ void mochi_test_pg_db(struct mochi_test_pg *pg, struct mochi_test_db *db)
     PQfinish(admin);
     snprintf(db->conninfo, sizeof(db->conninfo), "host=%s user=postgres dbname=%s", pg->host,
              db->name);
-    char envbuf[600];
-    snprintf(envbuf, sizeof(envbuf), "MOCHI_DATABASE_URL=%s", db->conninfo);
-    char *const env[] = {envbuf, NULL};
-    char *const argv[] = {(char *)mochi_test_bin("mochictl"), "migrate", NULL};
-    char *out = NULL, *err = NULL;
-    int status = mochi_test_run(argv, env, 60000, &out, &err);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("mochictl migrate failed: %s%s", out, err);
-    free(out);
-    free(err);
+    migrate(db);
 }

@@ -71,6 +71,18 @@ bool mochi_test_proc_alive(struct mochi_test_proc *proc, int *status);
 int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, char **out,
                    char **err);
 
+/* The exit code a wait status stands for: 128 + the signal's number for a
+ * process a signal ended, as a shell says. */
+int mochi_test_exit_code(int status);
+
+/* Runs the built mochictl with args (NULL-terminated, after the program's
+ * name) and, for each of database_url, brokers and topic that is not NULL,
+ * MOCHI_DATABASE_URL, MOCHI_KAFKA_BROKERS or MOCHI_TOPIC set to it ("" sets
+ * it empty). Returns the exit code (mochi_test_exit_code); *out and *err as
+ * mochi_test_run. */
+int mochi_test_mochictl(const char *database_url, const char *brokers, const char *topic,
+                        const char *const args[], int timeout_ms, char **out, char **err);
+
 /* Reads a whole file into a malloc'd string (caller frees); NULL if absent. */
 char *mochi_test_read_file(const char *path);
 

@@ -28,11 +28,6 @@ static const char *const keys[] = {"apacheSiteKeyAlpha_001", "apacheSiteKeyBravo
                                    "apacheSiteKeyCharlie_03"};
 static const char *const domains[] = {"alpha.example", "bravo.example", "charlie.example"};
 
-static int exit_code(int status)
-{
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* The partition holding the most messages of topic. */
 static int busiest_partition(const char *bootstrap, const char *topic, int nparts)
 {
@@ -147,7 +142,7 @@ static void three_nodes_lose_the_busiest_leader(void **state)
     int64_t deadline = mochi_test_now_ms() + 60000;
     while (mochi_test_proc_alive(&loadgen, &status) && mochi_test_now_ms() < deadline)
         usleep(100000);
-    assert_int_equal(exit_code(status), 0);
+    assert_int_equal(mochi_test_exit_code(status), 0);
 
     /* Every accepted beacon is in the topic exactly once: the collector's
      * idempotent producer retried across the leader change without
@@ -168,7 +163,7 @@ static void three_nodes_lose_the_busiest_leader(void **state)
                     mochi_test_proc_stop(&rollups[0], SIGTERM, 30000),
                     mochi_test_proc_stop(&rollups[1], SIGTERM, 30000)};
     for (int i = 0; i < 5; i++)
-        assert_int_equal(exit_code(codes[i]), 0);
+        assert_int_equal(mochi_test_exit_code(codes[i]), 0);
     PQfinish(conn);
     mochi_test_kafka_stop(&kafka);
     mochi_test_db_drop(&db);
@@ -181,14 +176,9 @@ static int by_time(const void *a, const void *b)
 }
 
 static int run_mochictl(const struct mochi_test_db *db, const char *bootstrap, const char *topic,
-                        char *const args[], char **out, char **err)
+                        const char *const args[], char **out, char **err)
 {
-    char db_env[700], brokers_env[600], topic_env[128];
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", db->conninfo);
-    snprintf(brokers_env, sizeof(brokers_env), "MOCHI_KAFKA_BROKERS=%s", bootstrap);
-    snprintf(topic_env, sizeof(topic_env), "MOCHI_TOPIC=%s", topic);
-    char *const env[] = {db_env, brokers_env, topic_env, NULL};
-    return exit_code(mochi_test_run(args, env, 120000, out, err));
+    return mochi_test_mochictl(db->conninfo, bootstrap, topic, args, 120000, out, err);
 }
 
 /* Lines of the oracle text whose day field (after "site|") is day. */
@@ -228,11 +218,7 @@ static void replay_by_time_rebuilds_exactly_the_days_asked(void **state)
     mochi_test_kafka_start(&kafka, 1, PARTS, topics);
     struct mochi_schema_set *schemas = NULL;
     struct mochi_codec *codec = NULL;
-    char err_text[256];
-    if (mochi_schema_set_load(mochi_test_src("schemas"), &schemas, err_text, sizeof(err_text)) !=
-            0 ||
-        mochi_codec_new(schemas, &codec) != 0)
-        fail_msg("codec: %s", err_text);
+    mochi_test_codec_new(&schemas, &codec);
 
     /* Four UTC days of events, produced in time order with their own
      * times as message timestamps, as a collector's are. */
@@ -256,7 +242,7 @@ static void replay_by_time_rebuilds_exactly_the_days_asked(void **state)
         usleep(200000);
     }
     assert_string_equal(stored, want_sites);
-    assert_int_equal(exit_code(mochi_test_proc_stop(&rollup, SIGTERM, 30000)), 0);
+    assert_int_equal(mochi_test_exit_code(mochi_test_proc_stop(&rollup, SIGTERM, 30000)), 0);
 
     /* Corrupt every day; replay the two before the newest, from one hour
      * before the first of them. The days come from the events (the newest
@@ -266,17 +252,8 @@ static void replay_by_time_rebuilds_exactly_the_days_asked(void **state)
     for (int d = 0; d < 4; d++)
         mochi_day_format(newest - d, day[d]);
     mochi_test_db_exec(conn, "UPDATE daily_site_metrics SET page_views = page_views + 1000");
-    char *args[] = {(char *)mochi_test_bin("mochictl"),
-                    "replay",
-                    "--from",
-                    day[2],
-                    "--to",
-                    day[1],
-                    "--rewind",
-                    "time",
-                    "--margin",
-                    "1h",
-                    NULL};
+    const char *args[] = {"replay",   "--from", day[2],     "--to", day[1],
+                          "--rewind", "time",   "--margin", "1h",   NULL};
     char *out = NULL, *err = NULL;
     int code = run_mochictl(&db, kafka.bootstrap, topic, args, &out, &err);
     if (code != 0)
@@ -340,7 +317,7 @@ static void replay_by_time_rebuilds_exactly_the_days_asked(void **state)
     char outside[32];
     assert_true(mochi_test_db_text(conn, sql, outside, sizeof(outside)));
     assert_true(outside[0] == '0' && outside[1] == '/' && atoi(outside + 2) >= 4);
-    assert_int_equal(exit_code(mochi_test_proc_stop(&rollup, SIGTERM, 30000)), 0);
+    assert_int_equal(mochi_test_exit_code(mochi_test_proc_stop(&rollup, SIGTERM, 30000)), 0);
     free(stored);
     free(want_sites);
     free(evs);
@@ -354,14 +331,9 @@ static void replay_by_time_rebuilds_exactly_the_days_asked(void **state)
 /* `mochictl lag --json` for group G: the parsed document's group entry. */
 static json_t *lag_of(const char *bootstrap, const char *topic, const char *group)
 {
-    char brokers_env[600], topic_env[128];
-    snprintf(brokers_env, sizeof(brokers_env), "MOCHI_KAFKA_BROKERS=%s", bootstrap);
-    snprintf(topic_env, sizeof(topic_env), "MOCHI_TOPIC=%s", topic);
-    char *const env[] = {brokers_env, topic_env, NULL};
-    char *const args[] = {
-        (char *)mochi_test_bin("mochictl"), "lag", "--group", (char *)group, "--json", NULL};
+    const char *const args[] = {"lag", "--group", group, "--json", NULL};
     char *out = NULL, *err = NULL;
-    int code = exit_code(mochi_test_run(args, env, 60000, &out, &err));
+    int code = mochi_test_mochictl(NULL, bootstrap, topic, args, 60000, &out, &err);
     if (code != 0)
         fail_msg("mochictl lag exited %d: %s%s", code, out, err);
     json_error_t jerr;
@@ -424,7 +396,7 @@ static void lag_shows_group_state_and_members(void **state)
     json_decref(g);
 
     /* After SIGTERM the member has left: Empty, no members. */
-    assert_int_equal(exit_code(mochi_test_proc_stop(&consumer, SIGTERM, 30000)), 0);
+    assert_int_equal(mochi_test_exit_code(mochi_test_proc_stop(&consumer, SIGTERM, 30000)), 0);
     g = lag_of(kafka.bootstrap, topic, "mochi-ingest");
     assert_string_equal(json_string_value(json_object_get(g, "state")), "Empty");
     assert_int_equal(json_array_size(json_object_get(g, "members")), 0);

@@ -29,18 +29,8 @@
 static int mochictl(const char *db, const char *brokers, const char *topic, char **out, char **err,
                     const char *const args[])
 {
-    char e1[700], e2[600], e3[128];
-    snprintf(e1, sizeof(e1), "MOCHI_DATABASE_URL=%s", db ? db : "");
-    snprintf(e2, sizeof(e2), "MOCHI_KAFKA_BROKERS=%s", brokers ? brokers : "");
-    snprintf(e3, sizeof(e3), "MOCHI_TOPIC=%s", topic ? topic : "mochi.pageviews");
-    char *const env[] = {e1, e2, e3, NULL};
-    char *argv[16] = {(char *)mochi_test_bin("mochictl")};
-    int argc = 1;
-    for (int i = 0; args[i] && argc < 15; i++)
-        argv[argc++] = (char *)args[i];
-    argv[argc] = NULL;
-    int status = mochi_test_run(argv, env, 90000, out, err);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    return mochi_test_mochictl(db ? db : "", brokers ? brokers : "",
+                               topic ? topic : "mochi.pageviews", args, 90000, out, err);
 }
 
 /* Commits offsets for group as a member of it (what any consumer does). */
@@ -186,10 +176,7 @@ static void stats_and_prune_on_pipeline_data(void **state)
     mochi_test_kafka_start(&kafka, 1, 2, topics);
     struct mochi_schema_set *schemas = NULL;
     struct mochi_codec *codec = NULL;
-    char errbuf[256];
-    assert_int_equal(
-        mochi_schema_set_load(mochi_test_src("schemas"), &schemas, errbuf, sizeof(errbuf)), 0);
-    assert_int_equal(mochi_codec_new(schemas, &codec), 0);
+    mochi_test_codec_new(&schemas, &codec);
     const char *sites[] = {SITE_A, SITE_B};
     size_t n = 6000;
     struct mochi_test_event *evs = mochi_test_events_make(n, sites, 2, 600, 25, 90, 3, 0.2, 77);

@@ -49,10 +49,7 @@ static int setup(void **state)
     snprintf(f->topic, sizeof(f->topic), "%s", mochi_test_unique("pv"));
     const char *topics[] = {f->topic, NULL};
     mochi_test_kafka_start(&f->kafka, 3, PARTITIONS, topics);
-    char err[256];
-    if (mochi_schema_set_load(mochi_test_src("schemas"), &f->schemas, err, sizeof(err)) != 0 ||
-        mochi_codec_new(f->schemas, &f->codec) != 0)
-        fail_msg("codec: %s", err);
+    mochi_test_codec_new(&f->schemas, &f->codec);
     *state = f;
     return 0;
 }
@@ -91,8 +88,7 @@ static void start_consumer(struct fixture *f)
 
 static int stop(struct mochi_test_proc *proc)
 {
-    int status = mochi_test_proc_stop(proc, SIGTERM, 30000);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return mochi_test_exit_code(mochi_test_proc_stop(proc, SIGTERM, 30000));
 }
 
 /* Waits until both aggregate tables equal the expected text. */
@@ -224,21 +220,8 @@ static void kill_9_of_either_with_two_rollups(void **state)
 static int mochictl(struct fixture *f, char **out, char **err, const char *a1, const char *a2,
                     const char *a3, const char *a4, const char *a5, const char *a6)
 {
-    char db_env[700], brokers_env[600], topic_env[128];
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", f->db.conninfo);
-    snprintf(brokers_env, sizeof(brokers_env), "MOCHI_KAFKA_BROKERS=%s", f->kafka.bootstrap);
-    snprintf(topic_env, sizeof(topic_env), "MOCHI_TOPIC=%s", f->topic);
-    char *const env[] = {db_env, brokers_env, topic_env, NULL};
-    char *argv[] = {(char *)mochi_test_bin("mochictl"),
-                    (char *)a1,
-                    (char *)a2,
-                    (char *)a3,
-                    (char *)a4,
-                    (char *)a5,
-                    (char *)a6,
-                    NULL};
-    int status = mochi_test_run(argv, env, 60000, out, err);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    const char *const args[] = {a1, a2, a3, a4, a5, a6, NULL};
+    return mochi_test_mochictl(f->db.conninfo, f->kafka.bootstrap, f->topic, args, 60000, out, err);
 }
 
 static void replay_repairs_a_corrupted_range_only(void **state)

@@ -21,26 +21,19 @@
 #include "tests/harness/harness.h"
 #include "common/salt.h"
 
-static int exit_code(int status)
-{
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* Runs mochictl with args against db; returns the exit code. */
 static int mochictl(const struct mochi_test_db *db, char **out, char **err, ...)
 {
-    char *argv[24] = {(char *)mochi_test_bin("mochictl")};
-    int argc = 1;
+    const char *args[24];
+    int argc = 0;
     va_list ap;
     va_start(ap, err);
-    for (char *a = va_arg(ap, char *); a != NULL && argc < 23; a = va_arg(ap, char *))
-        argv[argc++] = a;
+    for (const char *a = va_arg(ap, const char *); a != NULL && argc < 23;
+         a = va_arg(ap, const char *))
+        args[argc++] = a;
     va_end(ap);
-    argv[argc] = NULL;
-    char envbuf[600];
-    snprintf(envbuf, sizeof(envbuf), "MOCHI_DATABASE_URL=%s", db->conninfo);
-    char *const env[] = {envbuf, NULL};
-    return exit_code(mochi_test_run(argv, env, 60000, out, err));
+    args[argc] = NULL;
+    return mochi_test_mochictl(db->conninfo, NULL, NULL, args, 60000, out, err);
 }
 
 /* How many NNN_*.sql files sql/ holds. */
@@ -120,7 +113,7 @@ static void failed_migration_leaves_no_trace(void **state)
     char *const env[] = {envdb, envdir, NULL};
     char *const argv[] = {(char *)mochi_test_bin("mochictl"), "migrate", NULL};
     char *out, *err;
-    assert_int_equal(exit_code(mochi_test_run(argv, env, 60000, &out, &err)), 1);
+    assert_int_equal(mochi_test_exit_code(mochi_test_run(argv, env, 60000, &out, &err)), 1);
     assert_non_null(strstr(err, "002_broken.sql"));
     assert_non_null(strstr(err, "no_such_function"));
     free(out);
@@ -237,7 +230,7 @@ static void sites_bad_input(void **state)
     char *const argv[] = {(char *)mochi_test_bin("mochictl"), "sites", "list", NULL};
     char *const env[] = {"MOCHI_DATABASE_URL=", NULL};
     char *out, *err;
-    assert_int_equal(exit_code(mochi_test_run(argv, env, 10000, &out, &err)), 2);
+    assert_int_equal(mochi_test_exit_code(mochi_test_run(argv, env, 10000, &out, &err)), 2);
     assert_non_null(strstr(err, "MOCHI_DATABASE_URL"));
     free(out);
     free(err);

@@ -19,16 +19,7 @@
 
 static int mochictl(const char *brokers, char **out, char **err, const char *const args[])
 {
-    char e1[600];
-    snprintf(e1, sizeof(e1), "MOCHI_KAFKA_BROKERS=%s", brokers);
-    char *const env[] = {e1, NULL};
-    char *argv[16] = {(char *)mochi_test_bin("mochictl")};
-    int argc = 1;
-    for (int i = 0; args[i] && argc < 15; i++)
-        argv[argc++] = (char *)args[i];
-    argv[argc] = NULL;
-    int status = mochi_test_run(argv, env, 90000, out, err);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    return mochi_test_mochictl(NULL, brokers, NULL, args, 90000, out, err);
 }
 
 /* Partition count and replicas of partition 0 of topic, from metadata. */

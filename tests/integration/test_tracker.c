@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/event.h"
+#include "tests/harness/events.h"
 #include "tests/harness/harness.h"
 
 #define CHROMIUM "/usr/bin/chromium"
@@ -245,10 +246,7 @@ static int group_setup(void **state)
     snprintf(f->topic, sizeof(f->topic), "%s", mochi_test_unique("tracker"));
     const char *topics[] = {f->topic, NULL};
     mochi_test_kafka_start(&f->kafka, 1, 3, topics);
-    char err[256];
-    assert_int_equal(
-        mochi_schema_set_load(mochi_test_src("schemas"), &f->schemas, err, sizeof(err)), 0);
-    assert_int_equal(mochi_codec_new(f->schemas, &f->codec), 0);
+    mochi_test_codec_new(&f->schemas, &f->codec);
     assert_int_equal(sodium_init() >= 0, 1);
     start_collector(f);
     if (have_browser())
