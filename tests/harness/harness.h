@@ -275,6 +275,15 @@ void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
  * from its log; fails the test when it does not say within timeout_ms. */
 int mochi_test_metrics_port(const struct mochi_test_proc *proc, int timeout_ms);
 
+/* ---- expectations computed here, never by the code under test ---- */
+
+/* The visitor hash DESIGN.md defines, hex (32 digits and a NUL into out),
+ * computed with libsodium directly from today's salt in conn's salts table,
+ * the site's id (canonical UUID text), the client's address text and its
+ * User-Agent. Fails the test when today has no salt. */
+void mochi_test_visitor_hash(PGconn *conn, const char *site_id, const char *ip, const char *ua,
+                             char out[33]);
+
 /* ---- mochi-loadgen's oracle ---- */
 
 /* Waits up to timeout_ms until daily_site_metrics and daily_page_metrics

@@ -1,9 +1,11 @@
-/* Compares the pipeline's tables with mochi-loadgen's own expectation
- * (its --expect file), which loadgen computed from what it sent and what
- * the collector answered, never from the tables. */
+/* Expectations computed here, never by the code under test: the visitor
+ * hash, and the comparison of the pipeline's tables with mochi-loadgen's
+ * own expectation (its --expect file), which loadgen computed from what it
+ * sent and what the collector answered, never from the tables. */
 #include "tests/harness/harness.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,32 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+void mochi_test_visitor_hash(PGconn *conn, const char *site_id, const char *ip, const char *ua,
+                             char out[33])
+{
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT salt FROM salts WHERE day = "
+                                 "(now() AT TIME ZONE 'UTC')::date",
+                                 0, NULL, NULL, NULL, NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+        PQgetlength(res, 0, 0) != 32)
+        fail_msg("no salt of 32 bytes for today: %s", PQerrorMessage(conn));
+    unsigned char site[16];
+    if (sodium_hex2bin(site, sizeof(site), site_id, strlen(site_id), "-", NULL, NULL) != 0)
+        fail_msg("not a UUID: %s", site_id);
+    /* BLAKE2b-128 keyed with the day's salt over site id || ip || 0 || UA */
+    crypto_generichash_state st;
+    unsigned char d[16];
+    crypto_generichash_init(&st, (const unsigned char *)PQgetvalue(res, 0, 0), 32, sizeof(d));
+    crypto_generichash_update(&st, site, sizeof(site));
+    crypto_generichash_update(&st, (const unsigned char *)ip, strlen(ip));
+    crypto_generichash_update(&st, (const unsigned char *)"", 1);
+    crypto_generichash_update(&st, (const unsigned char *)ua, strlen(ua));
+    crypto_generichash_final(&st, d, sizeof(d));
+    sodium_bin2hex(out, 33, d, sizeof(d));
+    PQclear(res);
+}
 
 long long mochi_test_expect_oracle(PGconn *conn, const char *expect, int timeout_ms)
 {

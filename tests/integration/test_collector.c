@@ -129,30 +129,6 @@ static long post(struct fixture *f, const char *ua, const char *xff, const char 
     return status;
 }
 
-/* The visitor hash as DESIGN.md defines it, with libsodium directly. */
-static void expected_hash(PGconn *conn, const char *ip, const char *ua, char out[33])
-{
-    PGresult *res = PQexecParams(conn,
-                                 "SELECT salt FROM salts WHERE day = "
-                                 "(now() AT TIME ZONE 'UTC')::date",
-                                 0, NULL, NULL, NULL, NULL, 1);
-    assert_int_equal(PQntuples(res), 1);
-    assert_int_equal(PQgetlength(res, 0, 0), 32);
-    unsigned char site[16];
-    const char *hex = "0b7e7a2e1c3a4f6e9d2b5a1f00c0ffee";
-    assert_int_equal(sodium_hex2bin(site, 16, hex, 32, NULL, NULL, NULL), 0);
-    crypto_generichash_state st;
-    unsigned char d[16];
-    crypto_generichash_init(&st, (const unsigned char *)PQgetvalue(res, 0, 0), 32, 16);
-    crypto_generichash_update(&st, site, 16);
-    crypto_generichash_update(&st, (const unsigned char *)ip, strlen(ip));
-    crypto_generichash_update(&st, (const unsigned char *)"", 1);
-    crypto_generichash_update(&st, (const unsigned char *)ua, strlen(ua));
-    crypto_generichash_final(&st, d, 16);
-    sodium_bin2hex(out, 33, d, 16);
-    PQclear(res);
-}
-
 struct expect {
     const char *path;
     const char *referrer; /* NULL: none */
@@ -323,7 +299,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
             assert_false(ev.has_referrer);
         }
         char hash[33];
-        expected_hash(conn, want[i].ip, want[i].ua, hash);
+        mochi_test_visitor_hash(conn, SITE_ID, want[i].ip, want[i].ua, hash);
         assert_string_equal(ev.visitor_hash, hash);
         assert_true(ev.occurred_at_us >= before && ev.occurred_at_us <= after);
     }
@@ -382,8 +358,8 @@ static void forwarded_for_padding_cannot_choose_the_address(void **state)
     assert_int_equal(mochi_codec_decode(f->codec, msgs[0].value, msgs[0].len, &ev), 0);
     PGconn *conn = mochi_test_db_connect(&f->db);
     char real[33], spoofed[33];
-    expected_hash(conn, "203.0.113.9", ua, real);
-    expected_hash(conn, "6.6.6.6", ua, spoofed);
+    mochi_test_visitor_hash(conn, SITE_ID, "203.0.113.9", ua, real);
+    mochi_test_visitor_hash(conn, SITE_ID, "6.6.6.6", ua, spoofed);
     assert_string_not_equal(ev.visitor_hash, spoofed);
     assert_string_equal(ev.visitor_hash, real);
     PQfinish(conn);

@@ -400,39 +400,6 @@ static void wait_report(struct fixture *f, const char *page, struct report *repo
     free(line);
 }
 
-/* The visitor hash per DESIGN.md for this browser (peer 127.0.0.1, our
- * User-Agent) on site. */
-static void expected_hash(struct fixture *f, const struct site *site, char out[33])
-{
-    PGconn *conn = mochi_test_db_connect(&f->db);
-    PGresult *res = PQexecParams(conn,
-                                 "SELECT salt FROM salts WHERE day = "
-                                 "(now() AT TIME ZONE 'UTC')::date",
-                                 0, NULL, NULL, NULL, NULL, 1);
-    assert_int_equal(PQntuples(res), 1);
-    assert_int_equal(PQgetlength(res, 0, 0), 32);
-    unsigned char id[16];
-    char hex[33];
-    size_t k = 0;
-    for (const char *p = site->id; *p; p++)
-        if (*p != '-')
-            hex[k++] = *p;
-    hex[k] = '\0';
-    assert_int_equal(sodium_hex2bin(id, 16, hex, 32, NULL, NULL, NULL), 0);
-    crypto_generichash_state st;
-    unsigned char d[16];
-    const char *ip = "127.0.0.1", *ua = BROWSER_UA;
-    crypto_generichash_init(&st, (const unsigned char *)PQgetvalue(res, 0, 0), 32, 16);
-    crypto_generichash_update(&st, id, 16);
-    crypto_generichash_update(&st, (const unsigned char *)ip, strlen(ip));
-    crypto_generichash_update(&st, (const unsigned char *)"", 1);
-    crypto_generichash_update(&st, (const unsigned char *)ua, strlen(ua));
-    crypto_generichash_final(&st, d, 16);
-    sodium_bin2hex(out, 33, d, 16);
-    PQclear(res);
-    PQfinish(conn);
-}
-
 /* The number of events in the topic, once it holds at least min_count (or
  * after 15 s). */
 static size_t topic_count(struct fixture *f, size_t min_count)
@@ -457,8 +424,12 @@ static void expect_events(struct fixture *f, const struct site *site, const stru
         mochi_test_kafka_read_all(f->kafka.bootstrap, f->topic, total, 15000, &count);
     int64_t until_us = mochi_clock_now_us();
     char hash[33] = "";
-    if (site)
-        expected_hash(f, site, hash);
+    if (site) {
+        PGconn *conn = mochi_test_db_connect(&f->db);
+        /* this browser: peer 127.0.0.1, our User-Agent */
+        mochi_test_visitor_hash(conn, site->id, "127.0.0.1", BROWSER_UA, hash);
+        PQfinish(conn);
+    }
     bool matched[16] = {false};
     assert_true(n <= 16);
     size_t mine = 0;
