@@ -2,7 +2,6 @@
 #include "common/log.h"
 #include "common/netaddr.h"
 
-#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -21,8 +20,9 @@ struct config_value {
 
 struct mochi_config {
     const struct mochi_program_spec *spec;
+    const struct mochi_setting **settings; /* owned array of the spec's settings */
     size_t nsettings;
-    struct config_value *values; /* index-aligned with spec->settings */
+    struct config_value *values; /* index-aligned with settings */
     char **positional;           /* owned copies */
     int npositional;
     struct mochi_kafka_property *kafka; /* owned */
@@ -34,8 +34,8 @@ static int set_value(struct mochi_config *config, size_t i, const char *text, co
 static int add_kafka_property(struct mochi_config *config, const char *arg, char *err,
                               size_t errlen);
 static const char *type_hint(enum mochi_setting_type type);
-static int check_exact_flags(const struct mochi_program_spec *spec, int argc, char **argv,
-                             char *err, size_t errlen);
+static int check_exact_flags(const struct mochi_config *config, int argc, char **argv, char *err,
+                             size_t errlen);
 
 const struct mochi_setting mochi_setting_brokers = {
     .name = "brokers",
@@ -255,7 +255,7 @@ int mochi_setting_validate(const struct mochi_setting *setting, const char *valu
 static int set_value(struct mochi_config *config, size_t i, const char *text, const char *source,
                      char *err, size_t errlen)
 {
-    const struct mochi_setting *s = config->spec->settings[i];
+    const struct mochi_setting *s = config->settings[i];
     char why[200] = "";
     long long n = 0;
     if (mochi_setting_validate(s, text, &n, why, sizeof(why)) != 0) {
@@ -302,8 +302,8 @@ static int add_kafka_property(struct mochi_config *config, const char *arg, char
 /* getopt_long accepts any unambiguous prefix ("--nam" for "--name"); a
  * later flag would then silently change what an old command line means, so
  * only whole names are taken. */
-static int check_exact_flags(const struct mochi_program_spec *spec, int argc, char **argv,
-                             char *err, size_t errlen)
+static int check_exact_flags(const struct mochi_config *config, int argc, char **argv, char *err,
+                             size_t errlen)
 {
     bool takes_value = false;
     for (int i = 1; i < argc; i++) {
@@ -322,8 +322,8 @@ static int check_exact_flags(const struct mochi_program_spec *spec, int argc, ch
         size_t len = strcspn(a + 2, "=");
         bool known = (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
                      (len == 12 && strncmp(a + 2, "print-config", 12) == 0);
-        for (size_t k = 0; !known && spec->settings[k] != NULL; k++) {
-            const struct mochi_setting *st = spec->settings[k];
+        for (size_t k = 0; !known && k < config->nsettings; k++) {
+            const struct mochi_setting *st = config->settings[k];
             if (strlen(st->name) == len && strncmp(a + 2, st->name, len) == 0) {
                 known = true;
                 takes_value = st->type != MOCHI_SETTING_FLAG && a[2 + len] != '=';
@@ -349,14 +349,17 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     config->spec = spec;
     while (spec->settings[config->nsettings] != NULL)
         config->nsettings++;
+    config->settings = calloc(config->nsettings + 1, sizeof(*config->settings));
     config->values = calloc(config->nsettings + 1, sizeof(*config->values));
     longopts = calloc(config->nsettings + 3, sizeof(*longopts));
-    if (config->values == NULL || longopts == NULL)
+    if (config->settings == NULL || config->values == NULL || longopts == NULL)
         goto out;
+    for (size_t i = 0; i < config->nsettings; i++)
+        config->settings[i] = spec->settings[i];
 
     /* Defaults, then the environment, then flags. */
     for (size_t i = 0; i < config->nsettings; i++) {
-        const struct mochi_setting *s = spec->settings[i];
+        const struct mochi_setting *s = config->settings[i];
         if (s->default_value != NULL && s->default_value[0] != '\0') {
             char source[128];
             snprintf(source, sizeof(source), "default of --%s", s->name);
@@ -370,7 +373,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
         }
     }
     for (size_t i = 0; i < config->nsettings; i++) {
-        const struct mochi_setting *s = spec->settings[i];
+        const struct mochi_setting *s = config->settings[i];
         const char *v = s->env ? getenv(s->env) : NULL;
         if (v == NULL)
             continue;
@@ -383,9 +386,9 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     }
 
     for (size_t i = 0; i < config->nsettings; i++) {
-        longopts[i].name = spec->settings[i]->name;
+        longopts[i].name = config->settings[i]->name;
         longopts[i].has_arg =
-            spec->settings[i]->type == MOCHI_SETTING_FLAG ? no_argument : required_argument;
+            config->settings[i]->type == MOCHI_SETTING_FLAG ? no_argument : required_argument;
         longopts[i].val = 1000 + (int)i;
     }
     longopts[config->nsettings].name = "help";
@@ -393,7 +396,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     longopts[config->nsettings + 1].name = "print-config";
     longopts[config->nsettings + 1].val = 'P';
 
-    rc = check_exact_flags(spec, argc, argv, err, errlen);
+    rc = check_exact_flags(config, argc, argv, err, errlen);
     if (rc != 0)
         goto out;
     const char *shortopts = spec->kafka_properties ? "+:hX:" : "+:h";
@@ -418,7 +421,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
         } else if (c >= 1000 && c < 1000 + (int)config->nsettings) {
             size_t i = (size_t)(c - 1000);
             char source[128];
-            snprintf(source, sizeof(source), "--%s", spec->settings[i]->name);
+            snprintf(source, sizeof(source), "--%s", config->settings[i]->name);
             rc = set_value(config, i, optarg ? optarg : "true", source, err, errlen);
             if (rc != 0)
                 goto out;
@@ -455,7 +458,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
         }
     }
     for (size_t i = 0; i < config->nsettings; i++) {
-        const struct mochi_setting *s = spec->settings[i];
+        const struct mochi_setting *s = config->settings[i];
         if (s->required && config->values[i].text == NULL) {
             if (s->env)
                 snprintf(err, errlen, "--%s (or %s) is required", s->name, s->env);
@@ -467,7 +470,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     }
     if (print_config) {
         for (size_t i = 0; i < config->nsettings; i++) {
-            const struct mochi_setting *s = spec->settings[i];
+            const struct mochi_setting *s = config->settings[i];
             const char *v = config->values[i].text;
             printf("%s=%s\n", s->env ? s->env : s->name,
                    v == NULL   ? ""
@@ -502,7 +505,7 @@ struct mochi_config *mochi_config_load_or_exit(const struct mochi_program_spec *
     }
     const char *level_text = NULL;
     for (size_t i = 0; i < config->nsettings; i++)
-        if (spec->settings[i]->type == MOCHI_SETTING_LOGLEVEL)
+        if (config->settings[i]->type == MOCHI_SETTING_LOGLEVEL)
             level_text = config->values[i].text;
     enum mochi_log_level level;
     if (level_text != NULL && mochi_log_parse_level(level_text, &level) == 0)
@@ -517,6 +520,7 @@ void mochi_config_destroy(struct mochi_config *config)
     for (size_t i = 0; config->values && i < config->nsettings; i++)
         free(config->values[i].text);
     free(config->values);
+    free(config->settings);
     for (int i = 0; config->positional && i < config->npositional; i++)
         free(config->positional[i]);
     free(config->positional);
@@ -528,38 +532,70 @@ void mochi_config_destroy(struct mochi_config *config)
     free(config);
 }
 
-static const struct config_value *lookup(const struct mochi_config *config, const char *name)
+/* A lookup the program's code got wrong: a setting not in its table, or
+ * read as another type. Never returns. */
+static void lookup_bug(const struct mochi_config *config, const struct mochi_setting *setting,
+                       const char *function, const char *why)
 {
-    for (size_t i = 0; i < config->nsettings; i++)
-        if (strcmp(config->spec->settings[i]->name, name) == 0)
-            return &config->values[i];
-    assert(!"setting not in the program's table");
-    return NULL;
+    fprintf(stderr, "%s: bug: %s(--%s): %s\n", config->spec->name, function,
+            setting != NULL && setting->name != NULL ? setting->name : "(null)", why);
+    abort();
 }
 
-const char *mochi_config_str(const struct mochi_config *config, const char *name)
+/* The index of setting in the program's table, or nsettings. */
+static size_t find(const struct mochi_config *config, const struct mochi_setting *setting)
 {
-    return lookup(config, name)->text;
+    size_t i = 0;
+    while (i < config->nsettings && config->settings[i] != setting)
+        i++;
+    return i;
 }
 
-long long mochi_config_int(const struct mochi_config *config, const char *name)
+/* types: a bit per enum mochi_setting_type accepted, or ANY_TYPE. */
+static const struct config_value *lookup(const struct mochi_config *config,
+                                         const struct mochi_setting *setting, unsigned types,
+                                         const char *function)
 {
-    return lookup(config, name)->number;
+    size_t i = find(config, setting);
+    if (i == config->nsettings)
+        lookup_bug(config, setting, function, "the setting is not in the program's table");
+    if ((types & (1u << setting->type)) == 0)
+        lookup_bug(config, setting, function, "the setting is not of the type this reads");
+    return &config->values[i];
 }
 
-long long mochi_config_ms(const struct mochi_config *config, const char *name)
+#define ANY_TYPE (~0u)
+#define TYPE(t) (1u << (t))
+
+const char *mochi_config_str(const struct mochi_config *config, const struct mochi_setting *setting)
 {
-    return lookup(config, name)->number;
+    return lookup(config, setting, ANY_TYPE, __func__)->text;
 }
 
-bool mochi_config_flag(const struct mochi_config *config, const char *name)
+long long mochi_config_int(const struct mochi_config *config, const struct mochi_setting *setting)
 {
-    return lookup(config, name)->number != 0;
+    return lookup(config, setting, TYPE(MOCHI_SETTING_INT) | TYPE(MOCHI_SETTING_DATE), __func__)
+        ->number;
 }
 
-bool mochi_config_is_set(const struct mochi_config *config, const char *name)
+long long mochi_config_ms(const struct mochi_config *config, const struct mochi_setting *setting)
 {
-    return lookup(config, name)->user_set;
+    return lookup(config, setting, TYPE(MOCHI_SETTING_DURATION), __func__)->number;
+}
+
+bool mochi_config_flag(const struct mochi_config *config, const struct mochi_setting *setting)
+{
+    return lookup(config, setting, TYPE(MOCHI_SETTING_FLAG), __func__)->number != 0;
+}
+
+bool mochi_config_is_set(const struct mochi_config *config, const struct mochi_setting *setting)
+{
+    return lookup(config, setting, ANY_TYPE, __func__)->user_set;
+}
+
+bool mochi_config_has(const struct mochi_config *config, const struct mochi_setting *setting)
+{
+    return find(config, setting) < config->nsettings;
 }
 
 int mochi_config_positional_count(const struct mochi_config *config)

@@ -24,7 +24,7 @@ enum mochi_setting_type {
     MOCHI_SETTING_CONNINFO, /* libpq conninfo or URI; a secret */
     MOCHI_SETTING_FLAG,     /* a flag without argument; env takes true/false/1/0/yes/no */
     MOCHI_SETTING_LOGLEVEL, /* debug, info, warn, error */
-    MOCHI_SETTING_DATE,     /* YYYY-MM-DD */
+    MOCHI_SETTING_DATE,     /* YYYY-MM-DD; stored as days since 1970-01-01 */
 };
 
 struct mochi_setting {
@@ -83,15 +83,28 @@ struct mochi_config *mochi_config_load_or_exit(const struct mochi_program_spec *
 
 void mochi_config_destroy(struct mochi_config *config);
 
-/* Lookups by setting name. The setting must be in the program's table
- * (asserted). Strings are owned by config; NULL when unset and no default. */
-const char *mochi_config_str(const struct mochi_config *config, const char *name);
-long long mochi_config_int(const struct mochi_config *config, const char *name);
+/* Lookups by the setting itself: mochi_config_int(config, &setting_batch).
+ * The setting must be one of the program's table (by address, not by
+ * name) and of the type the function reads; anything else is a bug in the
+ * program, and the lookup prints "<program>: bug: ..." naming the setting
+ * to stderr and aborts, in every build. */
+
+/* Any type: the text as given (an ENUM's choice as the table spells it).
+ * Owned by config; NULL when unset and without default. */
+const char *mochi_config_str(const struct mochi_config *config,
+                             const struct mochi_setting *setting);
+/* INT settings, and DATE settings as days since 1970-01-01. */
+long long mochi_config_int(const struct mochi_config *config, const struct mochi_setting *setting);
 /* DURATION settings, in milliseconds. */
-long long mochi_config_ms(const struct mochi_config *config, const char *name);
-bool mochi_config_flag(const struct mochi_config *config, const char *name);
-/* True when the value came from the environment or a flag, not the default. */
-bool mochi_config_is_set(const struct mochi_config *config, const char *name);
+long long mochi_config_ms(const struct mochi_config *config, const struct mochi_setting *setting);
+/* FLAG settings. */
+bool mochi_config_flag(const struct mochi_config *config, const struct mochi_setting *setting);
+/* Any type: true when the value came from the environment or a flag, not
+ * the default. */
+bool mochi_config_is_set(const struct mochi_config *config, const struct mochi_setting *setting);
+/* True when setting is in the program's table: for code shared by programs
+ * that take one of several variants of a setting. Never aborts. */
+bool mochi_config_has(const struct mochi_config *config, const struct mochi_setting *setting);
 
 /* Positional arguments left after the flags. */
 int mochi_config_positional_count(const struct mochi_config *config);

@@ -44,8 +44,8 @@ int mochi_kafka_conf_new(const struct mochi_config *config, const char *client_i
                          rd_kafka_conf_t **out, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int rc = mochi_kafka_set(conf, "bootstrap.servers", mochi_config_str(config, "brokers"), err,
-                             errlen);
+    int rc = mochi_kafka_set(conf, "bootstrap.servers",
+                             mochi_config_str(config, &mochi_setting_brokers), err, errlen);
     if (rc == 0)
         rc = mochi_kafka_set(conf, "client.id", client_id, err, errlen);
     if (rc == 0) {

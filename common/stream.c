@@ -763,7 +763,7 @@ static int make_clients(struct stream *s, char *err, size_t errlen)
     int rc = mochi_kafka_conf_new(s->config, s->ops->program, &conf, err, errlen);
     if (rc != 0)
         return rc;
-    const char *group = mochi_config_str(s->config, "group");
+    const char *group = mochi_config_str(s->config, &mochi_setting_group);
     static const char *const defaults[][2] = {
         {"auto.offset.reset", "earliest"},
         {"partition.assignment.strategy", "cooperative-sticky"},
@@ -1037,12 +1037,17 @@ int mochi_stream_run(const struct mochi_config *config, const struct mochi_strea
         return 1;
     s->config = config;
     s->ops = ops;
-    s->topic = mochi_config_str(config, "topic");
+    /* The consumer and the rollup differ in the default of --metrics-listen. */
+    const struct mochi_setting *metrics_listen =
+        mochi_config_has(config, &mochi_setting_metrics_listen_rollup)
+            ? &mochi_setting_metrics_listen_rollup
+            : &mochi_setting_metrics_listen_consumer;
+    s->topic = mochi_config_str(config, &mochi_setting_topic);
     snprintf(s->dlq_topic, sizeof(s->dlq_topic), "%s.dlq", s->topic);
-    s->batch_max = (size_t)mochi_config_int(config, "batch-size");
-    s->batch_wait_ms = mochi_config_ms(config, "batch-wait");
-    s->retention_ms = mochi_config_ms(config, "dedupe-retention");
-    s->conninfo = mochi_config_str(config, "database-url");
+    s->batch_max = (size_t)mochi_config_int(config, &mochi_setting_batch_size);
+    s->batch_wait_ms = mochi_config_ms(config, &mochi_setting_batch_wait);
+    s->retention_ms = mochi_config_ms(config, &mochi_setting_retention);
+    s->conninfo = mochi_config_str(config, &mochi_setting_database_url);
     atomic_init(&s->dlq_failures, 0);
     atomic_init(&s->kafka_fatal, false);
     /* Room for a full batch plus what arrives while the database is away. */
@@ -1065,8 +1070,8 @@ int mochi_stream_run(const struct mochi_config *config, const struct mochi_strea
         code = 2;
         goto out;
     }
-    if (mochi_metrics_server_start(s->metrics, mochi_config_str(config, "metrics-listen"), healthy,
-                                   s, &s->server, err, sizeof(err)) != 0) {
+    if (mochi_metrics_server_start(s->metrics, mochi_config_str(config, metrics_listen), healthy, s,
+                                   &s->server, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: %s\n", ops->program, err);
         goto out;
     }
@@ -1074,9 +1079,10 @@ int mochi_stream_run(const struct mochi_config *config, const struct mochi_strea
         s->db_down = true; /* not fatal: the loop waits for it */
     mochi_log(MOCHI_LOG_INFO, ops->component,
               "msg=\"started\" topic=%s group=%s batch_size=%zu metrics=%s", s->topic,
-              mochi_config_str(config, "group") ? mochi_config_str(config, "group")
-                                                : ops->default_group,
-              s->batch_max, mochi_config_str(config, "metrics-listen"));
+              mochi_config_str(config, &mochi_setting_group)
+                  ? mochi_config_str(config, &mochi_setting_group)
+                  : ops->default_group,
+              s->batch_max, mochi_config_str(config, metrics_listen));
     s->applier_started = pthread_create(&s->applier, NULL, applier_main, s) == 0;
     if (!s->applier_started)
         mochi_log(MOCHI_LOG_WARN, ops->component,

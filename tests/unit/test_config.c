@@ -2,11 +2,15 @@
  * with one-line errors that name the setting, -X pass-through, secrets
  * never echoed. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -58,6 +62,68 @@ static int parse(struct mochi_config **config, char *err, size_t errlen, ...)
     return mochi_config_parse(&spec, argc, argv, config, err, errlen);
 }
 
+/* A setting of no table, and a twin of setting_batch at another address. */
+static const struct mochi_setting setting_absent = {
+    .name = "absent", .type = MOCHI_SETTING_INT, .min = 0, .max = 1, .help = "absent"};
+static const struct mochi_setting setting_batch_twin = {.name = "batch-size",
+                                                        .type = MOCHI_SETTING_INT,
+                                                        .default_value = "500",
+                                                        .min = 1,
+                                                        .max = 10000,
+                                                        .help = "batch size"};
+
+/* Runs lookup(config) in a child process with its stderr into out.
+ * Returns the child's wait status. */
+static int run_child(void (*lookup)(const struct mochi_config *), const struct mochi_config *c,
+                     char *out, size_t outlen)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        lookup(c);
+        _exit(4); /* lookup exits itself */
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < outlen && (n = read(fds[0], out + len, outlen - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* Each child exits 3 when its lookup returns: only lookup_present's may. */
+static void lookup_absent(const struct mochi_config *c)
+{
+    (void)mochi_config_int(c, &setting_absent);
+    _exit(3);
+}
+
+static void lookup_twin(const struct mochi_config *c)
+{
+    (void)mochi_config_int(c, &setting_batch_twin);
+    _exit(3);
+}
+
+static void lookup_wrong_type(const struct mochi_config *c)
+{
+    (void)mochi_config_ms(c, &setting_batch);
+    _exit(3);
+}
+
+static void lookup_present(const struct mochi_config *c)
+{
+    _exit(mochi_config_int(c, &setting_batch) == 500 ? 0 : 3);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -75,13 +141,13 @@ static void defaults_apply(void **state)
     struct mochi_config *c;
     char err[256] = "";
     assert_int_equal(parse(&c, err, sizeof(err), NULL), MOCHI_CONFIG_RUN);
-    assert_string_equal(mochi_config_str(c, "brokers"), "localhost:9092");
-    assert_string_equal(mochi_config_str(c, "listen"), "127.0.0.1:8080");
-    assert_int_equal(mochi_config_int(c, "batch-size"), 500);
-    assert_int_equal(mochi_config_ms(c, "max-wait"), 100);
-    assert_false(mochi_config_flag(c, "json"));
-    assert_false(mochi_config_is_set(c, "brokers"));
-    assert_null(mochi_config_str(c, "from"));
+    assert_string_equal(mochi_config_str(c, &mochi_setting_brokers), "localhost:9092");
+    assert_string_equal(mochi_config_str(c, &mochi_setting_listen), "127.0.0.1:8080");
+    assert_int_equal(mochi_config_int(c, &setting_batch), 500);
+    assert_int_equal(mochi_config_ms(c, &setting_wait), 100);
+    assert_false(mochi_config_flag(c, &setting_json));
+    assert_false(mochi_config_is_set(c, &mochi_setting_brokers));
+    assert_null(mochi_config_str(c, &setting_day));
     mochi_config_destroy(c);
 }
 
@@ -95,13 +161,13 @@ static void flags_win_over_environment(void **state)
     assert_int_equal(parse(&c, err, sizeof(err), "--brokers", "flag-host:9093", "--json",
                            "--max-wait", "2s", "--from", "2026-02-28", NULL),
                      MOCHI_CONFIG_RUN);
-    assert_string_equal(mochi_config_str(c, "brokers"), "flag-host:9093");
-    assert_int_equal(mochi_config_int(c, "batch-size"), 42);
-    assert_true(mochi_config_is_set(c, "batch-size"));
-    assert_int_equal(mochi_config_ms(c, "max-wait"), 2000);
-    assert_true(mochi_config_flag(c, "json"));
-    assert_string_equal(mochi_config_str(c, "from"), "2026-02-28");
-    assert_int_equal(mochi_config_int(c, "from"), 20512); /* days since 1970-01-01 */
+    assert_string_equal(mochi_config_str(c, &mochi_setting_brokers), "flag-host:9093");
+    assert_int_equal(mochi_config_int(c, &setting_batch), 42);
+    assert_true(mochi_config_is_set(c, &setting_batch));
+    assert_int_equal(mochi_config_ms(c, &setting_wait), 2000);
+    assert_true(mochi_config_flag(c, &setting_json));
+    assert_string_equal(mochi_config_str(c, &setting_day), "2026-02-28");
+    assert_int_equal(mochi_config_int(c, &setting_day), 20512); /* days since 1970-01-01 */
     mochi_config_destroy(c);
     unsetenv("MOCHI_KAFKA_BROKERS");
     unsetenv("MOCHI_TEST_BATCH");
@@ -202,6 +268,47 @@ static void kafka_properties_pass_through(void **state)
     assert_non_null(strstr(err, "-X: expected key=value"));
 }
 
+/* A lookup the table cannot answer is a bug: it names the program and the
+ * setting and aborts, in release builds too (NDEBUG changes nothing). */
+static void lookup_outside_the_table_aborts(void **state)
+{
+    (void)state;
+    struct mochi_config *c;
+    char err[256] = "", out[512];
+    assert_int_equal(parse(&c, err, sizeof(err), NULL), MOCHI_CONFIG_RUN);
+
+    int status = run_child(lookup_absent, c, out, sizeof(out));
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(
+        strstr(out, "test: bug: mochi_config_int(--absent): the setting is not in the program's "
+                    "table\n"));
+
+    /* Same name as a setting of the table, but not that setting. */
+    status = run_child(lookup_twin, c, out, sizeof(out));
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(out, "mochi_config_int(--batch-size): the setting is not in"));
+
+    status = run_child(lookup_wrong_type, c, out, sizeof(out));
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(
+        out,
+        "test: bug: mochi_config_ms(--batch-size): the setting is not of the type this reads"));
+
+    /* The control: the same child with a lookup the table answers. */
+    status = run_child(lookup_present, c, out, sizeof(out));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_string_equal(out, "");
+
+    assert_true(mochi_config_has(c, &setting_batch));
+    assert_false(mochi_config_has(c, &setting_batch_twin));
+    assert_false(mochi_config_has(c, &setting_absent));
+    mochi_config_destroy(c);
+}
+
 static void durations(void **state)
 {
     (void)state;
@@ -227,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup(bad_values_name_the_setting, setup),
         cmocka_unit_test_setup(missing_required_and_secret_not_echoed, setup),
         cmocka_unit_test_setup(kafka_properties_pass_through, setup),
+        cmocka_unit_test_setup(lookup_outside_the_table_aborts, setup),
         cmocka_unit_test(durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

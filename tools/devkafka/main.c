@@ -166,11 +166,11 @@ int main(int argc, char **argv)
     char err[512] = "";
     struct mochi_config *config = mochi_config_load_or_exit(&spec, argc, argv);
 
-    int brokers = (int)mochi_config_int(config, "brokers");
-    int partitions = (int)mochi_config_int(config, "partitions");
-    const char *topics = mochi_config_str(config, "topics");
-    const char *bootstrap_file = mochi_config_str(config, "bootstrap-file");
-    const char *fifo = mochi_config_str(config, "control");
+    int brokers = (int)mochi_config_int(config, &setting_broker_count);
+    int partitions = (int)mochi_config_int(config, &setting_partitions);
+    const char *topics = mochi_config_str(config, &setting_topics);
+    const char *bootstrap_file = mochi_config_str(config, &setting_bootstrap_file);
+    const char *fifo = mochi_config_str(config, &setting_control);
 
     if (install_signals() != 0 || kafka_props(config, &props) != 0) {
         fprintf(stderr, "mochi-devkafka: cannot start: out of memory or signals refused\n");

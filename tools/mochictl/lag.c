@@ -80,16 +80,16 @@ static void print_members(const char *group, const char *topic, const json_t *de
 int mochictl_lag(int argc, char **argv)
 {
     struct mochi_config *config = mochi_config_load_or_exit(&lag_spec, argc, argv);
-    const char *topic = mochi_config_str(config, "topic");
-    const char *one = mochi_config_str(config, "group");
+    const char *topic = mochi_config_str(config, &mochi_setting_topic);
+    const char *one = mochi_config_str(config, &setting_group);
     const char *groups[2] = {"mochi-ingest", "mochi-rollup"};
     int ngroups = 2;
     if (one != NULL) {
         groups[0] = one;
         ngroups = 1;
     }
-    long long max_lag = mochi_config_int(config, "max-lag");
-    bool as_json = mochi_config_flag(config, "json");
+    long long max_lag = mochi_config_int(config, &setting_max_lag);
+    bool as_json = mochi_config_flag(config, &setting_json);
     int code = 0;
     json_t *doc = json_pack("{s:s, s:[]}", "topic", topic, "groups");
     if (!as_json)

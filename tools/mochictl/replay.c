@@ -164,11 +164,11 @@ int mochictl_replay(int argc, char **argv)
     rd_kafka_topic_partition_list_t *list = NULL;
     char err[512] = "";
     char to[11];
-    long long from_day = mochi_config_int(config, "from");
-    long long to_day =
-        mochi_config_str(config, "to") ? mochi_config_int(config, "to") : mochi_day_today();
-    const char *rewind = mochi_config_str(config, "rewind");
-    const char *from = mochi_config_str(config, "from");
+    long long from_day = mochi_config_int(config, &setting_from);
+    long long to_day = mochi_config_str(config, &setting_to) ? mochi_config_int(config, &setting_to)
+                                                             : mochi_day_today();
+    const char *rewind = mochi_config_str(config, &setting_rewind);
+    const char *from = mochi_config_str(config, &setting_from);
     mochi_day_format(to_day, to);
     if (to_day < from_day) {
         fprintf(stderr, "mochictl replay: --to (%s) is before --from (%s)\n", to, from);
@@ -201,7 +201,7 @@ int mochictl_replay(int argc, char **argv)
                         "the rollup lock); stop every mochi-rollup instance first\n");
         goto out;
     }
-    const char *group = mochi_config_str(config, "group");
+    const char *group = mochi_config_str(config, &setting_group);
     rk = mochictl_kafka_open(config, group);
     if (rk == NULL)
         goto out;
@@ -222,12 +222,14 @@ int mochictl_replay(int argc, char **argv)
     /* 2. Rewind the group, then reset the days. A failure between the two
      * leaves only a rewound group, which is harmless: run replay again. */
     int n = 0;
-    if (mochictl_kafka_offsets(rk, mochi_config_str(config, "topic"), 10000, &offs, &n) != 0)
+    if (mochictl_kafka_offsets(rk, mochi_config_str(config, &mochi_setting_topic), 10000, &offs,
+                               &n) != 0)
         goto out;
-    long long ts_ms = from_day * 86400000LL - mochi_config_ms(config, "margin");
-    rewind_offsets(rk, mochi_config_str(config, "topic"), offs, n, strcmp(rewind, "time") == 0,
-                   ts_ms, &list);
-    rd_kafka_resp_err_t e = commit_for_group(rk, mochi_config_str(config, "topic"), list);
+    long long ts_ms = from_day * 86400000LL - mochi_config_ms(config, &setting_margin);
+    rewind_offsets(rk, mochi_config_str(config, &mochi_setting_topic), offs, n,
+                   strcmp(rewind, "time") == 0, ts_ms, &list);
+    rd_kafka_resp_err_t e =
+        commit_for_group(rk, mochi_config_str(config, &mochi_setting_topic), list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         fprintf(stderr, "mochictl replay: cannot rewind group %s: %s%s\n", group,
                 rd_kafka_err2str(e),

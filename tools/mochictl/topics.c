@@ -400,8 +400,8 @@ static void report(const struct topic_state *st, const struct wanted *w, bool as
 int mochictl_topics_ensure(int argc, char **argv)
 {
     struct mochi_config *config = mochi_config_load_or_exit(&topics_spec, argc, argv);
-    const char *topic = mochi_config_str(config, "topic");
-    bool as_json = mochi_config_flag(config, "json");
+    const char *topic = mochi_config_str(config, &mochi_setting_topic);
+    bool as_json = mochi_config_flag(config, &setting_json);
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
     const struct rd_kafka_metadata *md = NULL;
@@ -435,21 +435,21 @@ int mochictl_topics_ensure(int argc, char **argv)
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, TIMEOUT_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->broker_cnt < 1) {
         fprintf(stderr, "mochictl: cannot reach the Kafka brokers %s: %s\n",
-                mochi_config_str(config, "brokers"),
+                mochi_config_str(config, &mochi_setting_brokers),
                 e != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(e) : "no brokers listed");
         code = 3;
         goto out;
     }
     struct wanted w = {
-        .partitions = (int)mochi_config_int(config, "partitions"),
+        .partitions = (int)mochi_config_int(config, &setting_partitions),
         .replication = md->broker_cnt < 3 ? md->broker_cnt : 3,
-        .retention_ms = mochi_config_ms(config, "retention"),
+        .retention_ms = mochi_config_ms(config, &setting_retention),
     };
-    if (mochi_config_is_set(config, "replication-factor"))
-        w.replication = (int)mochi_config_int(config, "replication-factor");
+    if (mochi_config_is_set(config, &setting_replication))
+        w.replication = (int)mochi_config_int(config, &setting_replication);
     w.min_isr = w.replication >= 3 ? 2 : 1;
-    if (mochi_config_is_set(config, "min-insync-replicas"))
-        w.min_isr = (int)mochi_config_int(config, "min-insync-replicas");
+    if (mochi_config_is_set(config, &setting_min_isr))
+        w.min_isr = (int)mochi_config_int(config, &setting_min_isr);
     if (w.min_isr > w.replication) {
         fprintf(stderr,
                 "mochictl: --min-insync-replicas %d is more than the replication factor %d: no "
