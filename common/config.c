@@ -33,7 +33,7 @@ static int set_value(struct mochi_config *config, size_t i, const char *text, co
                      char *err, size_t errlen);
 static int add_kafka_property(struct mochi_config *config, const char *arg, char *err,
                               size_t errlen);
-static const char *type_hint(enum mochi_setting_type type);
+static const char *value_hint(const struct mochi_setting *setting, char *buf, size_t size);
 static int check_exact_flags(const struct mochi_config *config, int argc, char **argv, char *err,
                              size_t errlen);
 
@@ -65,11 +65,14 @@ const struct mochi_setting mochi_setting_trusted_proxies = {
     .type = MOCHI_SETTING_CIDRS,
     .default_value = "",
     .help = "CIDRs whose X-Forwarded-For is believed"};
+/* In the order of enum mochi_log_level. */
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 const struct mochi_setting mochi_setting_log_level = {.name = "log-level",
                                                       .env = "MOCHI_LOG_LEVEL",
-                                                      .type = MOCHI_SETTING_LOGLEVEL,
+                                                      .type = MOCHI_SETTING_ENUM,
                                                       .default_value = "info",
-                                                      .help = "debug, info, warn or error"};
+                                                      .choices = log_levels,
+                                                      .help = "least severe level logged"};
 
 int mochi_parse_duration_ms(const char *text, long long *ms)
 {
@@ -219,15 +222,21 @@ int mochi_setting_validate(const struct mochi_setting *setting, const char *valu
             return MOCHI_ERR_INVALID;
         }
         break;
-    case MOCHI_SETTING_LOGLEVEL: {
-        enum mochi_log_level level;
-        if (mochi_log_parse_level(value, &level) != 0) {
-            snprintf(err, errlen, "expected debug, info, warn or error");
+    case MOCHI_SETTING_ENUM:
+        while (setting->choices[n] != NULL && strcasecmp(value, setting->choices[n]) != 0)
+            n++;
+        if (setting->choices[n] == NULL) {
+            /* "expected debug, info, warn or error" */
+            size_t used = (size_t)snprintf(err, errlen, "expected");
+            for (size_t i = 0; setting->choices[i] != NULL && used < errlen; i++)
+                used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+                                         i == 0                            ? " "
+                                         : setting->choices[i + 1] == NULL ? " or "
+                                                                           : ", ",
+                                         setting->choices[i]);
             return MOCHI_ERR_INVALID;
         }
-        n = level;
         break;
-    }
     case MOCHI_SETTING_DATE: {
         struct tm tm = {0};
         const char *end = strptime(value, "%Y-%m-%d", &tm);
@@ -265,7 +274,8 @@ static int set_value(struct mochi_config *config, size_t i, const char *text, co
             snprintf(err, errlen, "%s: %s (got '%.80s')", source, why, text);
         return MOCHI_ERR_INVALID;
     }
-    char *copy = strdup(text);
+    /* An ENUM keeps the table's spelling: "--log-level DEBUG" reads "debug". */
+    char *copy = strdup(s->type == MOCHI_SETTING_ENUM ? s->choices[n] : text);
     if (copy == NULL)
         return MOCHI_ERR_NOMEM;
     free(config->values[i].text);
@@ -503,12 +513,9 @@ struct mochi_config *mochi_config_load_or_exit(const struct mochi_program_spec *
         fprintf(stderr, "%s: %s\n", spec->name, err);
         exit(2);
     }
-    const char *level_text = NULL;
-    for (size_t i = 0; i < config->nsettings; i++)
-        if (config->settings[i]->type == MOCHI_SETTING_LOGLEVEL)
-            level_text = config->values[i].text;
     enum mochi_log_level level;
-    if (level_text != NULL && mochi_log_parse_level(level_text, &level) == 0)
+    if (mochi_config_has(config, &mochi_setting_log_level) &&
+        mochi_log_parse_level(mochi_config_str(config, &mochi_setting_log_level), &level) == 0)
         mochi_log_set_level(level);
     return config;
 }
@@ -588,6 +595,12 @@ bool mochi_config_flag(const struct mochi_config *config, const struct mochi_set
     return lookup(config, setting, TYPE(MOCHI_SETTING_FLAG), __func__)->number != 0;
 }
 
+int mochi_config_enum(const struct mochi_config *config, const struct mochi_setting *setting)
+{
+    const struct config_value *v = lookup(config, setting, TYPE(MOCHI_SETTING_ENUM), __func__);
+    return v->text != NULL ? (int)v->number : -1;
+}
+
 bool mochi_config_is_set(const struct mochi_config *config, const struct mochi_setting *setting)
 {
     return lookup(config, setting, ANY_TYPE, __func__)->user_set;
@@ -632,9 +645,11 @@ int mochi_config_apply_kafka(const struct mochi_config *config, rd_kafka_conf_t 
     return 0;
 }
 
-static const char *type_hint(enum mochi_setting_type type)
+/* What --help shows after the flag: a word for the type, or an ENUM's
+ * choices ("earliest|time"), in buf when it must be built. */
+static const char *value_hint(const struct mochi_setting *setting, char *buf, size_t size)
 {
-    switch (type) {
+    switch (setting->type) {
     case MOCHI_SETTING_STRING:
         return "TEXT";
     case MOCHI_SETTING_ADDRESS:
@@ -649,8 +664,14 @@ static const char *type_hint(enum mochi_setting_type type)
         return "URL";
     case MOCHI_SETTING_FLAG:
         return "";
-    case MOCHI_SETTING_LOGLEVEL:
-        return "LEVEL";
+    case MOCHI_SETTING_ENUM: {
+        size_t used = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; setting->choices[i] != NULL && used < size; i++)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i > 0 ? "|" : "",
+                                     setting->choices[i]);
+        return buf;
+    }
     case MOCHI_SETTING_DATE:
         return "YYYY-MM-DD";
     }
@@ -663,9 +684,9 @@ void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out)
             spec->name, spec->usage ? spec->usage : "[OPTIONS]", spec->summary);
     for (size_t i = 0; spec->settings[i] != NULL; i++) {
         const struct mochi_setting *s = spec->settings[i];
-        char flag[96];
+        char flag[160], hint[64];
         snprintf(flag, sizeof(flag), "--%s%s%s", s->name, s->type == MOCHI_SETTING_FLAG ? "" : " ",
-                 type_hint(s->type));
+                 value_hint(s, hint, sizeof(hint)));
         fprintf(out, "  %-34s %s", flag, s->help);
         if (s->env)
             fprintf(out, " [env %s]", s->env);

@@ -23,7 +23,7 @@ enum mochi_setting_type {
     MOCHI_SETTING_CIDRS,    /* comma-separated IPv4/IPv6 CIDRs or addresses; may be empty */
     MOCHI_SETTING_CONNINFO, /* libpq conninfo or URI; a secret */
     MOCHI_SETTING_FLAG,     /* a flag without argument; env takes true/false/1/0/yes/no */
-    MOCHI_SETTING_LOGLEVEL, /* debug, info, warn, error */
+    MOCHI_SETTING_ENUM,     /* one of the setting's choices (any case); read as its index */
     MOCHI_SETTING_DATE,     /* YYYY-MM-DD; stored as days since 1970-01-01 */
 };
 
@@ -35,6 +35,7 @@ struct mochi_setting {
     bool required;
     bool secret; /* never printed, not even in --print-config */
     long long min, max;
+    const char *const *choices; /* ENUM: the values, NULL-terminated, in index order */
     const char *help;
 };
 
@@ -89,7 +90,7 @@ void mochi_config_destroy(struct mochi_config *config);
  * program, and the lookup prints "<program>: bug: ..." naming the setting
  * to stderr and aborts, in every build. */
 
-/* Any type: the text as given (an ENUM's choice as the table spells it).
+/* Any type: the text as given (an ENUM's choice as its table spells it).
  * Owned by config; NULL when unset and without default. */
 const char *mochi_config_str(const struct mochi_config *config,
                              const struct mochi_setting *setting);
@@ -99,6 +100,9 @@ long long mochi_config_int(const struct mochi_config *config, const struct mochi
 long long mochi_config_ms(const struct mochi_config *config, const struct mochi_setting *setting);
 /* FLAG settings. */
 bool mochi_config_flag(const struct mochi_config *config, const struct mochi_setting *setting);
+/* ENUM settings: the index of the value in setting->choices; -1 when unset
+ * and without default. */
+int mochi_config_enum(const struct mochi_config *config, const struct mochi_setting *setting);
 /* Any type: true when the value came from the environment or a flag, not
  * the default. */
 bool mochi_config_is_set(const struct mochi_config *config, const struct mochi_setting *setting);

@@ -35,6 +35,16 @@ static const struct mochi_setting setting_json = {
 static const struct mochi_setting setting_day = {
     .name = "from", .type = MOCHI_SETTING_DATE, .help = "first day"};
 
+static const char *const colours[] = {"red", "green", "blue", NULL};
+static const struct mochi_setting setting_colour = {.name = "colour",
+                                                    .env = "MOCHI_TEST_COLOUR",
+                                                    .type = MOCHI_SETTING_ENUM,
+                                                    .default_value = "green",
+                                                    .choices = colours,
+                                                    .help = "a colour"};
+static const struct mochi_setting setting_shape = {
+    .name = "shape", .type = MOCHI_SETTING_ENUM, .choices = colours + 1, .help = "no default"};
+
 static const struct mochi_setting *const settings[] = {&mochi_setting_brokers,
                                                        &mochi_setting_database_url,
                                                        &mochi_setting_listen,
@@ -43,6 +53,9 @@ static const struct mochi_setting *const settings[] = {&mochi_setting_brokers,
                                                        &setting_wait,
                                                        &setting_json,
                                                        &setting_day,
+                                                       &setting_colour,
+                                                       &setting_shape,
+                                                       &mochi_setting_log_level,
                                                        NULL};
 
 static const struct mochi_program_spec spec = {
@@ -128,7 +141,8 @@ static int setup(void **state)
 {
     (void)state;
     const char *vars[] = {"MOCHI_KAFKA_BROKERS",   "MOCHI_DATABASE_URL", "MOCHI_LISTEN",
-                          "MOCHI_TRUSTED_PROXIES", "MOCHI_TEST_BATCH",   "MOCHI_TEST_WAIT"};
+                          "MOCHI_TRUSTED_PROXIES", "MOCHI_TEST_BATCH",   "MOCHI_TEST_WAIT",
+                          "MOCHI_TEST_COLOUR",     "MOCHI_LOG_LEVEL"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
     setenv("MOCHI_DATABASE_URL", "postgresql://mochi:hunter2@db.internal/mochi", 1);
@@ -309,6 +323,85 @@ static void lookup_outside_the_table_aborts(void **state)
     mochi_config_destroy(c);
 }
 
+/* An ENUM reads as the index of its choice, whatever the case it was
+ * given in, and its text is the table's spelling. */
+static void enum_reads_the_index_of_its_choice(void **state)
+{
+    (void)state;
+    struct mochi_config *c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, err, sizeof(err), NULL), MOCHI_CONFIG_RUN);
+    assert_int_equal(mochi_config_enum(c, &setting_colour), 1);
+    assert_string_equal(mochi_config_str(c, &setting_colour), "green");
+    assert_false(mochi_config_is_set(c, &setting_colour));
+    assert_int_equal(mochi_config_enum(c, &setting_shape), -1); /* no value, no default */
+    assert_int_equal(mochi_config_enum(c, &mochi_setting_log_level), 1);
+    mochi_config_destroy(c);
+
+    setenv("MOCHI_TEST_COLOUR", "blue", 1);
+    assert_int_equal(parse(&c, err, sizeof(err), "--shape", "Blue", NULL), MOCHI_CONFIG_RUN);
+    assert_int_equal(mochi_config_enum(c, &setting_colour), 2);
+    assert_true(mochi_config_is_set(c, &setting_colour));
+    assert_int_equal(mochi_config_enum(c, &setting_shape), 1); /* its choices are colours + 1 */
+    assert_string_equal(mochi_config_str(c, &setting_shape), "blue");
+    mochi_config_destroy(c);
+
+    assert_int_equal(parse(&c, err, sizeof(err), "--colour", "RED", "--log-level", "ERROR", NULL),
+                     MOCHI_CONFIG_RUN);
+    assert_int_equal(mochi_config_enum(c, &setting_colour), 0);
+    assert_string_equal(mochi_config_str(c, &setting_colour), "red");
+    assert_int_equal(mochi_config_enum(c, &mochi_setting_log_level), 3);
+    assert_string_equal(mochi_config_str(c, &mochi_setting_log_level), "error");
+    mochi_config_destroy(c);
+    unsetenv("MOCHI_TEST_COLOUR");
+}
+
+/* A value outside the choices is refused with every choice named. */
+static void enum_error_names_the_choices(void **state)
+{
+    (void)state;
+    struct mochi_config *c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, err, sizeof(err), "--colour", "purple", NULL), MOCHI_ERR_INVALID);
+    assert_null(c);
+    assert_string_equal(err, "--colour: expected red, green or blue (got 'purple')");
+    assert_int_equal(parse(&c, err, sizeof(err), "--shape", "red", NULL), MOCHI_ERR_INVALID);
+    assert_string_equal(err, "--shape: expected green or blue (got 'red')");
+    /* a prefix is not a choice */
+    assert_int_equal(parse(&c, err, sizeof(err), "--colour", "gre", NULL), MOCHI_ERR_INVALID);
+    assert_int_equal(parse(&c, err, sizeof(err), "--colour", "", NULL), MOCHI_ERR_INVALID);
+    setenv("MOCHI_LOG_LEVEL", "verbose", 1);
+    assert_int_equal(parse(&c, err, sizeof(err), NULL), MOCHI_ERR_INVALID);
+    assert_string_equal(err,
+                        "MOCHI_LOG_LEVEL: expected debug, info, warn or error (got 'verbose')");
+    unsetenv("MOCHI_LOG_LEVEL");
+
+    /* validation alone, as settings read at runtime use it */
+    long long n = -1;
+    assert_int_equal(mochi_setting_validate(&setting_colour, "Blue", &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 2);
+    char small[16];
+    assert_int_equal(mochi_setting_validate(&setting_colour, "x", &n, small, sizeof(small)),
+                     MOCHI_ERR_INVALID);
+    assert_string_equal(small, "expected red, g"); /* cut, still terminated */
+}
+
+/* --help shows an ENUM's choices where other settings show their type. */
+static void help_lists_the_choices(void **state)
+{
+    (void)state;
+    char text[8192] = "";
+    FILE *f = fmemopen(text, sizeof(text) - 1, "w");
+    assert_non_null(f);
+    mochi_config_print_help(&spec, f);
+    fclose(f);
+    assert_non_null(strstr(text, "\n  --colour red|green|blue "));
+    assert_non_null(strstr(text, "a colour [env MOCHI_TEST_COLOUR] (default green)\n"));
+    assert_non_null(strstr(text, "\n  --shape green|blue "));
+    assert_non_null(strstr(text, "\n  --log-level debug|info|warn|error "));
+    assert_non_null(strstr(text, "\n  --batch-size N "));
+}
+
 static void durations(void **state)
 {
     (void)state;
@@ -335,6 +428,9 @@ int main(void)
         cmocka_unit_test_setup(missing_required_and_secret_not_echoed, setup),
         cmocka_unit_test_setup(kafka_properties_pass_through, setup),
         cmocka_unit_test_setup(lookup_outside_the_table_aborts, setup),
+        cmocka_unit_test_setup(enum_reads_the_index_of_its_choice, setup),
+        cmocka_unit_test_setup(enum_error_names_the_choices, setup),
+        cmocka_unit_test(help_lists_the_choices),
         cmocka_unit_test(durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

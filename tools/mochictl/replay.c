@@ -20,10 +20,14 @@ static const struct mochi_setting setting_group = {.name = "group",
                                                    .type = MOCHI_SETTING_STRING,
                                                    .default_value = "mochi-rollup",
                                                    .help = "the rollup's consumer group"};
+/* --rewind's choices, in the order of their index. */
+enum rewind { REWIND_EARLIEST, REWIND_TIME };
+static const char *const rewind_choices[] = {"earliest", "time", NULL};
 static const struct mochi_setting setting_rewind = {
     .name = "rewind",
-    .type = MOCHI_SETTING_STRING,
+    .type = MOCHI_SETTING_ENUM,
     .default_value = "earliest",
+    .choices = rewind_choices,
     .help = "where the group restarts: 'earliest' (the log start: exact whatever the events' "
             "delays) or 'time' (the first offset at --from minus --margin, faster on a long "
             "topic; needs a broker that looks offsets up by time, which the dev broker does not)"};
@@ -167,16 +171,11 @@ int mochictl_replay(int argc, char **argv)
     long long from_day = mochi_config_int(config, &setting_from);
     long long to_day = mochi_config_str(config, &setting_to) ? mochi_config_int(config, &setting_to)
                                                              : mochi_day_today();
-    const char *rewind = mochi_config_str(config, &setting_rewind);
+    bool by_time = mochi_config_enum(config, &setting_rewind) == REWIND_TIME;
     const char *from = mochi_config_str(config, &setting_from);
     mochi_day_format(to_day, to);
     if (to_day < from_day) {
         fprintf(stderr, "mochictl replay: --to (%s) is before --from (%s)\n", to, from);
-        goto out;
-    }
-    if (strcmp(rewind, "time") != 0 && strcmp(rewind, "earliest") != 0) {
-        fprintf(stderr, "mochictl replay: --rewind: expected time or earliest (got '%s')\n",
-                rewind);
         goto out;
     }
     code = 1;
@@ -226,8 +225,8 @@ int mochictl_replay(int argc, char **argv)
                                &n) != 0)
         goto out;
     long long ts_ms = from_day * 86400000LL - mochi_config_ms(config, &setting_margin);
-    rewind_offsets(rk, mochi_config_str(config, &mochi_setting_topic), offs, n,
-                   strcmp(rewind, "time") == 0, ts_ms, &list);
+    rewind_offsets(rk, mochi_config_str(config, &mochi_setting_topic), offs, n, by_time, ts_ms,
+                   &list);
     rd_kafka_resp_err_t e =
         commit_for_group(rk, mochi_config_str(config, &mochi_setting_topic), list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
