@@ -34,6 +34,7 @@ static int set_value(struct mochi_config *config, size_t i, const char *text, co
 static int add_kafka_property(struct mochi_config *config, const char *arg, char *err,
                               size_t errlen);
 static const char *value_hint(const struct mochi_setting *setting, char *buf, size_t size);
+static void print_setting_help(const struct mochi_setting *s, FILE *out);
 static int check_exact_flags(const struct mochi_config *config, int argc, char **argv, char *err,
                              size_t errlen);
 
@@ -357,15 +358,29 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     if (config == NULL)
         goto out;
     config->spec = spec;
-    while (spec->settings[config->nsettings] != NULL)
-        config->nsettings++;
+    const struct mochi_setting *const *tables[] = {spec->settings, spec->library_settings};
+    for (size_t t = 0; t < 2; t++)
+        for (size_t i = 0; tables[t] != NULL && tables[t][i] != NULL; i++)
+            config->nsettings++;
     config->settings = calloc(config->nsettings + 1, sizeof(*config->settings));
     config->values = calloc(config->nsettings + 1, sizeof(*config->values));
     longopts = calloc(config->nsettings + 3, sizeof(*longopts));
     if (config->settings == NULL || config->values == NULL || longopts == NULL)
         goto out;
+    size_t n = 0;
+    for (size_t t = 0; t < 2; t++)
+        for (size_t i = 0; tables[t] != NULL && tables[t][i] != NULL; i++)
+            config->settings[n++] = tables[t][i];
+    /* getopt would take the first of two settings of one name and never
+     * set the second. */
     for (size_t i = 0; i < config->nsettings; i++)
-        config->settings[i] = spec->settings[i];
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(config->settings[i]->name, config->settings[k]->name) == 0) {
+                snprintf(err, errlen, "bug: two settings are named --%s",
+                         config->settings[i]->name);
+                rc = MOCHI_ERR_INVALID;
+                goto out;
+            }
 
     /* Defaults, then the environment, then flags. */
     for (size_t i = 0; i < config->nsettings; i++) {
@@ -678,23 +693,30 @@ static const char *value_hint(const struct mochi_setting *setting, char *buf, si
     return "VALUE";
 }
 
+/* One line of --help. */
+static void print_setting_help(const struct mochi_setting *s, FILE *out)
+{
+    char flag[160], hint[64];
+    snprintf(flag, sizeof(flag), "--%s%s%s", s->name, s->type == MOCHI_SETTING_FLAG ? "" : " ",
+             value_hint(s, hint, sizeof(hint)));
+    fprintf(out, "  %-34s %s", flag, s->help);
+    if (s->env)
+        fprintf(out, " [env %s]", s->env);
+    if (s->required)
+        fprintf(out, " (required)");
+    else if (s->default_value && s->default_value[0])
+        fprintf(out, " (default %s)", s->default_value);
+    fputc('\n', out);
+}
+
 void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out)
 {
     fprintf(out, "Usage: %s %s\n\n%s\n\nOptions (flag, environment variable, default):\n",
             spec->name, spec->usage ? spec->usage : "[OPTIONS]", spec->summary);
-    for (size_t i = 0; spec->settings[i] != NULL; i++) {
-        const struct mochi_setting *s = spec->settings[i];
-        char flag[160], hint[64];
-        snprintf(flag, sizeof(flag), "--%s%s%s", s->name, s->type == MOCHI_SETTING_FLAG ? "" : " ",
-                 value_hint(s, hint, sizeof(hint)));
-        fprintf(out, "  %-34s %s", flag, s->help);
-        if (s->env)
-            fprintf(out, " [env %s]", s->env);
-        if (s->required)
-            fprintf(out, " (required)");
-        else if (s->default_value && s->default_value[0])
-            fprintf(out, " (default %s)", s->default_value);
-        fputc('\n', out);
+    const struct mochi_setting *const *tables[] = {spec->settings, spec->library_settings};
+    for (size_t t = 0; t < 2; t++) {
+        for (size_t i = 0; tables[t] != NULL && tables[t][i] != NULL; i++)
+            print_setting_help(tables[t][i], out);
     }
     if (spec->kafka_properties)
         fprintf(out, "  %-34s %s\n", "-X KEY=VALUE",

@@ -52,8 +52,11 @@ struct mochi_program_spec {
     const char *usage;                           /* one line after the name: "[OPTIONS]" */
     const char *summary;                         /* one paragraph for --help */
     const struct mochi_setting *const *settings; /* NULL-terminated */
-    bool kafka_properties;                       /* accepts -X key=value */
-    int max_positional;                          /* positional arguments allowed after the flags */
+    /* NULL-terminated, or NULL: the settings of a library the program uses
+     * (the stream runtime's), taken as the program's own, after them. */
+    const struct mochi_setting *const *library_settings;
+    bool kafka_properties; /* accepts -X key=value */
+    int max_positional;    /* positional arguments allowed after the flags */
 };
 
 struct mochi_kafka_property {
@@ -68,7 +71,8 @@ enum mochi_config_result {
     MOCHI_CONFIG_EXIT = 1, /* --help or --print-config was printed: exit 0 */
 };
 
-/* Parses argv (argv[0] is skipped) and the environment against spec.
+/* Parses argv (argv[0] is skipped) and the environment against spec (its
+ * settings, then its library_settings; a name in both is an error).
  * Returns MOCHI_CONFIG_RUN and a new config in *out (owned by the caller,
  * freed with mochi_config_destroy), MOCHI_CONFIG_EXIT when help was
  * printed to stdout, or MOCHI_ERR_INVALID with one line naming the setting

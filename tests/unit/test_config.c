@@ -61,20 +61,6 @@ static const struct mochi_setting *const settings[] = {&mochi_setting_brokers,
 static const struct mochi_program_spec spec = {
     .name = "test", .summary = "test program", .settings = settings, .kafka_properties = true};
 
-static int parse(struct mochi_config **config, char *err, size_t errlen, ...)
-{
-    char *argv[32] = {"test"};
-    int argc = 1;
-    va_list ap;
-    va_start(ap, errlen);
-    for (char *a = va_arg(ap, char *); a != NULL && argc < 31; a = va_arg(ap, char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    *config = NULL;
-    return mochi_config_parse(&spec, argc, argv, config, err, errlen);
-}
-
 /* A setting of no table, and a twin of setting_batch at another address. */
 static const struct mochi_setting setting_absent = {
     .name = "absent", .type = MOCHI_SETTING_INT, .min = 0, .max = 1, .help = "absent"};
@@ -84,6 +70,59 @@ static const struct mochi_setting setting_batch_twin = {.name = "batch-size",
                                                         .min = 1,
                                                         .max = 10000,
                                                         .help = "batch size"};
+
+/* A program whose library (as the stream runtime) brings its own table. */
+static const struct mochi_setting setting_lib_workers = {.name = "workers",
+                                                         .env = "MOCHI_TEST_WORKERS",
+                                                         .type = MOCHI_SETTING_INT,
+                                                         .default_value = "4",
+                                                         .min = 1,
+                                                         .max = 64,
+                                                         .help = "library workers"};
+static const struct mochi_setting setting_lib_fast = {
+    .name = "fast", .type = MOCHI_SETTING_FLAG, .default_value = "false", .help = "library flag"};
+static const struct mochi_setting *const lib_settings[] = {&setting_lib_workers, &setting_lib_fast,
+                                                           NULL};
+static const struct mochi_setting *const own_settings[] = {&setting_batch, &mochi_setting_topic,
+                                                           NULL};
+static const struct mochi_program_spec lib_spec = {.name = "libtest",
+                                                   .summary = "a program with a library",
+                                                   .settings = own_settings,
+                                                   .library_settings = lib_settings};
+/* The library's table naming a setting the program has too. */
+static const struct mochi_setting *const clashing_settings[] = {&setting_batch_twin, NULL};
+static const struct mochi_program_spec clash_spec = {.name = "clash",
+                                                     .summary = "two --batch-size",
+                                                     .settings = own_settings,
+                                                     .library_settings = clashing_settings};
+
+/* Parses "test" followed by args (NULL-terminated) against with. */
+static int parse_spec(const struct mochi_program_spec *with, struct mochi_config **config,
+                      char *err, size_t errlen, char **args)
+{
+    char *argv[32] = {"test"};
+    int argc = 1;
+    while (args[argc - 1] != NULL && argc < 31) {
+        argv[argc] = args[argc - 1];
+        argc++;
+    }
+    argv[argc] = NULL;
+    *config = NULL;
+    return mochi_config_parse(with, argc, argv, config, err, errlen);
+}
+
+/* parse_spec against spec, the arguments given one by one. */
+static int parse(struct mochi_config **config, char *err, size_t errlen, ...)
+{
+    char *args[31] = {NULL};
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, errlen);
+    for (char *a = va_arg(ap, char *); a != NULL && n < 30; a = va_arg(ap, char *))
+        args[n++] = a;
+    va_end(ap);
+    return parse_spec(&spec, config, err, errlen, args);
+}
 
 /* Runs lookup(config) in a child process with its stderr into out.
  * Returns the child's wait status. */
@@ -140,9 +179,10 @@ static void lookup_present(const struct mochi_config *c)
 static int setup(void **state)
 {
     (void)state;
-    const char *vars[] = {"MOCHI_KAFKA_BROKERS",   "MOCHI_DATABASE_URL", "MOCHI_LISTEN",
-                          "MOCHI_TRUSTED_PROXIES", "MOCHI_TEST_BATCH",   "MOCHI_TEST_WAIT",
-                          "MOCHI_TEST_COLOUR",     "MOCHI_LOG_LEVEL"};
+    const char *vars[] = {
+        "MOCHI_KAFKA_BROKERS", "MOCHI_DATABASE_URL", "MOCHI_LISTEN",      "MOCHI_TRUSTED_PROXIES",
+        "MOCHI_TEST_BATCH",    "MOCHI_TEST_WAIT",    "MOCHI_TEST_COLOUR", "MOCHI_LOG_LEVEL",
+        "MOCHI_TEST_WORKERS",  "MOCHI_TOPIC"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
     setenv("MOCHI_DATABASE_URL", "postgresql://mochi:hunter2@db.internal/mochi", 1);
@@ -402,6 +442,88 @@ static void help_lists_the_choices(void **state)
     assert_non_null(strstr(text, "\n  --batch-size N "));
 }
 
+/* Runs the parse of args against with, with stdout into out. */
+static int parse_capturing_stdout(const struct mochi_program_spec *with, char **args, char *out,
+                                  size_t outlen)
+{
+    char path[] = "/tmp/test_config.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+    struct mochi_config *c = NULL;
+    char err[256] = "";
+    int rc = parse_spec(with, &c, err, sizeof(err), args);
+    fflush(stdout);
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
+    mochi_config_destroy(c);
+    ssize_t n = pread(fd, out, outlen - 1, 0);
+    assert_true(n >= 0);
+    out[n] = '\0';
+    close(fd);
+    return rc;
+}
+
+/* A library's table is parsed, looked up, listed by --help and
+ * --print-config as part of the program's, after the program's own. */
+static void library_settings_are_the_programs(void **state)
+{
+    (void)state;
+    struct mochi_config *c;
+    char err[256] = "";
+    setenv("MOCHI_TEST_WORKERS", "8", 1);
+    assert_int_equal(parse_spec(&lib_spec, &c, err, sizeof(err),
+                                (char *[]){"--fast", "--batch-size", "7", NULL}),
+                     MOCHI_CONFIG_RUN);
+    assert_int_equal(mochi_config_int(c, &setting_lib_workers), 8);
+    assert_true(mochi_config_is_set(c, &setting_lib_workers));
+    assert_true(mochi_config_flag(c, &setting_lib_fast));
+    assert_int_equal(mochi_config_int(c, &setting_batch), 7);
+    assert_string_equal(mochi_config_str(c, &mochi_setting_topic), "mochi.pageviews");
+    assert_true(mochi_config_has(c, &setting_lib_workers));
+    assert_false(mochi_config_has(c, &setting_json));
+    mochi_config_destroy(c);
+    unsetenv("MOCHI_TEST_WORKERS");
+
+    /* validated as the program's own, and only whole names */
+    assert_int_equal(
+        parse_spec(&lib_spec, &c, err, sizeof(err), (char *[]){"--workers", "65", NULL}),
+        MOCHI_ERR_INVALID);
+    assert_string_equal(err, "--workers: must be between 1 and 64 (got '65')");
+    assert_int_equal(parse_spec(&lib_spec, &c, err, sizeof(err), (char *[]){"--work", "3", NULL}),
+                     MOCHI_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown option '--work'"));
+
+    char out[4096];
+    assert_int_equal(
+        parse_capturing_stdout(&lib_spec, (char *[]){"--help", NULL}, out, sizeof(out)),
+        MOCHI_CONFIG_EXIT);
+    const char *batch = strstr(out, "\n  --batch-size N ");
+    const char *topic = strstr(out, "\n  --topic TEXT ");
+    const char *workers = strstr(out, "\n  --workers N ");
+    const char *fast = strstr(out, "\n  --fast ");
+    const char *print = strstr(out, "\n  --print-config ");
+    assert_non_null(batch);
+    assert_non_null(workers);
+    assert_true(batch < topic && topic < workers && workers < fast && fast < print);
+
+    assert_int_equal(
+        parse_capturing_stdout(&lib_spec, (char *[]){"--print-config", NULL}, out, sizeof(out)),
+        MOCHI_CONFIG_EXIT);
+    assert_string_equal(out, "MOCHI_TEST_BATCH=500\nMOCHI_TOPIC=mochi.pageviews\n"
+                             "MOCHI_TEST_WORKERS=4\nfast=false\n");
+
+    /* a name in both tables would leave one of them unreachable */
+    assert_int_equal(parse_spec(&clash_spec, &c, err, sizeof(err), (char *[]){NULL}),
+                     MOCHI_ERR_INVALID);
+    assert_null(c);
+    assert_string_equal(err, "bug: two settings are named --batch-size");
+}
+
 static void durations(void **state)
 {
     (void)state;
@@ -431,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup(enum_reads_the_index_of_its_choice, setup),
         cmocka_unit_test_setup(enum_error_names_the_choices, setup),
         cmocka_unit_test(help_lists_the_choices),
+        cmocka_unit_test_setup(library_settings_are_the_programs, setup),
         cmocka_unit_test(durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
