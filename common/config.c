@@ -646,20 +646,6 @@ const struct mochi_kafka_property *mochi_config_kafka(const struct mochi_config 
     return i < config->nkafka ? &config->kafka[i] : NULL;
 }
 
-int mochi_config_apply_kafka(const struct mochi_config *config, rd_kafka_conf_t *conf, char *err,
-                             size_t errlen)
-{
-    for (size_t i = 0; i < config->nkafka; i++) {
-        char why[256] = "";
-        if (rd_kafka_conf_set(conf, config->kafka[i].key, config->kafka[i].value, why,
-                              sizeof(why)) != RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "-X %s: %s", config->kafka[i].key, why);
-            return MOCHI_ERR_INVALID;
-        }
-    }
-    return 0;
-}
-
 /* What --help shows after the flag: a word for the type, or an ENUM's
  * choices ("earliest|time"), in buf when it must be built. */
 static const char *value_hint(const struct mochi_setting *setting, char *buf, size_t size)

@@ -5,8 +5,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "common/error.h"
 
 /* One table of settings drives environment variables, long flags,
@@ -118,14 +116,10 @@ bool mochi_config_has(const struct mochi_config *config, const struct mochi_sett
 int mochi_config_positional_count(const struct mochi_config *config);
 const char *mochi_config_positional(const struct mochi_config *config, int i);
 
-/* -X key=value pairs, in order. */
+/* -X key=value pairs, in order (mochi_kafka_apply_properties gives them to
+ * librdkafka: config knows nothing of it). */
 size_t mochi_config_kafka_count(const struct mochi_config *config);
 const struct mochi_kafka_property *mochi_config_kafka(const struct mochi_config *config, size_t i);
-
-/* Applies every -X pair to conf. Returns 0, or MOCHI_ERR_INVALID with
- * librdkafka's reason in err. */
-int mochi_config_apply_kafka(const struct mochi_config *config, rd_kafka_conf_t *conf, char *err,
-                             size_t errlen) __attribute__((warn_unused_result));
 
 /* Prints the usage text generated from the table. */
 void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out);

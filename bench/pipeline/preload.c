@@ -34,6 +34,7 @@
 #include "common/db.h"
 #include "common/event.h"
 #include "common/hash.h"
+#include "common/kafka.h"
 #include "common/log.h"
 #include "common/uuid.h"
 
@@ -337,7 +338,7 @@ static rd_kafka_t *make_producer(const struct mochi_config *config, struct deliv
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
         if (rd_kafka_conf_set(conf, props[i][0], props[i][1], why, sizeof(why)) != RD_KAFKA_CONF_OK)
             goto fail;
-    if (mochi_config_apply_kafka(config, conf, why, sizeof(why)) != 0)
+    if (mochi_kafka_apply_properties(config, conf, why, sizeof(why)) != 0)
         goto fail;
     rd_kafka_conf_set_opaque(conf, d);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
