@@ -1,5 +1,6 @@
 #include "common/config.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/netaddr.h"
 
 #include <ctype.h>
@@ -47,7 +48,7 @@ const struct mochi_setting mochi_setting_brokers = {
 const struct mochi_setting mochi_setting_topic = {.name = "topic",
                                                   .env = "MOCHI_TOPIC",
                                                   .type = MOCHI_SETTING_STRING,
-                                                  .default_value = "mochi.pageviews",
+                                                  .default_value = MOCHI_TOPIC_DEFAULT,
                                                   .help = "page-view topic"};
 const struct mochi_setting mochi_setting_database_url = {.name = "database-url",
                                                          .env = "MOCHI_DATABASE_URL",

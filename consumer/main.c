@@ -5,6 +5,7 @@
 #include "common/hash.h"
 #include "consumer/ingest.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/stream.h"
 
 static const struct mochi_setting *const settings[] = {
@@ -16,11 +17,13 @@ static const struct mochi_setting *const settings[] = {
 
 static const struct mochi_program_spec spec = {
     .name = "mochi-consumer",
-    .summary = "Consumer-group member (group mochi-ingest) that reads page-view events from Kafka "
-               "and, one transaction per batch, records their dedupe keys and stores the new "
-               "ones in page_view_events. Offsets are committed after the transaction. "
-               "Undecodable messages go to <topic>.dlq. The database URL should use the "
-               "mochi_consumer role.",
+    .summary =
+        "Consumer-group member (group " MOCHI_GROUP_INGEST
+        ") that reads page-view events from Kafka "
+        "and, one transaction per batch, records their dedupe keys and stores the new "
+        "ones in page_view_events. Offsets are committed after the transaction. "
+        "Undecodable messages go to <topic>" MOCHI_DLQ_SUFFIX ". The database URL should use the "
+        "mochi_consumer role.",
     .settings = settings,
     .kafka_properties = true,
 };
@@ -39,7 +42,7 @@ int main(int argc, char **argv)
     const struct mochi_stream_ops ops = {
         .program = "mochi-consumer",
         .component = "consumer",
-        .default_group = "mochi-ingest",
+        .default_group = MOCHI_GROUP_INGEST,
         .write_dlq = true,
         .outcomes = ingest_outcomes,
         .arg = ingest,

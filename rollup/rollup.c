@@ -1,6 +1,7 @@
 #include "rollup/rollup.h"
 #include "common/copy.h"
 #include "common/db.h"
+#include "common/names.h"
 #include "common/error.h"
 #include "common/log.h"
 

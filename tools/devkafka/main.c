@@ -7,6 +7,7 @@
 #include "tools/devkafka/devkafka_control.h"
 #include "tools/devkafka/devkafka.h"
 #include "common/log.h"
+#include "common/names.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -32,8 +33,8 @@ static const struct mochi_setting setting_partitions = {.name = "partitions",
 static const struct mochi_setting setting_topics = {.name = "topics",
                                                     .env = "MOCHI_DEVKAFKA_TOPICS",
                                                     .type = MOCHI_SETTING_STRING,
-                                                    .default_value =
-                                                        "mochi.pageviews,mochi.pageviews.dlq",
+                                                    .default_value = MOCHI_TOPIC_DEFAULT
+                                                    "," MOCHI_TOPIC_DEFAULT MOCHI_DLQ_SUFFIX,
                                                     .help = "comma-separated topics to create"};
 static const struct mochi_setting setting_bootstrap_file = {
     .name = "bootstrap-file",

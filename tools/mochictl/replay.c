@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/db.h"
+#include "common/names.h"
 #include "tools/mochictl/kafka_admin.h"
 #include "tools/mochictl/mochictl.h"
 
@@ -18,7 +19,7 @@ static const struct mochi_setting setting_to = {
     .name = "to", .type = MOCHI_SETTING_DATE, .help = "last UTC day to rebuild (default: today)"};
 static const struct mochi_setting setting_group = {.name = "group",
                                                    .type = MOCHI_SETTING_STRING,
-                                                   .default_value = "mochi-rollup",
+                                                   .default_value = MOCHI_GROUP_ROLLUP,
                                                    .help = "the rollup's consumer group"};
 /* --rewind's choices, in the order of their index. */
 enum rewind { REWIND_EARLIEST, REWIND_TIME };

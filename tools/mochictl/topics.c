@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/kafka.h"
+#include "common/names.h"
 #include "tools/mochictl/mochictl.h"
 
 #define TIMEOUT_MS 30000
@@ -57,7 +58,8 @@ static const struct mochi_program_spec topics_spec = {
     .usage = "[--topic T] [--partitions N] [--replication-factor N] [--retention DURATION] "
              "[--min-insync-replicas N] [--json]",
     .summary =
-        "Creates the page-view topic and its dead-letter topic <topic>.dlq with the given "
+        "Creates the page-view topic and its dead-letter topic <topic>" MOCHI_DLQ_SUFFIX
+        " with the given "
         "partitions, replication factor, retention and min.insync.replicas, and prints one line "
         "per topic: created, ok (exists with these settings) or differs (one more line per "
         "difference, wanted vs has). An existing topic is never changed: adding partitions "
@@ -410,7 +412,7 @@ int mochictl_topics_ensure(int argc, char **argv)
     char err[512] = "";
     int code = 0;
 
-    if (strlen(topic) + sizeof(".dlq") > sizeof(st[0].name)) {
+    if (strlen(topic) + sizeof(MOCHI_DLQ_SUFFIX) > sizeof(st[0].name)) {
         fprintf(stderr, "mochictl: --topic is too long\n");
         code = 2;
         goto out;
@@ -461,7 +463,7 @@ int mochictl_topics_ensure(int argc, char **argv)
 
     memset(st, 0, sizeof(st));
     snprintf(st[0].name, sizeof(st[0].name), "%s", topic);
-    snprintf(st[1].name, sizeof(st[1].name), "%s.dlq", topic);
+    snprintf(st[1].name, sizeof(st[1].name), "%s" MOCHI_DLQ_SUFFIX, topic);
     for (int i = 0; i < 2; i++) {
         st[i].status = TOPIC_OK;
         if (read_metadata(rk, &st[i]) != 0)
