@@ -1,4 +1,5 @@
 #include "common/config.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/netaddr.h"
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 struct config_value {
     char *text;       /* owned; NULL when unset without default */
@@ -123,6 +123,18 @@ static bool valid_port_list(const char *text)
             return true;
         p += len + 1;
     }
+}
+
+/* "DDDD-DD-DD": a refused value of this shape names a day that does not
+ * exist (2026-02-30), anything else is not a date at all. */
+static bool date_shaped(const char *text)
+{
+    for (size_t i = 0; i < 10; i++) {
+        bool dash = i == 4 || i == 7;
+        if (dash ? text[i] != '-' : !isdigit((unsigned char)text[i]))
+            return false;
+    }
+    return text[10] == '\0';
 }
 
 static int parse_flag_text(const char *text, long long *out)
@@ -239,24 +251,13 @@ int mochi_setting_validate(const struct mochi_setting *setting, const char *valu
             return MOCHI_ERR_INVALID;
         }
         break;
-    case MOCHI_SETTING_DATE: {
-        struct tm tm = {0};
-        const char *end = strptime(value, "%Y-%m-%d", &tm);
-        if (end == NULL || *end != '\0' || strlen(value) != 10) {
-            snprintf(err, errlen, "expected a date YYYY-MM-DD");
+    case MOCHI_SETTING_DATE:
+        if (mochi_day_parse(value, &n) != 0) {
+            snprintf(err, errlen, "%s",
+                     date_shaped(value) ? "not a calendar date" : "expected a date YYYY-MM-DD");
             return MOCHI_ERR_INVALID;
         }
-        struct tm check = tm;
-        time_t t = timegm(&check);
-        struct tm back;
-        gmtime_r(&t, &back);
-        if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon) {
-            snprintf(err, errlen, "not a calendar date");
-            return MOCHI_ERR_INVALID;
-        }
-        n = (long long)(t / 86400);
         break;
-    }
     }
     if (number)
         *number = n;

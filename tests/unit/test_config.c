@@ -244,6 +244,9 @@ static void bad_values_name_the_setting(void **state)
         {"--trusted-proxies", "10.0.0.0/33", "--trusted-proxies: '10.0.0.0/33'"},
         {"--from", "2026-02-30", "--from: not a calendar date"},
         {"--from", "26-02-01", "--from: expected a date"},
+        {"--from", "2026-13-01", "--from: not a calendar date"},
+        {"--from", "2026-02-01x", "--from: expected a date"},
+        {"--from", "2026/02/01", "--from: expected a date"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         err[0] = '\0';
@@ -513,6 +516,27 @@ static void library_settings_are_the_programs(void **state)
     assert_string_equal(err, "bug: two settings are named --batch-size");
 }
 
+/* DATE values are days since 1970-01-01 (floor, before 1970 too). */
+static void dates_are_day_numbers(void **state)
+{
+    (void)state;
+    struct mochi_setting day = {.name = "day", .type = MOCHI_SETTING_DATE, .help = "a day"};
+    char err[128];
+    long long n = 0;
+    assert_int_equal(mochi_setting_validate(&day, "1970-01-01", &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(mochi_setting_validate(&day, "2024-02-29", &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 19782);
+    assert_int_equal(mochi_setting_validate(&day, "1969-12-31", &n, err, sizeof(err)), 0);
+    assert_int_equal(n, -1);
+    assert_int_equal(mochi_setting_validate(&day, "2023-02-29", &n, err, sizeof(err)),
+                     MOCHI_ERR_INVALID);
+    assert_string_equal(err, "not a calendar date");
+    assert_int_equal(mochi_setting_validate(&day, "2023-2-28", &n, err, sizeof(err)),
+                     MOCHI_ERR_INVALID);
+    assert_string_equal(err, "expected a date YYYY-MM-DD");
+}
+
 static void durations(void **state)
 {
     (void)state;
@@ -543,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup(enum_error_names_the_choices, setup),
         cmocka_unit_test(help_lists_the_choices),
         cmocka_unit_test_setup(library_settings_are_the_programs, setup),
+        cmocka_unit_test(dates_are_day_numbers),
         cmocka_unit_test(durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
