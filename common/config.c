@@ -38,6 +38,7 @@ static const char *value_hint(const struct mochi_setting *setting, char *buf, si
 static void print_setting_help(const struct mochi_setting *s, FILE *out);
 static int check_exact_flags(const struct mochi_config *config, int argc, char **argv, char *err,
                              size_t errlen);
+static int check_table(const struct mochi_config *config, char *err, size_t errlen);
 
 const struct mochi_setting mochi_setting_brokers = {
     .name = "brokers",
@@ -351,6 +352,27 @@ static int check_exact_flags(const struct mochi_config *config, int argc, char *
     return 0;
 }
 
+/* Mistakes in the tables themselves, which no command line could get
+ * past: reported as a bug at start rather than met later. */
+static int check_table(const struct mochi_config *config, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < config->nsettings; i++) {
+        const struct mochi_setting *s = config->settings[i];
+        /* getopt would take the first of two settings of one name and
+         * never set the second. */
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(s->name, config->settings[k]->name) == 0) {
+                snprintf(err, errlen, "bug: two settings are named --%s", s->name);
+                return MOCHI_ERR_INVALID;
+            }
+        if (s->type == MOCHI_SETTING_ENUM && (s->choices == NULL || s->choices[0] == NULL)) {
+            snprintf(err, errlen, "bug: --%s lists no choices", s->name);
+            return MOCHI_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
 int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **argv,
                        struct mochi_config **out, char *err, size_t errlen)
 {
@@ -373,16 +395,9 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     for (size_t t = 0; t < 2; t++)
         for (size_t i = 0; tables[t] != NULL && tables[t][i] != NULL; i++)
             config->settings[n++] = tables[t][i];
-    /* getopt would take the first of two settings of one name and never
-     * set the second. */
-    for (size_t i = 0; i < config->nsettings; i++)
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(config->settings[i]->name, config->settings[k]->name) == 0) {
-                snprintf(err, errlen, "bug: two settings are named --%s",
-                         config->settings[i]->name);
-                rc = MOCHI_ERR_INVALID;
-                goto out;
-            }
+    rc = check_table(config, err, errlen);
+    if (rc != 0)
+        goto out;
 
     /* Defaults, then the environment, then flags. */
     for (size_t i = 0; i < config->nsettings; i++) {
@@ -558,8 +573,9 @@ void mochi_config_destroy(struct mochi_config *config)
 
 /* A lookup the program's code got wrong: a setting not in its table, or
  * read as another type. Never returns. */
-static void lookup_bug(const struct mochi_config *config, const struct mochi_setting *setting,
-                       const char *function, const char *why)
+__attribute__((noreturn)) static void lookup_bug(const struct mochi_config *config,
+                                                 const struct mochi_setting *setting,
+                                                 const char *function, const char *why)
 {
     fprintf(stderr, "%s: bug: %s(--%s): %s\n", config->spec->name, function,
             setting != NULL && setting->name != NULL ? setting->name : "(null)", why);
@@ -615,7 +631,7 @@ bool mochi_config_flag(const struct mochi_config *config, const struct mochi_set
 int mochi_config_enum(const struct mochi_config *config, const struct mochi_setting *setting)
 {
     const struct config_value *v = lookup(config, setting, TYPE(MOCHI_SETTING_ENUM), __func__);
-    return v->text != NULL ? (int)v->number : -1;
+    return v->text != NULL && v->text[0] != '\0' ? (int)v->number : -1;
 }
 
 bool mochi_config_is_set(const struct mochi_config *config, const struct mochi_setting *setting)

@@ -408,6 +408,16 @@ static void enum_error_names_the_choices(void **state)
                         "MOCHI_LOG_LEVEL: expected debug, info, warn or error (got 'verbose')");
     unsetenv("MOCHI_LOG_LEVEL");
 
+    /* an ENUM without choices is the table's mistake, caught at start */
+    static const struct mochi_setting no_choices = {
+        .name = "mood", .type = MOCHI_SETTING_ENUM, .help = "no choices"};
+    static const struct mochi_setting *const no_choices_table[] = {&no_choices, NULL};
+    static const struct mochi_program_spec no_choices_spec = {
+        .name = "moody", .summary = "an empty enum", .settings = no_choices_table};
+    assert_int_equal(parse_spec(&no_choices_spec, &c, err, sizeof(err), (char *[]){NULL}),
+                     MOCHI_ERR_INVALID);
+    assert_string_equal(err, "bug: --mood lists no choices");
+
     /* validation alone, as settings read at runtime use it */
     long long n = -1;
     assert_int_equal(mochi_setting_validate(&setting_colour, "Blue", &n, err, sizeof(err)), 0);
