@@ -6,7 +6,7 @@ pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 function(mochi_cmocka_test name source)
   cmake_parse_arguments(T "" "TIMEOUT" "LABELS;FIXTURES;EXTRA_SOURCES" ${ARGN})
   add_executable(${name} ${source} ${T_EXTRA_SOURCES})
-  target_link_libraries(${name} PRIVATE ${MOCHI_PROGRAM_LIBS} mochi_common PkgConfig::CMOCKA)
+  target_link_libraries(${name} PRIVATE ${MOCHI_PROGRAM_LIBS} mochi_stream mochi_common PkgConfig::CMOCKA)
   add_test(NAME ${name} COMMAND ${name})
   set(env
     "MOCHI_SOURCE_DIR=${CMAKE_SOURCE_DIR}"

@@ -3,7 +3,6 @@
 #include "common/kafka.h"
 #include "common/log.h"
 
-#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +11,10 @@
 struct collector_producer {
     rd_kafka_t *rk;
     rd_kafka_topic_t *topic;
-    atomic_bool fatal;
-    atomic_int brokers_up; /* from the last statistics; -1 before the first */
-    atomic_bool all_down;  /* ALL_BROKERS_DOWN seen and no delivery since */
-    atomic_bool closing;   /* purging at shutdown: count failures, log them once */
+    /* fatal errors, brokers up, and ALL_BROKERS_DOWN seen with no broker
+     * up or delivery since; rd_kafka's opaque */
+    struct mochi_kafka_watch watch;
+    atomic_bool closing; /* purging at shutdown: count failures, log them once */
 
     struct mochi_metric *delivered;
     struct mochi_metric *failed;
@@ -23,17 +22,15 @@ struct collector_producer {
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
-static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 static void on_scrape(struct mochi_metrics *reg, void *arg);
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     (void)rk;
-    struct collector_producer *p = opaque;
+    struct collector_producer *p = ((struct mochi_kafka_watch *)opaque)->arg;
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         mochi_metric_inc(p->delivered);
-        atomic_store(&p->all_down, false);
+        atomic_store(&p->watch.all_down, false);
         return;
     }
     mochi_metric_inc(p->failed);
@@ -41,52 +38,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
         return;
     mochi_log(MOCHI_LOG_ERROR, "collector", "msg=\"event not delivered\" error=\"%s\"",
               rd_kafka_err2str(msg->err));
-}
-
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    struct collector_producer *p = opaque;
-    char quoted[512];
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char why[512];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
-        atomic_store(&p->fatal, true);
-        mochi_log(MOCHI_LOG_ERROR, "collector", "msg=\"fatal Kafka error\" error=%s reason=%s",
-                  rd_kafka_err2name(orig), mochi_log_quote(quoted, sizeof(quoted), why));
-        return;
-    }
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-        atomic_store(&p->all_down, true);
-    mochi_log(MOCHI_LOG_WARN, "collector", "msg=\"Kafka error\" error=%s reason=%s",
-              rd_kafka_err2name((rd_kafka_resp_err_t)err),
-              mochi_log_quote(quoted, sizeof(quoted), reason));
-}
-
-/* Counts the brokers librdkafka sees as UP (learned brokers only, not the
- * bootstrap entries). Returning 0 lets librdkafka free json. */
-static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
-{
-    (void)rk;
-    struct collector_producer *p = opaque;
-    json_t *root = json_loadb(json, len, 0, NULL);
-    json_t *brokers = root ? json_object_get(root, "brokers") : NULL;
-    if (json_is_object(brokers)) {
-        int up = 0;
-        const char *name;
-        json_t *b;
-        json_object_foreach(brokers, name, b)
-        {
-            const char *state = json_string_value(json_object_get(b, "state"));
-            json_int_t id = json_integer_value(json_object_get(b, "nodeid"));
-            if (state && strcmp(state, "UP") == 0 && id >= 0)
-                up++;
-        }
-        atomic_store(&p->brokers_up, up);
-        if (up > 0)
-            atomic_store(&p->all_down, false);
-    }
-    json_decref(root);
-    return 0;
 }
 
 static void on_scrape(struct mochi_metrics *reg, void *arg)
@@ -104,9 +55,6 @@ int collector_producer_new(const struct mochi_config *config, struct mochi_metri
     int rc = MOCHI_ERR_NOMEM;
     if (p == NULL)
         goto fail;
-    atomic_init(&p->fatal, false);
-    atomic_init(&p->brokers_up, -1);
-    atomic_init(&p->all_down, false);
     atomic_init(&p->closing, false);
     struct mochi_metric_family *f;
     f = mochi_metrics_counter(metrics, "mochi_collector_events_published_total",
@@ -146,10 +94,8 @@ int collector_producer_new(const struct mochi_config *config, struct mochi_metri
     rc = mochi_kafka_set(conf, "enable.idempotence", "true", err, errlen);
     if (rc != 0)
         goto fail;
-    rd_kafka_conf_set_opaque(conf, p);
+    mochi_kafka_watch(conf, &p->watch, "collector", NULL, p);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_error_cb(conf, on_error);
-    rd_kafka_conf_set_stats_cb(conf, on_stats);
 
     char why[512];
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
@@ -187,7 +133,7 @@ fail:
 int collector_producer_send(struct collector_producer *p, const char *key, size_t key_len,
                             const void *value, size_t len)
 {
-    if (atomic_load_explicit(&p->fatal, memory_order_relaxed))
+    if (atomic_load_explicit(&p->watch.fatal, memory_order_relaxed))
         return MOCHI_ERR_INTERNAL;
     if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)value, len,
                          key, key_len, NULL) == 0)
@@ -207,11 +153,11 @@ void collector_producer_poll(struct collector_producer *p, int timeout_ms)
 
 bool collector_producer_healthy(struct collector_producer *p)
 {
-    if (atomic_load(&p->fatal))
+    if (atomic_load(&p->watch.fatal))
         return false;
-    if (atomic_load(&p->all_down))
+    if (atomic_load(&p->watch.all_down))
         return false;
-    return atomic_load(&p->brokers_up) != 0;
+    return atomic_load(&p->watch.brokers_up) != 0;
 }
 
 int collector_producer_close(struct collector_producer *p, int timeout_ms)

@@ -4,7 +4,7 @@
 /* mochi-consumer's applier: one transaction per batch records the batch's
  * dedupe keys and inserts the raw events whose keys were new. */
 
-#include "common/stream.h"
+#include "stream/stream.h"
 
 /* Outcome labels, in the order of struct mochi_stream_counts. */
 enum ingest_outcome { INGEST_STORED, INGEST_DUPLICATE, INGEST_UNKNOWN_SITE };

@@ -6,13 +6,21 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "rollup/rollup.h"
-#include "common/stream.h"
+#include "stream/stream.h"
+
+/* This program's own default port. */
+static const struct mochi_setting setting_metrics_listen = {.name = "metrics-listen",
+                                                            .env = "MOCHI_METRICS_LISTEN",
+                                                            .type = MOCHI_SETTING_ADDRESS,
+                                                            .default_value = "127.0.0.1:9102",
+                                                            .help =
+                                                                "address of /metrics and /healthz"};
 
 static const struct mochi_setting *const settings[] = {
     &mochi_setting_brokers,      &mochi_setting_topic,
     &mochi_setting_database_url, &mochi_setting_group,
     &mochi_setting_batch_size,   &mochi_setting_batch_wait,
-    &mochi_setting_retention,    &mochi_setting_metrics_listen_rollup,
+    &mochi_setting_retention,    &setting_metrics_listen,
     &mochi_setting_log_level,    NULL};
 
 static const struct mochi_program_spec spec = {
@@ -42,6 +50,7 @@ int main(int argc, char **argv)
         .program = "mochi-rollup",
         .component = "rollup",
         .default_group = MOCHI_GROUP_ROLLUP,
+        .metrics_listen = &setting_metrics_listen,
         .write_dlq = false,
         .outcomes = rollup_outcomes,
         .arg = rollup,

@@ -7,7 +7,7 @@
  * views, daily_visitors for visitors), so applying a batch twice adds
  * nothing and the rollup never waits for the consumer. */
 
-#include "common/stream.h"
+#include "stream/stream.h"
 
 enum rollup_outcome { ROLLUP_COUNTED, ROLLUP_DUPLICATE, ROLLUP_UNKNOWN_SITE };
 extern const char *const rollup_outcomes[];

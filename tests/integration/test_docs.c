@@ -530,6 +530,7 @@ static void load_programs(void)
         free(help);
     }
     scan_getenv("common/*.c");
+    scan_getenv("stream/*.c");
     scan_getenv("collector/*.c");
     scan_getenv("consumer/*.c");
     scan_getenv("rollup/*.c");
@@ -2077,8 +2078,9 @@ static char *literal_at(const char *s)
  * each stream component), type and label names. */
 static size_t code_metrics(struct metric *out, size_t max)
 {
-    static const char *const patterns[] = {"collector/*.c", "consumer/*.c", "rollup/*.c",
-                                           "common/*.c",    "tools/*/*.c",  NULL};
+    static const char *const patterns[] = {
+        "collector/*.c", "consumer/*.c", "rollup/*.c", "common/*.c",
+        "stream/*.c",    "tools/*/*.c",  NULL};
     size_t n = 0;
     char srcdir[PATH_MAX];
     snprintf(srcdir, sizeof(srcdir), "%s", mochi_test_src(""));

@@ -1,4 +1,4 @@
-/* The stream runtime (common/stream.c) through mochi-consumer, against
+/* The stream runtime (stream/) through mochi-consumer, against
  * PostgreSQL and a dev Kafka broker: what happens to committed offsets and
  * to paused partitions around rebalances, refused commits and database
  * outages. The expected rows are computed from the produced events by

@@ -8,7 +8,7 @@
 #include "common/db.h"
 #include "tools/mochictl/mochictl.h"
 #include "common/salt.h"
-#include "common/stream.h"
+#include "stream/stream.h"
 
 #define DAY_MS (86400 * 1000LL)
 

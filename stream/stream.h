@@ -1,11 +1,10 @@
-#ifndef MOCHI_STREAM_H
-#define MOCHI_STREAM_H
+#ifndef MOCHI_STREAM_STREAM_H
+#define MOCHI_STREAM_STREAM_H
 
-/* The consumer loop shared by mochi-consumer and mochi-rollup: a Kafka
- * consumer-group member that reads page-view events in batches, decodes
- * them, and hands each batch to an applier that writes it to PostgreSQL in
- * one transaction; offsets are committed only after that transaction has
- * committed (at-least-once delivery; the applier makes a second apply
+/* The stream library's contract. The consumer loop shared by mochi-consumer and mochi-rollup: a
+ * Kafka consumer-group member that reads page-view events in batches, decodes them, and hands each
+ * batch to an applier that writes it to PostgreSQL in one transaction; offsets are committed only
+ * after that transaction has committed (at-least-once delivery; the applier makes a second apply
  * harmless). It also owns what both daemons need alike:
  *
  *  - cooperative-sticky rebalances: a revoked partition's batch is applied
@@ -20,7 +19,13 @@
  *    applier accepts them (replay);
  *  - day partitions are created before a batch that needs them;
  *  - /metrics with lag per partition, events by outcome, batch sizes and
- *    transaction latency; SIGTERM drains and leaves the group. */
+ *    transaction latency; SIGTERM drains and leaves the group.
+ *
+ * The library knows none of its clients: each program passes its names,
+ * group and outcome labels in mochi_stream_ops, and owns its defaults
+ * (such as the --metrics-listen port). Inside: loop.c (the poll loop and
+ * rebalances), batch.c (the double buffer and its applier thread),
+ * rewind.c (messages handed back), db.c, dlq.c and metrics.c. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,6 +57,9 @@ struct mochi_stream_ops {
     const char *program;   /* "mochi-consumer": application_name, client.id */
     const char *component; /* "consumer": log component and metric prefix mochi_<component>_ */
     const char *default_group;
+    /* The program's --metrics-listen setting, in its table: where /metrics
+     * and /healthz listen (its default port is the program's own). */
+    const struct mochi_setting *metrics_listen;
     bool write_dlq; /* this daemon copies undecodable messages to the DLQ */
     /* Outcome labels the applier counts into (counts.n[i] <-> outcomes[i]),
      * NULL-terminated, at most MOCHI_STREAM_MAX_OUTCOMES. The stream adds
@@ -88,13 +96,31 @@ extern const struct mochi_setting mochi_setting_group;
 extern const struct mochi_setting mochi_setting_batch_size;
 extern const struct mochi_setting mochi_setting_batch_wait;
 extern const struct mochi_setting mochi_setting_retention;
-extern const struct mochi_setting mochi_setting_metrics_listen_consumer;
-extern const struct mochi_setting mochi_setting_metrics_listen_rollup;
+
+/* The stream's metrics (mochi_<component>_...), registered on a registry
+ * the caller owns. */
+struct mochi_stream_metrics;
+
+/* Registers on registry every metric a stream of ops exposes, named after
+ * ops->component, with one events_total child per outcome (ops->outcomes
+ * and the stream's own "invalid" and "too_old"). Needs no Kafka and no
+ * database: mochi_stream_run uses it, and a program can call it to list its
+ * metrics. Also registers a scrape hook on registry that reads *out, so
+ * *out must outlive registry's last scrape: destroy the registry (or stop
+ * its server) first. Returns 0 with *out (caller owns it) or
+ * MOCHI_ERR_NOMEM. */
+int mochi_stream_metrics_new(struct mochi_metrics *registry, const struct mochi_stream_ops *ops,
+                             struct mochi_stream_metrics **out) __attribute__((warn_unused_result));
+/* Frees m (not its metrics, which belong to the registry). NULL is a
+ * no-op. */
+void mochi_stream_metrics_destroy(struct mochi_stream_metrics *m);
 
 /* Runs until SIGTERM/SIGINT (mochi_daemon_signals_install must have been
- * called). Returns the process exit code: 0 after a clean drain, 1 when it
- * could not start or hit a fatal Kafka error, 2 for a configuration error
- * (a -X property librdkafka refused). */
+ * called). The program's ops->metrics_listen setting says where /metrics
+ * and /healthz listen. Returns the
+ * process exit code: 0 after a clean drain, 1 when it could not start or
+ * hit a fatal Kafka error, 2 for a configuration error (a -X property
+ * librdkafka refused). */
 int mochi_stream_run(const struct mochi_config *config, const struct mochi_stream_ops *ops);
 
 #endif

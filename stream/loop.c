@@ -1,0 +1,592 @@
+/* The stream's poll loop (stream.h): set up, poll and batch until
+ * SIGTERM, drain, leave the group. What happens to a batch once it is
+ * full is batch.c's; this file decides when a batch moves on, and holds
+ * the Kafka side: rebalances, pausing while the database is away, and
+ * committing offsets after the database has the batch's effects. */
+#include "stream/batch.h"
+#include "stream/db.h"
+#include "stream/dlq.h"
+#include "stream/metrics.h"
+#include "stream/rewind.h"
+#include "stream/stream.h"
+#include "common/clock.h"
+#include "common/codec.h"
+#include "common/daemon.h"
+#include "common/error.h"
+#include "common/http_metrics.h"
+#include "common/kafka.h"
+#include "common/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct stream {
+    const struct mochi_config *config;
+    const struct mochi_stream_ops *ops;
+    const char *topic;
+    size_t batch_max;
+    long long batch_wait_ms;
+    long long retention_ms;
+
+    rd_kafka_t *consumer;
+    struct mochi_kafka_watch watch; /* the consumer's opaque; arg is the stream */
+    bool paused;                    /* consumption paused while the database is away */
+    bool ever_assigned;             /* a rebalance has given this member partitions */
+    struct mochi_schema_set *schemas;
+    struct mochi_codec *codec;
+
+    struct mochi_metrics *registry;
+    struct mochi_metrics_server *server;
+    struct mochi_stream_metrics *metrics;
+    struct stream_db db;
+    struct stream_dlq dlq;
+    struct stream_rewinds rewinds;
+    struct stream_batches batches;
+};
+
+static int start(struct stream *s, char *err, size_t errlen);
+static int make_clients(struct stream *s, char *err, size_t errlen);
+static int serve(struct stream *s, char *err, size_t errlen);
+static void run_loop(struct stream *s);
+static void drain(struct stream *s);
+static void leave_group(struct stream *s);
+static void wait_for_database(struct stream *s);
+static bool database_back(struct stream *s);
+static int flush_batch(struct stream *s, bool sync);
+static void consume(struct stream *s, const rd_kafka_message_t *m, bool room);
+static void take(struct stream *s, const rd_kafka_message_t *m);
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+static void set_paused(struct stream *s, bool pause);
+static void set_assigned_paused(struct stream *s, rd_kafka_topic_partition_list_t *parts);
+static int stage_batch(void *arg, int slot, const struct mochi_stream_event *events, size_t n);
+static int apply_batch(void *arg, struct stream_batch *b);
+static void settled_batch(void *arg, const struct stream_batch *b, bool sync);
+static int store_marks(struct stream *s, const struct stream_batch *b, bool sync);
+static int make_consumer(struct stream *s, char *err, size_t errlen);
+static void on_stats(void *arg, struct json_t *root);
+static int healthy(void *arg);
+
+int mochi_stream_run(const struct mochi_config *config, const struct mochi_stream_ops *ops)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    char err[512] = "";
+    int code = 1;
+    if (s == NULL)
+        return 1;
+    s->config = config;
+    s->ops = ops;
+    int rc = start(s, err, sizeof(err));
+    if (rc == MOCHI_ERR_NOMEM) {
+        mochi_log(MOCHI_LOG_ERROR, ops->component, "msg=\"out of memory\"");
+        goto out;
+    }
+    if (rc == 0 && make_clients(s, err, sizeof(err)) != 0) {
+        code = 2; /* the configuration's Kafka properties */
+        rc = MOCHI_ERR_INVALID;
+    }
+    if (rc == 0)
+        rc = serve(s, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", ops->program, err);
+        goto out;
+    }
+    run_loop(s);
+    drain(s);
+    code = atomic_load(&s->watch.fatal) ? 1 : 0;
+    leave_group(s);
+out:
+    stream_batches_fini(&s->batches); /* after the batch it holds */
+    if (s->consumer && s->ever_assigned)
+        rd_kafka_destroy(s->consumer);
+    stream_dlq_close(&s->dlq);
+    mochi_metrics_server_stop(s->server);
+    mochi_metrics_destroy(s->registry);
+    mochi_stream_metrics_destroy(s->metrics); /* after the registry's last scrape */
+    mochi_codec_destroy(s->codec);
+    mochi_schema_set_destroy(s->schemas);
+    stream_db_close(&s->db);
+    free(s);
+    if (code == 0)
+        mochi_log(MOCHI_LOG_INFO, ops->component, "msg=\"stopped\"");
+    return code;
+}
+
+/* Reads the settings and makes what needs neither Kafka nor the network:
+ * metrics, batches, the codec. Returns 0, MOCHI_ERR_NOMEM, or another
+ * code with the reason in err. */
+static int start(struct stream *s, char *err, size_t errlen)
+{
+    const struct mochi_stream_ops *ops = s->ops;
+    s->topic = mochi_config_str(s->config, &mochi_setting_topic);
+    s->batch_max = (size_t)mochi_config_int(s->config, &mochi_setting_batch_size);
+    s->batch_wait_ms = mochi_config_ms(s->config, &mochi_setting_batch_wait);
+    s->retention_ms = mochi_config_ms(s->config, &mochi_setting_retention);
+    s->registry = mochi_metrics_new();
+    if (s->registry == NULL || mochi_stream_metrics_new(s->registry, ops, &s->metrics) != 0)
+        return MOCHI_ERR_NOMEM;
+    s->db = (struct stream_db){
+        .conninfo = mochi_config_str(s->config, &mochi_setting_database_url),
+        .ops = ops,
+        .metrics = s->metrics,
+    };
+    const struct stream_batch_hooks hooks = {
+        .arg = s,
+        .stage = ops->stage != NULL ? stage_batch : NULL,
+        .apply = apply_batch,
+        .settled = settled_batch,
+    };
+    /* Room for a full batch plus what arrives while the database is away. */
+    if (stream_batches_init(&s->batches, s->batch_max * 2, &hooks, ops->component) != 0)
+        return MOCHI_ERR_NOMEM;
+    int rc = mochi_schema_set_load(mochi_schema_dir_default(), &s->schemas, err, errlen);
+    if (rc == 0)
+        rc = mochi_codec_new(s->schemas, &s->codec);
+    if (rc == MOCHI_ERR_NOMEM)
+        snprintf(err, errlen, "out of memory");
+    return rc == MOCHI_ERR_NOMEM ? MOCHI_ERR_INTERNAL : rc;
+}
+
+/* The consumer, and the dead-letter producer when the program writes the
+ * DLQ. Returns 0 or MOCHI_ERR_INVALID with the reason in err. */
+static int make_clients(struct stream *s, char *err, size_t errlen)
+{
+    int rc = make_consumer(s, err, errlen);
+    if (rc == 0 && s->ops->write_dlq)
+        rc = stream_dlq_open(&s->dlq, s->config, s->ops->program, s->ops->component, s->topic,
+                             s->metrics, err, errlen);
+    return rc;
+}
+
+/* Starts /metrics and tries the database (not fatal: the loop waits for
+ * it). Returns 0 or the server's code with the reason in err. */
+static int serve(struct stream *s, char *err, size_t errlen)
+{
+    const char *listen = mochi_config_str(s->config, s->ops->metrics_listen);
+    int rc = mochi_metrics_server_start(s->registry, listen, healthy, s, &s->server, err, errlen);
+    if (rc != 0)
+        return rc;
+    char why[512];
+    if (stream_db_ensure(&s->db, why, sizeof(why)) != 0)
+        s->db.down = true;
+    const char *group = mochi_config_str(s->config, &mochi_setting_group);
+    mochi_log(MOCHI_LOG_INFO, s->ops->component,
+              "msg=\"started\" topic=%s group=%s batch_size=%zu metrics=%s", s->topic,
+              group ? group : s->ops->default_group, s->batch_max, listen);
+    return 0;
+}
+
+/* Polls and batches until SIGTERM or a fatal Kafka error. A batch moves on
+ * when it is full or batch-wait has passed since its first message; while
+ * the database is away the loop backs off, paused but polling. */
+static void run_loop(struct stream *s)
+{
+    while (!mochi_daemon_stopping() && !atomic_load(&s->watch.fatal)) {
+        if (s->db.down) {
+            wait_for_database(s);
+            if (flush_batch(s, false) == 0 && database_back(s))
+                set_paused(s, false);
+            continue;
+        }
+        struct stream_batch *hand = s->batches.hand;
+        int64_t deadline = mochi_clock_mono_ms() + s->batch_wait_ms;
+        while (hand->nevents < s->batch_max && !mochi_daemon_stopping()) {
+            /* Count and commit a landed batch now, not when the next one
+             * is ready: the stream may have gone quiet. */
+            if (s->batches.flying && stream_batches_landed(&s->batches) &&
+                stream_batches_settle(&s->batches, false) != 0)
+                break; /* the database went away: back off first */
+            int64_t left = deadline - mochi_clock_mono_ms();
+            if (left <= 0)
+                break;
+            rd_kafka_message_t *m =
+                rd_kafka_consumer_poll(s->consumer, (int)(left < 100 ? left : 100));
+            if (m == NULL) {
+                if (hand->nevents > 0 || hand->nmarks > 0)
+                    continue;
+                deadline = mochi_clock_mono_ms() + s->batch_wait_ms; /* idle: keep waiting */
+                continue;
+            }
+            if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                consume(s, m, true);
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"consume error\" error=%s",
+                          rd_kafka_err2name(m->err));
+            rd_kafka_message_destroy(m);
+        }
+        if (!s->db.down)
+            (void)flush_batch(s, false);
+    }
+}
+
+/* Applies what is in hand (a few tries) before the member leaves. */
+static void drain(struct stream *s)
+{
+    for (int attempt = 0; attempt < 50 && stream_batches_pending(&s->batches); attempt++) {
+        if (flush_batch(s, true) == 0)
+            break;
+        struct timespec pause = {0, 100 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    const struct stream_batches *bs = &s->batches;
+    size_t left = bs->hand->nevents + (bs->flight ? bs->flight->nevents : 0);
+    if (left > 0)
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"leaving with a batch not applied; it will be read again\" events=%zu",
+                  left);
+}
+
+static void leave_group(struct stream *s)
+{
+    if (!s->ever_assigned) {
+        /* librdkafka before 2.3 (Debian 12 has 2.0.2) aborts closing a
+         * cooperative-sticky member that was never assigned (librdkafka
+         * issue 4312): let the join finish first. What it hands over is
+         * neither applied nor committed. */
+        int64_t until = mochi_clock_mono_ms() + 10000;
+        while (!s->ever_assigned && mochi_clock_mono_ms() < until) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
+            if (m != NULL)
+                rd_kafka_message_destroy(m);
+        }
+    }
+    if (s->ever_assigned) {
+        mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"leaving the group\"");
+        rd_kafka_consumer_close(s->consumer); /* revoke callback commits what is in hand */
+    } else {
+        /* Still unassigned (no broker?): there is nothing to commit, and
+         * closing would abort. Leave it to the process exit; the group
+         * drops the member after its session timeout. */
+        mochi_log(MOCHI_LOG_INFO, s->ops->component,
+                  "msg=\"stopping before the first assignment; not closing the consumer\"");
+    }
+}
+
+/* Backs off while the database is away, paused but polling, so that the
+ * member stays in the group and rebalances are served; whatever was
+ * fetched before the pause joins the batch in hand (up to twice a batch;
+ * beyond, it is handed back). */
+static void wait_for_database(struct stream *s)
+{
+    set_paused(s, true);
+    int64_t until = mochi_clock_mono_ms() + stream_db_backoff(&s->db);
+    while (mochi_clock_mono_ms() < until && !mochi_daemon_stopping()) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
+        if (m == NULL)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            consume(s, m, s->batches.hand->nevents < s->batch_max * 2);
+        rd_kafka_message_destroy(m);
+    }
+}
+
+/* After flush_batch has applied everything that waited (or found nothing
+ * to apply): true when the database is usable again. A successful apply
+ * says so by itself; with nothing in hand (a revoke took every waiting
+ * event away) only a connection can tell, and without this check the
+ * stream would stay down, paused, with nothing to apply for ever. */
+static bool database_back(struct stream *s)
+{
+    char why[512];
+    if (s->db.down && stream_db_ensure(&s->db, why, sizeof(why)) == 0)
+        stream_db_back(&s->db);
+    return !s->db.down;
+}
+
+/* Moves the batch in hand on: after the one in flight is applied, hands it
+ * to the applier (or, with sync, when the database is away or for a
+ * revoke or the last batch, applies it here and now). Returns 0 when every
+ * batch up to the hand is applied or on its way, MOCHI_ERR_AGAIN when one
+ * is still waiting for the database (or the dead-letter topic). */
+static int flush_batch(struct stream *s, bool sync)
+{
+    if (stream_batches_settle(&s->batches, sync) != 0)
+        return MOCHI_ERR_AGAIN;
+    const struct stream_batch *b = s->batches.hand;
+    if (b->nevents == 0 && b->nmarks == 0)
+        return 0;
+    /* Dead letters must be in Kafka before the offsets pass them. */
+    if (s->ops->write_dlq && stream_dlq_flush(&s->dlq) != 0)
+        return MOCHI_ERR_AGAIN;
+    return stream_batches_launch(&s->batches, s->db.down, sync);
+}
+
+/* Takes m into the batch in hand when there is room and nothing before it
+ * waits to be read again; otherwise hands it back. */
+static void consume(struct stream *s, const rd_kafka_message_t *m, bool room)
+{
+    if (!stream_rewind_beyond(&s->rewinds, m) && room)
+        take(s, m);
+    else
+        stream_rewind_hand_back(&s->rewinds, m);
+}
+
+/* Decodes one message into the batch in hand, or dead-letters or refuses
+ * it; its offset is covered by the batch either way. */
+static void take(struct stream *s, const rd_kafka_message_t *m)
+{
+    struct stream_batch *b = s->batches.hand;
+    stream_batch_mark(b, m->partition, m->offset);
+    struct mochi_stream_event *e = &b->events[b->nevents];
+    int rc = mochi_codec_decode(s->codec, m->payload, m->len, &e->ev);
+    int64_t now = mochi_clock_now_us();
+    if (rc == 0 && e->ev.occurred_at_us > now + MOCHI_US_PER_DAY)
+        rc = MOCHI_ERR_RANGE; /* from the future: no collector clock is that wrong */
+    if (rc != 0) {
+        mochi_metric_inc(s->metrics->invalid);
+        if (s->ops->write_dlq)
+            stream_dlq_send(&s->dlq, m, rc);
+        return;
+    }
+    if (e->ev.occurred_at_us < now - s->retention_ms * 1000 &&
+        !(s->ops->accept_old && s->ops->accept_old(s->ops->arg, e->ev.occurred_at_us))) {
+        mochi_metric_inc(s->metrics->too_old);
+        return;
+    }
+    mochi_dedupe_key(e->ev.visitor_hash, e->ev.path, strlen(e->ev.path), e->dedupe_key);
+    e->minute_us = mochi_minute_of_us(e->ev.occurred_at_us);
+    e->partition = m->partition;
+    e->offset = m->offset;
+    stream_batch_keep(b);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct stream *s = ((struct mochi_kafka_watch *)opaque)->arg;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        mochi_metric_add(s->metrics->assigned, (uint64_t)parts->cnt);
+        mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"partitions assigned\" count=%d",
+                  parts->cnt);
+        s->ever_assigned = true;
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e)
+                rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+        set_assigned_paused(s, parts);
+        stream_rewinds_forget(&s->rewinds, parts);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        mochi_metric_add(s->metrics->revoked, (uint64_t)parts->cnt);
+        /* Finish the work in hand before the partitions move on; what
+         * cannot be applied now is dropped, for their new owner to read
+         * again from the committed offset. */
+        if (flush_batch(s, true) != 0) {
+            int32_t ids[STREAM_MAX_PARTITIONS];
+            size_t n = 0;
+            for (int p = 0; p < parts->cnt && n < STREAM_MAX_PARTITIONS; p++)
+                ids[n++] = parts->elems[p].partition;
+            stream_batches_forget(&s->batches, ids, n);
+        }
+        stream_rewinds_forget(&s->rewinds, parts);
+        mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"partitions revoked\" count=%d",
+                  parts->cnt);
+        stream_metrics_lag_clear(s->metrics, parts);
+    } else {
+        mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"rebalance error\" error=%s",
+                  rd_kafka_err2name(err));
+    }
+    if (cooperative) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void set_paused(struct stream *s, bool pause)
+{
+    if (s->paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *assignment = NULL;
+    if (rd_kafka_assignment(s->consumer, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (pause)
+            rd_kafka_pause_partitions(s->consumer, assignment);
+        else
+            rd_kafka_resume_partitions(s->consumer, assignment);
+        rd_kafka_topic_partition_list_destroy(assignment);
+    }
+    s->paused = pause;
+}
+
+/* Gives newly assigned partitions the stream's pause state, whichever it
+ * is. The client keeps a partition's pause flag across revoke and
+ * re-assignment, and set_paused only reaches the partitions assigned at
+ * the time: a partition paused during a database outage, revoked, and
+ * assigned again after the stream resumed would otherwise stay paused for
+ * good, held and never fetched. */
+static void set_assigned_paused(struct stream *s, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t err = s->paused ? rd_kafka_pause_partitions(s->consumer, parts)
+                                        : rd_kafka_resume_partitions(s->consumer, parts);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"cannot %s assigned partitions\" error=%s", s->paused ? "pause" : "resume",
+                  rd_kafka_err2name(err));
+}
+
+/* The batch hooks' stage: the program's, with its own arg. */
+static int stage_batch(void *arg, int slot, const struct mochi_stream_event *events, size_t n)
+{
+    struct stream *s = arg;
+    return s->ops->stage(s->ops->arg, slot, events, n);
+}
+
+/* The batch hooks' apply: the database part of a batch, on the applier
+ * thread (or the main thread while the applier is idle). */
+static int apply_batch(void *arg, struct stream_batch *b)
+{
+    struct stream *s = arg;
+    char why[512];
+    int rc = stream_db_ensure(&s->db, why, sizeof(why));
+    if (rc == 0)
+        rc = stream_db_ensure_days(&s->db, b);
+    if (rc == 0)
+        rc = s->ops->apply(s->ops->arg, b->slot, s->db.conn, b->events, b->nevents, &b->counts);
+    return rc;
+}
+
+/* The batch hooks' settled, on the main thread: on success counts the
+ * batch and commits its offsets; on failure notes that the database is
+ * away (the batch is kept). */
+static void settled_batch(void *arg, const struct stream_batch *b, bool sync)
+{
+    struct stream *s = arg;
+    if (b->rc != 0) {
+        if (!s->db.down)
+            mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                      "msg=\"batch not applied, will retry\" events=%zu error=%s", b->nevents,
+                      mochi_strerror(b->rc));
+        stream_db_failed(&s->db);
+        return;
+    }
+    stream_metrics_applied(s->metrics, b);
+    stream_db_back(&s->db);
+    /* A failed commit is only logged here: auto-commit retries it. */
+    (void)store_marks(s, b, sync);
+}
+
+/* Hands the batch's offsets to the client and asks it to commit them.
+ *
+ * Offsets are stored (rd_kafka_offsets_store) only here, after the
+ * database transaction holding their effects has committed, and the
+ * client's auto-commit (enable.auto.commit with enable.auto.offset.store
+ * off) commits what is stored: every auto.commit.interval.ms it commits
+ * each assigned partition whose stored offset differs from the committed
+ * one, and again when partitions are revoked or the consumer closes. So a
+ * commit the broker refuses (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION
+ * around a rebalance) is sent again at the next interval, also when the
+ * partition has gone quiet, and the committed offset converges to what
+ * PostgreSQL holds without ever passing it. The commit asked for here only
+ * makes the common case prompt. Returns 0 or MOCHI_ERR_AGAIN (logged). */
+static int store_marks(struct stream *s, const struct stream_batch *b, bool sync)
+{
+    if (b->nmarks == 0)
+        return 0;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)b->nmarks);
+    for (size_t i = 0; i < b->nmarks; i++)
+        rd_kafka_topic_partition_list_add(list, s->topic, b->marks[i].partition)->offset =
+            b->marks[i].next_offset;
+    /* A partition that is not assigned any more fails with _STATE: the
+     * revoke path applies what it holds before unassigning, so this is a
+     * partition lost without a revoke; its new owner reads it again. */
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(s->consumer, list);
+    for (int i = 0; i < list->cnt; i++)
+        if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                      "msg=\"offset not stored\" partition=%d offset=%lld error=%s",
+                      (int)list->elems[i].partition, (long long)list->elems[i].offset,
+                      rd_kafka_err2name(list->elems[i].err));
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        err = rd_kafka_commit(s->consumer, NULL, sync ? 0 : 1); /* what is stored */
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        /* Not fatal: auto-commit tries again (above); meanwhile the
+         * database holds the effects and applying them again is harmless. */
+        mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"offset commit failed\" error=%s",
+                  rd_kafka_err2name(err));
+        return MOCHI_ERR_AGAIN;
+    }
+    return 0;
+}
+
+/* Creates the consumer and subscribes it to the topic. Returns 0 or
+ * MOCHI_ERR_INVALID with the reason in err. */
+static int make_consumer(struct stream *s, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = NULL;
+    int rc = mochi_kafka_conf_new(s->config, s->ops->program, &conf, err, errlen);
+    if (rc != 0)
+        return rc;
+    const char *group = mochi_config_str(s->config, &mochi_setting_group);
+    static const char *const defaults[][2] = {
+        {"auto.offset.reset", "earliest"},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"statistics.interval.ms", "5000"},
+        {"fetch.wait.max.ms", "100"},
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "1000"},
+        /* how soon a refused commit is sent again */
+        {"auto.commit.interval.ms", "1000"},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        rc = mochi_kafka_default(s->config, conf, defaults[i][0], defaults[i][1], err, errlen);
+    if (rc == 0)
+        rc = mochi_kafka_set(conf, "group.id", group ? group : s->ops->default_group, err, errlen);
+    /* Offsets are stored by hand, after the database has the effects
+     * (store_marks), and the client commits what is stored, retrying
+     * commits the broker refused. */
+    if (rc == 0)
+        rc = mochi_kafka_set(conf, "enable.auto.commit", "true", err, errlen);
+    if (rc == 0)
+        rc = mochi_kafka_set(conf, "enable.auto.offset.store", "false", err, errlen);
+    if (rc != 0) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    mochi_kafka_watch(conf, &s->watch, s->ops->component, on_stats, s);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    char why[256];
+    s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (s->consumer == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "cannot create the Kafka consumer: %s", why);
+        return MOCHI_ERR_INVALID;
+    }
+    /* conf belongs to the consumer now */
+    rd_kafka_poll_set_consumer(s->consumer);
+    s->rewinds.consumer = s->consumer;
+    s->rewinds.topic = s->topic;
+    s->rewinds.component = s->ops->component;
+
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, s->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(s->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "cannot subscribe to %s: %s", s->topic, rd_kafka_err2str(e));
+        return MOCHI_ERR_INVALID;
+    }
+    return 0;
+}
+
+/* librdkafka statistics: consumer lag per partition. */
+static void on_stats(void *arg, struct json_t *root)
+{
+    struct stream *s = arg;
+    stream_metrics_lag(s->metrics, root);
+}
+
+static int healthy(void *arg)
+{
+    struct stream *s = arg;
+    return !atomic_load(&s->watch.fatal);
+}

@@ -1,0 +1,160 @@
+/* The stream's database side (stream/db.c) against the fixture's
+ * PostgreSQL, without Kafka: what a failed prepare reports (it once
+ * logged an uninitialised buffer), reconnecting, and day partitions made
+ * on demand, before 1970 too. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "stream/db.h"
+#include "tests/harness/harness.h"
+
+static const char *const outcomes[] = {"stored", NULL};
+
+struct fixture {
+    struct mochi_test_db db;
+    int prepare_rc; /* what the prepare hook answers */
+    int prepare_calls;
+    struct mochi_stream_ops ops;
+    struct mochi_metrics *registry;
+    struct mochi_stream_metrics *metrics;
+    struct stream_db sdb;
+};
+
+static int prepare_hook(void *arg, PGconn *conn)
+{
+    struct fixture *f = arg;
+    assert_int_equal(PQstatus(conn), CONNECTION_OK); /* only with a live connection */
+    f->prepare_calls++;
+    return f->prepare_rc;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    mochi_test_db_create_migrated(&f->db);
+    f->ops = (struct mochi_stream_ops){
+        .program = "test_stream_db",
+        .component = "test",
+        .outcomes = outcomes,
+        .arg = f,
+        .prepare = prepare_hook,
+    };
+    f->registry = mochi_metrics_new();
+    assert_non_null(f->registry);
+    assert_int_equal(mochi_stream_metrics_new(f->registry, &f->ops, &f->metrics), 0);
+    f->sdb = (struct stream_db){
+        .conninfo = f->db.conninfo,
+        .ops = &f->ops,
+        .metrics = f->metrics,
+    };
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    stream_db_close(&f->sdb);
+    mochi_metrics_destroy(f->registry);
+    mochi_stream_metrics_destroy(f->metrics);
+    mochi_test_db_drop(&f->db);
+    free(f);
+    return 0;
+}
+
+/* A prepare that fails after the connection worked: the reason names the
+ * hook and its code, and nothing of what the buffer held before. */
+static void failed_prepare_is_reported(void **state)
+{
+    struct fixture *f = *state;
+    f->prepare_rc = MOCHI_ERR_DB;
+    char err[512];
+    memset(err, 'X', sizeof(err) - 1);
+    err[sizeof(err) - 1] = '\0';
+    assert_int_equal(stream_db_ensure(&f->sdb, err, sizeof(err)), MOCHI_ERR_AGAIN);
+    assert_int_equal(f->prepare_calls, 1);
+    const char *prefix = "preparing the connection failed: ";
+    assert_int_equal(strncmp(err, prefix, strlen(prefix)), 0);
+    assert_true(strlen(err) > strlen(prefix));
+    assert_null(strchr(err, 'X'));
+    assert_null(f->sdb.conn);
+    assert_true(mochi_metric_value(f->metrics->db_up) == 0);
+    assert_true(mochi_metric_value(f->metrics->reconnects) == 0);
+
+    /* The next try connects and prepares again. */
+    f->prepare_rc = 0;
+    assert_int_equal(stream_db_ensure(&f->sdb, err, sizeof(err)), 0);
+    assert_int_equal(f->prepare_calls, 2);
+    assert_non_null(f->sdb.conn);
+    assert_true(mochi_metric_value(f->metrics->db_up) == 1);
+    assert_true(mochi_metric_value(f->metrics->reconnects) == 1);
+    /* A live connection is kept, not prepared again. */
+    assert_int_equal(stream_db_ensure(&f->sdb, err, sizeof(err)), 0);
+    assert_int_equal(f->prepare_calls, 2);
+}
+
+/* No server: libpq's reason, and the hook is not called. */
+static void unreachable_server_is_reported(void **state)
+{
+    struct fixture *f = *state;
+    f->sdb.conninfo = "host=127.0.0.1 port=1 dbname=none connect_timeout=2";
+    char err[512] = "";
+    assert_int_equal(stream_db_ensure(&f->sdb, err, sizeof(err)), MOCHI_ERR_AGAIN);
+    assert_int_equal(f->prepare_calls, 0);
+    assert_true(strlen(err) > 0);
+    assert_null(strstr(err, "preparing"));
+}
+
+static long long partitions_of(PGconn *conn, const char *day)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM day_partitions WHERE day = '%s'", day);
+    return mochi_test_db_int(conn, sql);
+}
+
+/* The days of a batch's events get their partitions; a day is asked for
+ * once until the next reconnect. */
+static void day_partitions_made_on_demand(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    assert_int_equal(stream_db_ensure(&f->sdb, err, sizeof(err)), 0);
+    struct mochi_stream_event events[3];
+    memset(events, 0, sizeof(events));
+    events[0].ev.occurred_at_us = INT64_C(1583020799999999); /* 2020-02-29T23:59:59.999999Z */
+    events[1].ev.occurred_at_us = INT64_C(1583020800000000); /* 2020-03-01T00:00:00Z */
+    events[2].ev.occurred_at_us = INT64_C(-1);               /* 1969-12-31T23:59:59.999999Z */
+    struct stream_batch b = {.events = events, .nevents = 3};
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    long long tables = mochi_test_db_int(conn, "SELECT count(*) FROM partitioned_tables");
+    assert_true(tables > 0);
+    assert_int_equal(partitions_of(conn, "2020-02-29"), 0);
+    assert_int_equal(stream_db_ensure_days(&f->sdb, &b), 0);
+    assert_int_equal(partitions_of(conn, "2020-02-29"), tables);
+    assert_int_equal(partitions_of(conn, "2020-03-01"), tables);
+    assert_int_equal(partitions_of(conn, "1969-12-31"), tables);
+    assert_int_equal(f->sdb.nknown_days, 3);
+    assert_int_equal(stream_db_ensure_days(&f->sdb, &b), 0);
+    assert_int_equal(f->sdb.nknown_days, 3);
+    PQfinish(conn);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(failed_prepare_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreachable_server_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(day_partitions_made_on_demand, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    mochi_test_cleanup();
+    return failed;
+}
