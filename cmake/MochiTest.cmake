@@ -2,11 +2,14 @@
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
-# mochi_cmocka_test(NAME SOURCE [LABELS l...] [FIXTURES f...] [TIMEOUT s])
+# mochi_cmocka_test(NAME SOURCE [LIBS lib...] [LABELS l...] [FIXTURES f...] [TIMEOUT s])
+# The test links mochi_common, cmocka and the LIBS it names (a program's
+# module library such as mochi_collector, or mochi_harness): only what it
+# uses, so that a test of common/ does not need the collector to build.
 function(mochi_cmocka_test name source)
-  cmake_parse_arguments(T "" "TIMEOUT" "LABELS;FIXTURES;EXTRA_SOURCES" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT" "LIBS;LABELS;FIXTURES;EXTRA_SOURCES" ${ARGN})
   add_executable(${name} ${source} ${T_EXTRA_SOURCES})
-  target_link_libraries(${name} PRIVATE ${MOCHI_PROGRAM_LIBS} mochi_stream mochi_common PkgConfig::CMOCKA)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} mochi_common PkgConfig::CMOCKA)
   add_test(NAME ${name} COMMAND ${name})
   set(env
     "MOCHI_SOURCE_DIR=${CMAKE_SOURCE_DIR}"

@@ -20,6 +20,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+bench_name=bench-collector
+# shellcheck source=scripts/lib/bench-common.sh
+source "$root/scripts/lib/bench-common.sh"
 # shellcheck source=scripts/lib/bench-kafka.sh
 source "$root/scripts/lib/bench-kafka.sh"
 lua=$root/bench/collector/beacon.lua
@@ -66,8 +69,6 @@ Options (environment variable in brackets):
 EOF
 }
 
-die() { echo "bench-collector: $*" >&2; exit 2; }
-
 while [ $# -gt 0 ]; do
   case "$1" in
   --build-dir) build_dir=${2:?--build-dir needs a value}; shift 2 ;;
@@ -84,10 +85,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-check_int() { # name value min max
-  [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] ||
-    die "--$1: '$2' is not an integer in $3..$4"
-}
 check_int duration "$duration" 1 60
 check_int runs "$runs" 1 7
 check_int warmup "$warmup" 0 30
@@ -96,9 +93,7 @@ check_int connections "$connections" 1 10000
 check_int server-threads "$server_threads" 1 256
 [ "$connections" -ge "$wrk_threads" ] || die "--connections must be at least --wrk-threads"
 case "$kafka" in dev | apache) ;; *) die "--kafka: expected dev or apache (got '$kafka')" ;; esac
-for tool in wrk nginx curl jq kcat awk ss; do
-  command -v "$tool" >/dev/null || die "$tool is not installed (see docs/benchmarks.md)"
-done
+need_tools wrk nginx curl jq kcat awk ss createdb
 [ -x /usr/bin/time ] ||
   echo "bench-collector: /usr/bin/time is missing (package time): wrk's CPU is counted as other load" >&2
 if [ -n "$perf_out" ]; then
@@ -107,86 +102,20 @@ if [ -n "$perf_out" ]; then
 fi
 
 # ---------------------------------------------------------------- build
-if [ -z "$build_dir" ]; then
-  build_dir=$root/build-bench
-  echo "== build (RelWithDebInfo) in $build_dir"
-  if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOCHI_TESTS=OFF \
-      >"$build_dir.cmake.log" 2>&1 || { cat "$build_dir.cmake.log" >&2; die "cmake failed"; }
-    rm -f "$build_dir.cmake.log"
-  fi
-  cmake --build "$build_dir" -j "$(nproc)" --target mochi-collector mochi-devkafka mochictl \
-    >"$build_dir/bench-build.log" 2>&1 ||
-    { tail -n 30 "$build_dir/bench-build.log" >&2; die "build failed (log: $build_dir/bench-build.log)"; }
-fi
-build_dir=$(cd "$build_dir" 2>/dev/null && pwd) || die "--build-dir: no such directory"
-for b in mochi-collector mochi-devkafka mochictl; do
-  [ -x "$build_dir/$b" ] || die "$build_dir/$b is missing: build it first"
-done
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-sanitize=$(sed -n 's/^MOCHI_SANITIZE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-if [ "$sanitize" = ON ]; then
-  echo "bench-collector: warning: $build_dir is a sanitizer build; figures are not meaningful" >&2
-fi
+bench_build "$root/build-bench" mochi-collector mochi-devkafka mochictl
 
 # ---------------------------------------------------------------- cleanup
-tmp=$(mktemp -d /tmp/mochi-bench.XXXXXX)
-chmod 755 "$tmp" # the postgres user must reach $tmp/pg
-pg_started=0 devkafka_pid='' apache_started=0 broker_pid='' collector_pid='' nginx_pid='' wrk_pid='' perf_pid=''
-
-# stop PID SIGNAL SECONDS: signal, wait up to SECONDS, then SIGKILL; reaps it.
-stop() {
-  local pid=$1 sig=$2 secs=$3 i
-  [ -n "$pid" ] || return 0
-  kill -"$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < secs * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  trap - EXIT INT TERM
+wrk_pid='' perf_pid='' nginx_pid='' collector_pid=''
+bench_stop_own() { # before the lib's cleanup stops the collector, the broker and PostgreSQL
   stop "$perf_pid" INT 10
   stop "$wrk_pid" TERM 2
   stop "$nginx_pid" TERM 5
-  stop "$collector_pid" TERM 10
-  bench_kafka_stop
-  [ "$pg_started" = 1 ] && "$root/scripts/pg-test-server" stop "$tmp/pg" >/dev/null 2>&1
-  rm -rf "$tmp"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'echo "bench-collector: interrupted" >&2; exit 130' INT
-trap 'exit 143' TERM
-
-# setup_fail MSG LOGFILE: print the log's tail and exit 2.
-setup_fail() {
-  echo "bench-collector: $1" >&2
-  [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 20 "$2" >&2
-  exit 2
-}
-
-# A loopback TCP port nobody listens on (a race with other programs is
-# possible; the starts below retry on another port).
-pick_port() {
-  local p
-  for ((i = 0; i < 50; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
-  done
-  return 1
-}
+bench_tmp mochi-bench
 
 # ---------------------------------------------------------------- PostgreSQL
 echo "== PostgreSQL (private, unix socket in $tmp/pg/sock)"
-"$root/scripts/pg-test-server" start "$tmp/pg" >/dev/null || setup_fail "PostgreSQL did not start"
-pg_started=1
-sock=$tmp/pg/sock
+bench_pg_start
 createdb -h "$sock" -U postgres mochi_bench || setup_fail "createdb failed"
 admin_url="host=$sock user=postgres dbname=mochi_bench"
 MOCHI_DATABASE_URL=$admin_url "$build_dir/mochictl" migrate >"$tmp/migrate.log" 2>&1 ||
@@ -202,29 +131,10 @@ bench_kafka_start "$kafka" 1 mochi.pageviews
 # ---------------------------------------------------------------- collector
 echo "== mochi-collector ($server_threads HTTP threads)"
 # Beacons on cport; /metrics and /healthz on mport (--metrics-listen).
-cport='' mport=''
-for _ in 1 2 3 4 5; do
-  p=$(pick_port) || setup_fail "no free port for the collector"
-  mp=$(pick_port) || setup_fail "no free port for the collector's metrics"
-  [ "$mp" != "$p" ] || continue
-  MOCHI_DATABASE_URL="host=$sock user=mochi_collector dbname=mochi_bench" \
-    "$build_dir/mochi-collector" --brokers "$brokers" --listen "127.0.0.1:$p" \
-    --metrics-listen "127.0.0.1:$mp" \
-    --trusted-proxies 127.0.0.1/32 --threads "$server_threads" --shutdown-timeout 5s \
-    </dev/null 2>"$tmp/collector.log" &
-  collector_pid=$!
-  for ((i = 0; i < 300; i++)); do
-    grep -q 'msg="started"' "$tmp/collector.log" && { cport=$p mport=$mp; break; }
-    kill -0 "$collector_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$cport" ] && break
-  grep -q -i 'address already in use\|cannot start the HTTP server\|cannot listen' "$tmp/collector.log" ||
-    setup_fail "mochi-collector did not start" "$tmp/collector.log"
-  stop "$collector_pid" TERM 10
-  collector_pid=''
-done
-[ -n "$cport" ] || setup_fail "mochi-collector did not start" "$tmp/collector.log"
+start_daemon mochi-collector "$tmp/collector.log" --brokers "$brokers" \
+  --database-url "host=$sock user=mochi_collector dbname=mochi_bench" \
+  --trusted-proxies 127.0.0.1/32 --threads "$server_threads" --shutdown-timeout 5s
+collector_pid=$daemon_pid cport=$daemon_port mport=$((daemon_port + 1))
 curl_browser=(curl -s -o /dev/null -w '%{http_code}' --max-time 5
   -A 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0')
 for ((i = 0; i < 150; i++)); do
@@ -272,19 +182,6 @@ not_published() {
   awk '$1 ~ /^mochi_collector_events_total\{/ && $1 !~ /outcome="published"/ \
        { s += $2 } END { printf "%.0f\n", s + 0 }' "$1"
 }
-# CPU ticks (utime + stime) of the processes given.
-cpu_ticks() {
-  local t=0 pid
-  for pid in "$@"; do
-    [ -r "/proc/$pid/stat" ] || continue
-    t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")))
-  done
-  echo "$t"
-}
-# Ticks of the whole machine: in processes (user, nice, system), all but
-# steal, and idle. Interrupt time (the loopback's softirq work) is neither
-# a process's nor "other load".
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 + $7 + $8, $5 + $6 }' /proc/stat; }
 nginx_pids() { echo "$nginx_pid" $(pgrep -P "$nginx_pid" 2>/dev/null); }
 # worker_ticks SERVER: "ID TICKS" per request-serving worker: the
 # collector's libmicrohttpd threads, nginx's worker processes.
@@ -294,17 +191,13 @@ worker_ticks() {
     for f in /proc/"$collector_pid"/task/*; do
       # (not a && list: the last thread, say the metrics server's MHD-single,
       # would fail the pipeline under pipefail)
-      if [ "$(cat "$f/comm" 2>/dev/null)" = MHD-worker ]; then echo "${f##*/} $(cpu_ticks_file "$f/stat")"; fi
+      if [ "$(cat "$f/comm" 2>/dev/null)" = MHD-worker ]; then echo "${f##*/} $(stat_ticks "$f/stat")"; fi
     done
   else
-    for f in $(pgrep -P "$nginx_pid" 2>/dev/null); do echo "$f $(cpu_ticks_file "/proc/$f/stat")"; done
+    for f in $(pgrep -P "$nginx_pid" 2>/dev/null); do echo "$f $(stat_ticks "/proc/$f/stat")"; done
   fi | sort
   return 0
 }
-cpu_ticks_file() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$1" 2>/dev/null; }
-hz=$(getconf CLK_TCK)
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 
 # run_wrk LABEL PORT SECONDS: runs wrk; leaves its BENCH_RESULT line in
 # $result and the CPU time wrk used, in clock ticks, in $wrk_ticks.
@@ -388,11 +281,10 @@ wait_delivered() {
 }
 
 # ---------------------------------------------------------------- runs
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$root" status --porcelain -- collector common 2>/dev/null)" ] && commit="$commit+uncommitted changes"
+commit=$(bench_commit collector common)
 echo
 echo "Mochi collector benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "  machine:    $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(uname -r)"
+echo "  machine:    $(bench_machine)"
 echo "              wrk, the server under test and the Kafka broker share these cores"
 echo "  build:      $build_dir ($build_type), commit $commit"
 echo "  collector:  --threads $server_threads (libmicrohttpd thread pool, epoll); Kafka: $kafka_desc, $brokers"
@@ -454,7 +346,6 @@ for ((run = 1; run <= runs; run++)); do
   fi
 done
 
-med() { printf '%s\n' "$@" | median; }
 mc_rps=$(med "${collector_rps[@]}") mc_p50=$(med "${collector_p50[@]}")
 mc_p99=$(med "${collector_p99[@]}") mc_cpu=$(med "${collector_cpu[@]}")
 mn_rps=$(med "${nginx_rps[@]}") mn_p50=$(med "${nginx_p50[@]}") mn_p99=$(med "${nginx_p99[@]}")

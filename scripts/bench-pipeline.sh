@@ -15,8 +15,8 @@
 # --phases picks some of them (the replay needs the rollup's drain first,
 # as the aggregates it must reproduce).
 #
-# Everything runs private and on loopback: its own PostgreSQL (initdb in a
-# temp dir, unix socket only), one Kafka broker (--kafka dev: mochi-devkafka,
+# Everything runs private and on loopback: its own PostgreSQL
+# (scripts/pg-test-server in a temp dir, unix socket only), one Kafka broker (--kafka dev: mochi-devkafka,
 # librdkafka's mock; --kafka apache: a single-node Apache Kafka from
 # scripts/kafka-test-server, topics made with mochictl topics ensure), the
 # daemons on free loopback ports. All of it is stopped on exit (also on
@@ -29,6 +29,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+bench_name=bench-pipeline
+# shellcheck source=scripts/lib/bench-common.sh
+source "$root/scripts/lib/bench-common.sh"
 # shellcheck source=scripts/lib/bench-kafka.sh
 source "$root/scripts/lib/bench-kafka.sh"
 
@@ -79,8 +82,6 @@ Options (environment variable in brackets):
 EOF
 }
 
-die() { echo "bench-pipeline: $*" >&2; exit 2; }
-
 while [ $# -gt 0 ]; do
   case "$1" in
   --events) events=${2:?--events needs a value}; shift 2 ;;
@@ -99,10 +100,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-check_int() { # name value min max
-  [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] ||
-    die "--$1: '$2' is not an integer in $3..$4"
-}
 case "$kafka" in
 dev) check_int events "$events" 10000 3000000 ;;
 apache) check_int events "$events" 10000 10000000 ;;
@@ -126,121 +123,35 @@ check_int fresh-seconds "$fresh_seconds" 5 300
 check_int consumers "$instances" 1 4
 [ -z "$batch_size" ] || check_int batch-size "$batch_size" 1 100000
 case "$durability" in
-full) pg_durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on" ;;
-test) pg_durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" ;;
+full) pg_durability=(fsync=on synchronous_commit=on full_page_writes=on) ;;
+test) pg_durability=(fsync=off synchronous_commit=off full_page_writes=off) ;;
 *) die "--durability: expected full or test (got '$durability')" ;;
 esac
-for tool in cc pkg-config curl jq awk ss psql createdb; do
-  command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-[ -n "$pgbin" ] || die "no PostgreSQL server binaries (apt-get install postgresql)"
+need_tools curl jq awk ss psql createdb
 
 # ---------------------------------------------------------------- build
-bins="mochi-consumer mochi-rollup mochi-collector mochi-devkafka mochictl mochi-loadgen"
-if [ -z "$build_dir" ]; then
-  build_dir=$root/build-pbench
-  echo "== build (RelWithDebInfo) in $build_dir"
-  mkdir -p "$build_dir"
-  if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOCHI_TESTS=OFF \
-      >"$build_dir/cmake.log" 2>&1 || { cat "$build_dir/cmake.log" >&2; die "cmake failed"; }
-  fi
-  # shellcheck disable=SC2086
-  cmake --build "$build_dir" -j "$(nproc)" --target $bins >"$build_dir/bench-build.log" 2>&1 ||
-    { tail -n 30 "$build_dir/bench-build.log" >&2; die "build failed (log: $build_dir/bench-build.log)"; }
-fi
-build_dir=$(cd "$build_dir" 2>/dev/null && pwd) || die "--build-dir: no such directory"
-for b in $bins; do
-  [ -x "$build_dir/$b" ] || die "$build_dir/$b is missing: build it first"
-done
-[ -f "$build_dir/libmochi_common.a" ] || die "$build_dir/libmochi_common.a is missing"
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-sanitize=$(sed -n 's/^MOCHI_SANITIZE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-[ "$sanitize" = ON ] && echo "bench-pipeline: warning: $build_dir is a sanitizer build; figures are not meaningful" >&2
-# The two bench tools, against this build's common library (not part of
-# the main build).
-mkdir -p "$build_dir/bench-pipeline"
-for tool in preload probe; do
-  out=$build_dir/bench-pipeline/mochi-bench-$tool
-  src=$root/bench/pipeline/$tool.c
-  if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ "$build_dir/libmochi_common.a" -nt "$out" ]; then
-    # shellcheck disable=SC2046
-    cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$root/common" "$src" \
-      "$build_dir/libmochi_common.a" $(pkg-config --cflags --libs rdkafka avro-c libsodium libpq \
-      jansson libmicrohttpd libcurl) -lpthread -lm -o "$out" 2>"$build_dir/bench-pipeline/$tool.log" ||
-      { cat "$build_dir/bench-pipeline/$tool.log" >&2; die "cannot compile $src"; }
-  fi
-done
-preload_bin=$build_dir/bench-pipeline/mochi-bench-preload
-probe_bin=$build_dir/bench-pipeline/mochi-bench-probe
+bench_build "$root/build-pbench" mochi-consumer mochi-rollup mochi-collector mochi-devkafka \
+  mochictl mochi-loadgen mochi-bench-preload mochi-bench-probe
+preload_bin=$build_dir/mochi-bench-preload
+probe_bin=$build_dir/mochi-bench-probe
 
 # ---------------------------------------------------------------- cleanup
-tmp=$(mktemp -d /tmp/mochi-pbench.XXXXXX)
-chmod 755 "$tmp" # the postgres user reads the COPY files and owns $tmp/pg
-pg_started=0 devkafka_pid='' apache_started=0 broker_pid='' daemon_pids=() side_pids=()
-
-as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-# stop PID SIGNAL SECONDS: signal, wait up to SECONDS, then SIGKILL; reaps it.
-stop() {
-  local pid=$1 sig=$2 secs=$3 i
-  [ -n "$pid" ] || return 0
-  kill -"$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < secs * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$? p
-  set +e
-  trap - EXIT INT TERM
+side_pids=()
+bench_stop_own() { # before the lib's cleanup stops the daemons, the broker and PostgreSQL
+  local p
   for p in "${side_pids[@]}"; do stop "$p" TERM 3; done
-  for p in "${daemon_pids[@]}"; do stop "$p" TERM 15; done
-  bench_kafka_stop
-  [ "$pg_started" = 1 ] && as_pg_owner "$pgbin/pg_ctl" -D "$tmp/pg/data" -m immediate -w stop >/dev/null 2>&1
-  if [ "$keep" = 1 ]; then
-    rm -rf "$tmp/pg" "$tmp/rows.copy" "$tmp/dedupe.copy" "$tmp"/kafka/node*/data
-    echo "bench-pipeline: logs kept in $tmp" >&2
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'echo "bench-pipeline: interrupted" >&2; exit 130' INT
-trap 'exit 143' TERM
+bench_tmp mochi-pbench
+keep_drop=("$tmp/rows.copy" "$tmp/dedupe.copy")
 
-setup_fail() { # MSG [LOGFILE]
-  echo "bench-pipeline: $1" >&2
-  [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 20 "$2" >&2
-  exit 2
-}
 failures=0
 fail() { echo "  FAILED: $*"; failures=$((failures + 1)); }
-
-pick_port() {
-  local p i
-  for ((i = 0; i < 50; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
-  done
-  return 1
-}
 
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 per_s() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
-median() {
-  sort -g | awk '{ a[NR] = $1 } END {
-    v = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-    if (v >= 100) printf "%.0f\n", v; else printf "%.2f\n", v }'
-}
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+# The medians of the summary: whole numbers from 100 up, two decimals below.
+med2() { med "$@" | awk '{ if ($1 >= 100) printf "%.0f\n", $1; else printf "%.2f\n", $1 }'; }
 # Log timestamp (ts=...Z) of the first line of FILE matching PATTERN, as Unix seconds.
 log_time() {
   local ts
@@ -249,16 +160,7 @@ log_time() {
 }
 
 # ---------------------------------------------------------------- CPU
-hz=$(getconf CLK_TCK)
-ncpu=$(nproc)
-cpu_ticks() { # PID...: utime + stime of those processes
-  local t=0 pid
-  for pid in "$@"; do
-    [ -r "/proc/$pid/stat" ] || continue
-    t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
+# (cpu_ticks and machine_ticks: scripts/lib/bench-common.sh)
 # PostgreSQL: the postmaster, its live children, and (cutime + cstime) the
 # children it has reaped, such as the backend of a psql that has exited.
 pg_ticks() {
@@ -267,30 +169,28 @@ pg_ticks() {
   own=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$postmaster_pid/stat")
   echo $((own + $(cpu_ticks "${pids[@]}")))
 }
-# busy (user+nice+system+irq+softirq) and total ticks of the machine
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 # cpu_begin PID...: remember the CPU counters of the daemon(s) under test,
 # PostgreSQL, the broker and the machine.
 cpu_begin() {
   cpu_pids=("$@")
   c0_self=$(cpu_ticks "$@") c0_pg=$(pg_ticks) c0_kafka=$(cpu_ticks "$broker_pid")
-  read -r c0_busy c0_total < <(machine_ticks)
+  read -r c0_busy c0_total c0_idle < <(machine_ticks)
 }
 # cpu_end LABEL: prints the cores each used since cpu_begin (of $ncpu),
 # marks the phase noisy when other processes (other people's jobs) used
 # more than 0.3 cores, and leaves the CPU seconds in cpu_self_s, cpu_pg_s,
 # cpu_kafka_s and the other processes' cores in cpu_other.
 cpu_end() {
-  local s p k b t
+  local s p k b t i
   s=$(cpu_ticks "${cpu_pids[@]}") p=$(pg_ticks) k=$(cpu_ticks "$broker_pid")
-  read -r b t < <(machine_ticks)
+  read -r b t i < <(machine_ticks)
   read -r cpu_self_s cpu_pg_s cpu_kafka_s cpu_other cpu_line < <(awk -v hz="$hz" -v n="$ncpu" \
     -v s=$((s - c0_self)) -v p=$((p - c0_pg)) -v k=$((k - c0_kafka)) -v b=$((b - c0_busy)) \
-    -v t=$((t - c0_total)) -v label="$1" 'BEGIN {
+    -v t=$((t - c0_total)) -v i=$((i - c0_idle)) -v label="$1" 'BEGIN {
       wall = t / n; if (wall <= 0) wall = 1
       o = b - s - p - k; if (o < 0) o = 0
       printf "%.2f %.2f %.2f %.2f %s %.2f, postgres %.2f, broker %.2f, other processes %.2f, idle %.2f (cores of %d)%s\n",
-        s / hz, p / hz, k / hz, o / wall, label, s / wall, p / wall, k / wall, o / wall, (t - b) / wall, n,
+        s / hz, p / hz, k / hz, o / wall, label, s / wall, p / wall, k / wall, o / wall, i / wall, n,
         (o / wall > 0.3 ? "  NOISY: other load" : "") }')
   echo "      cpu: $cpu_line"
   phases=$((phases + 1))
@@ -312,17 +212,9 @@ us_per() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.1f", (n > 0 ? s * 1e6 / n 
 
 # ---------------------------------------------------------------- PostgreSQL
 echo "== PostgreSQL (private, unix socket only, durability '$durability')"
-pg_opts="-c listen_addresses='' -k $tmp/pg/sock -p 5432 $pg_durability -c shared_buffers=256MB -c max_connections=100"
-mkdir -p "$tmp/pg/data" "$tmp/pg/sock"
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$tmp/pg"
-as_pg_owner "$pgbin/initdb" -D "$tmp/pg/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
-  >"$tmp/initdb.log" 2>&1 || setup_fail "initdb failed" "$tmp/initdb.log"
-as_pg_owner "$pgbin/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/server.log" -w -t 60 -o "$pg_opts" start \
-  >/dev/null || setup_fail "PostgreSQL did not start" "$tmp/pg/server.log"
-pg_started=1
-postmaster_pid=$(head -n 1 "$tmp/pg/data/postmaster.pid")
-sock=$tmp/pg/sock
-pg_version=$("$pgbin/postgres" --version | sed 's/^postgres (PostgreSQL) //')
+# The test server's settings (shared_buffers=256MB), with this durability
+# and max_connections at the server default.
+bench_pg_start "${pg_durability[@]}" max_connections=100
 psql_do() { psql -h "$sock" -U postgres -d "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
 url() { echo "host=$sock user=$1 dbname=$2"; } # ROLE DB
 
@@ -362,40 +254,6 @@ bench_kafka_start "$kafka" "$partitions" "$topic" mochi.fresh
 daemon_extra=()
 [ -n "$batch_size" ] && daemon_extra=(--batch-size "$batch_size")
 
-# start_daemon NAME LOG ARGS...: starts build_dir/NAME ARGS --metrics-listen
-# on a free port (retrying on a taken one); sets daemon_pid and daemon_port.
-start_daemon() {
-  local name=$1 log=$2 p i _
-  shift 2
-  daemon_pid='' daemon_port=''
-  for _ in 1 2 3 4 5; do
-    p=$(pick_port) || setup_fail "no free port"
-    local listen=(--metrics-listen "127.0.0.1:$p")
-    # The collector: beacons on port p, /metrics and /healthz on p + 1
-    # (taken or not, a clash only costs a retry on another port).
-    [ "$name" = mochi-collector ] && listen=(--listen "127.0.0.1:$p" --metrics-listen "127.0.0.1:$((p + 1))")
-    "$build_dir/$name" "$@" "${listen[@]}" </dev/null 2>"$log" &
-    daemon_pid=$!
-    for ((i = 0; i < 300; i++)); do
-      grep -q 'msg="started"' "$log" && { daemon_port=$p; break; }
-      kill -0 "$daemon_pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    if [ -n "$daemon_port" ]; then
-      daemon_pids+=("$daemon_pid")
-      return 0
-    fi
-    stop "$daemon_pid" TERM 5
-    grep -q -i 'in use\|cannot' "$log" || setup_fail "$name did not start" "$log"
-  done
-  setup_fail "$name did not start" "$log"
-}
-stop_daemon() { # PID: SIGTERM (it drains and exits 0), forget it
-  local pid=$1 p keep=()
-  stop "$pid" TERM 30
-  for p in "${daemon_pids[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-  daemon_pids=("${keep[@]}")
-}
 # Waits until LOG says the member got its partitions; sets assigned_at.
 wait_assigned() { # LOG PID SECONDS
   local i
@@ -463,15 +321,13 @@ stable_count() { # DB TABLE
 }
 timeout_for() { awk -v n="$events" 'BEGIN { printf "%.0f", 120 + n / 2000 }'; } # generous: 2000 ev/s
 
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$root" status --porcelain -- consumer rollup common tools 2>/dev/null)" ] &&
-  commit="$commit+uncommitted changes"
+commit=$(bench_commit consumer rollup common tools)
 echo
 echo "Mochi pipeline benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "  machine:     $ncpu cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(uname -r), load average $(cut -d ' ' -f 1-3 /proc/loadavg) at start"
+echo "  machine:     $(bench_machine), load average $(cut -d ' ' -f 1-3 /proc/loadavg) at start"
 echo "               broker, daemons, PostgreSQL and load generators share these cores"
 echo "  build:       $build_dir ($build_type), commit $commit"
-echo "  PostgreSQL:  $pg_version, durability '$durability' ($pg_durability), shared_buffers=256MB, other settings default"
+echo "  PostgreSQL:  $pg_version, durability '$durability' (${pg_durability[*]}), shared_buffers=256MB, other settings default"
 echo "  Kafka:       $kafka_desc"
 echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 10000 events or 200 ms unless set); $instances consumer instance(s) in phase 2"
 echo
@@ -740,7 +596,6 @@ if has_phase freshness && [ "$rate" -gt 0 ]; then
 fi
 
 # ---------------------------------------------------------------- summary
-med() { printf '%s\n' "$@" | median; }
 echo
 echo "== RESULTS ($events events preloaded, $distinct distinct page views; Kafka: $([ "$kafka" = dev ] && echo "dev broker (mochi-devkafka)" || echo "Apache Kafka, 1 node"); phases $phases_shown; durability '$durability'; $(nproc) cores shared)"
 echo "preload:             $preload_s s wall ($(per_s "$events" "$(field "$pre" seconds)") events/s produced)"
@@ -749,15 +604,15 @@ if [ "${#cons_rates[@]}" -gt 0 ]; then
   echo "(consumer and COPY: medians of ${#cons_rates[@]} runs, best in brackets; wall-clock figures suffer from other"
   echo " people's load on this machine, the CPU per row much less: see the NOISY marks above)"
   printf '%-21s' "consumer$([ "$instances" -gt 1 ] && echo " x$instances"):"
-  echo "$(med "${cons_rates[@]}") events/s [$(best "${cons_rates[@]}")], $(med "${cons_drates[@]}") distinct rows/s [$(best "${cons_drates[@]}")]  (runs: ${cons_rates[*]} events/s)"
-  echo "COPY raw:            $(med "${copy_rates[@]}") rows/s [$(best "${copy_rates[@]}")]  (runs: ${copy_rates[*]})"
-  echo "ratio consumer/COPY: $(med "${ratios[@]}") stored rows/s over COPY rows/s (per run: ${ratios[*]}; of the bests: $(awk -v a="$(best "${cons_drates[@]}")" -v b="$(best "${copy_rates[@]}")" 'BEGIN { printf "%.2f", a / b }'));"
-  echo "                     input events/s over COPY rows/s: $(med "${ratios_in[@]}"); target >= 0.5"
-  echo "CPU per stored row:  consumer path: postgres $(med "${cons_pg_us[@]}") us + consumer $(med "${cons_self_us[@]}") us + broker $(med "${cons_kafka_us[@]}") us;"
-  echo "                     COPY raw: postgres $(med "${copy_pg_us[@]}") us; COPY raw + dedupe: postgres $(med "${copy2_pg_us[@]}") us"
+  echo "$(med2 "${cons_rates[@]}") events/s [$(best "${cons_rates[@]}")], $(med2 "${cons_drates[@]}") distinct rows/s [$(best "${cons_drates[@]}")]  (runs: ${cons_rates[*]} events/s)"
+  echo "COPY raw:            $(med2 "${copy_rates[@]}") rows/s [$(best "${copy_rates[@]}")]  (runs: ${copy_rates[*]})"
+  echo "ratio consumer/COPY: $(med2 "${ratios[@]}") stored rows/s over COPY rows/s (per run: ${ratios[*]}; of the bests: $(awk -v a="$(best "${cons_drates[@]}")" -v b="$(best "${copy_rates[@]}")" 'BEGIN { printf "%.2f", a / b }'));"
+  echo "                     input events/s over COPY rows/s: $(med2 "${ratios_in[@]}"); target >= 0.5"
+  echo "CPU per stored row:  consumer path: postgres $(med2 "${cons_pg_us[@]}") us + consumer $(med2 "${cons_self_us[@]}") us + broker $(med2 "${cons_kafka_us[@]}") us;"
+  echo "                     COPY raw: postgres $(med2 "${copy_pg_us[@]}") us; COPY raw + dedupe: postgres $(med2 "${copy2_pg_us[@]}") us"
   [ "${#cpu_ratios[@]}" -gt 0 ] &&
-    echo "                     COPY us / consumer-path postgres us = $(med "${cpu_ratios[@]}") (the throughput ratio if both were bound by one busy backend)"
-  echo "COPY raw + dedupe:   $(med "${copy2_rates[@]}") rows/s [$(best "${copy2_rates[@]}")] (reference: the two tables the consumer writes)"
+    echo "                     COPY us / consumer-path postgres us = $(med2 "${cpu_ratios[@]}") (the throughput ratio if both were bound by one busy backend)"
+  echo "COPY raw + dedupe:   $(med2 "${copy2_rates[@]}") rows/s [$(best "${copy2_rates[@]}")] (reference: the two tables the consumer writes)"
 fi
 [ -n "$rollup_rate" ] && echo "rollup:              $rollup_rate events/s ($rollup_drate distinct page views/s); CPU per event: $rollup_cpu"
 [ -n "$replay_rate" ] && echo "replay:              mochictl replay $replay_cmd_s s; catch-up $replay_s s ($replay_rate events/s; CPU per event: $replay_cpu); total $replay_total_s s"

@@ -13,8 +13,8 @@
  * tracker firing twice: same visitor and path, another second of the same
  * minute). Which event is the first of its page view (site, dedupe key,
  * minute) is tracked exactly, so the COPY files hold exactly the rows the
- * consumer must store. Not part of the main build: the benchmark script
- * compiles it against a build's libmochi_common.a.
+ * consumer must store. Built with the rest (CMake target
+ * mochi-bench-preload); the benchmark script runs it from the build dir.
  *
  * Exit status: 0; 1 when producing failed or the broker dropped messages
  * (low watermark above 0: the dev broker keeps only the last 5 MiB per

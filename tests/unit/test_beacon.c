@@ -1,7 +1,7 @@
 /* The collector's pure beacon helpers: the bot check and the client
  * address. */
 #include <arpa/inet.h>
-#include <ctype.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,80 +15,113 @@
 #include "collector/beacon.h"
 #include "common/error.h"
 
-/* The patterns beacon.c knows, to build test cases from. */
-static const char *const patterns[] = {
-    "bot",
-    "crawl",
-    "spider",
-    "slurp",
-    "headless",
-    "phantomjs",
-    "puppeteer",
-    "playwright",
-    "selenium",
-    "lighthouse",
-    "pingdom",
-    "uptime",
-    "monitor",
-    "curl/",
-    "wget/",
-    "python-",
-    "go-http-client",
-    "java/",
-    "okhttp",
-    "libwww-perl",
-    "httpclient",
-    "axios/",
-    "node-fetch",
-    "undici",
-    "scrapy",
-    "facebookexternalhit",
-    "preview",
-    "feedfetcher",
-    "mediapartners",
+/* The bot check by behaviour: real User-Agents, each with the answer
+ * written by hand. A change to beacon.c's list that stops catching one of
+ * these crawlers, or starts catching one of these browsers, fails here;
+ * the list itself is not repeated. */
+struct agent {
+    const char *ua;
+    bool bot;
 };
 
-/* The check as it was before the one-pass version: lower-case copy of at
- * most 511 bytes, then strstr for each pattern. */
-static bool reference_is_bot(const char *ua)
+static const struct agent crawlers_and_tools[] = {
+    {"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", true},
+    {"Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like "
+     "Gecko) Chrome/131.0.6778.69 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
+     "+http://www.google.com/bot.html)",
+     true},
+    {"Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", true},
+    {"Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)", true},
+    {"Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)", true},
+    {"DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)", true},
+    {"Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", true},
+    {"Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", true},
+    {"CCBot/2.0 (https://commoncrawl.org/faq/)", true},
+    {"facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true},
+    {"Twitterbot/1.0", true},
+    {"Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", true},
+    {"Mediapartners-Google", true},
+    {"FeedFetcher-Google; (+http://www.google.com/feedfetcher.html)", true},
+    {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "HeadlessChrome/131.0.0.0 Safari/537.36",
+     true},
+    {"Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Mobile Safari/537.36 Chrome-Lighthouse",
+     true},
+    {"Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)", true},
+    {"Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", true},
+    {"curl/8.5.0", true},
+    {"Wget/1.21.4", true},
+    {"python-requests/2.31.0", true},
+    {"Python-urllib/3.12", true},
+    {"Go-http-client/2.0", true},
+    {"Java/17.0.9", true},
+    {"okhttp/4.12.0", true},
+    {"libwww-perl/6.72", true},
+    {"Apache-HttpClient/4.5.14 (Java/17.0.9)", true},
+    {"axios/1.6.2", true},
+    {"node-fetch/1.0 (+https://github.com/bitinn/node-fetch)", true},
+    {"undici", true},
+    {"Scrapy/2.11.0 (+https://scrapy.org)", true},
+};
+
+static const struct agent browsers[] = {
+    {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36",
+     false},
+    {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.6 Safari/605.1.15",
+     false},
+    {"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", false},
+    {"Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0", false},
+    {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+     false},
+    {"Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/18.1 Mobile/15E148 Safari/604.1",
+     false},
+    {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+     false},
+    {"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Mobile Safari/537.36",
+     false},
+    {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+     false},
+    {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0",
+     false},
+    {"Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+     false},
+    {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/128.0.0.0 YaBrowser/24.10.0.0 Safari/537.36",
+     false},
+    {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/489.0.0.0;]",
+     false},
+};
+
+static void check_agents(const struct agent *agents, size_t n)
 {
-    if (ua == NULL || ua[0] == '\0')
-        return true;
-    char lower[512];
-    size_t n = 0;
-    for (; ua[n] && n + 1 < sizeof(lower); n++)
-        lower[n] = (char)tolower((unsigned char)ua[n]);
-    lower[n] = '\0';
-    for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
-        if (strstr(lower, patterns[i]) != NULL)
-            return true;
-    return false;
+    for (size_t i = 0; i < n; i++) {
+        if (beacon_is_bot(agents[i].ua) != agents[i].bot)
+            fail_msg("beacon_is_bot(\"%s\") should be %s", agents[i].ua,
+                     agents[i].bot ? "true" : "false");
+    }
 }
 
-static const char *const browsers[] = {
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.6 Safari/605.1.15",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-    "Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
-    "x",
-    "Bo", /* a pattern's prefix at the end is not a match */
-    "Mozilla/5.0 spid",
-};
+static void crawlers_and_tools_are_bots(void **state)
+{
+    (void)state;
+    check_agents(crawlers_and_tools, sizeof(crawlers_and_tools) / sizeof(crawlers_and_tools[0]));
+}
 
 static void browsers_are_people(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(browsers) / sizeof(browsers[0]); i++) {
-        assert_false(beacon_is_bot(browsers[i]));
-        assert_false(reference_is_bot(browsers[i]));
-    }
+    check_agents(browsers, sizeof(browsers) / sizeof(browsers[0]));
 }
 
 static void empty_is_a_bot(void **state)
@@ -98,55 +131,27 @@ static void empty_is_a_bot(void **state)
     assert_true(beacon_is_bot(""));
 }
 
-/* Every pattern, in any case, at the start, in the middle and at the end. */
-static void every_pattern_matches_anywhere_in_any_case(void **state)
+/* How the one-pass matcher finds a pattern: in any case, at any position,
+ * after a false start ("bbot"), never by a prefix cut at the end, and in a
+ * User-Agent of any length. */
+static void matching_is_by_substring_in_any_case(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
-        char upper[64], mixed[64], ua[256];
-        size_t n = strlen(patterns[i]);
-        for (size_t j = 0; j <= n; j++) {
-            upper[j] = (char)toupper((unsigned char)patterns[i][j]);
-            mixed[j] = j % 2 ? upper[j] : patterns[i][j];
-        }
-        const char *forms[] = {patterns[i], upper, mixed};
-        for (size_t f = 0; f < 3; f++) {
-            snprintf(ua, sizeof(ua), "%s", forms[f]);
-            assert_true(beacon_is_bot(ua));
-            snprintf(ua, sizeof(ua), "Mozilla/5.0 (compatible; %s/2.1)", forms[f]);
-            assert_true(beacon_is_bot(ua));
-            snprintf(ua, sizeof(ua), "Mozilla/5.0 %s", forms[f]);
-            assert_true(beacon_is_bot(ua));
-            /* Cut by one byte: agrees with the reference. */
-            snprintf(ua, sizeof(ua), "Mozilla/5.0 %.*s", (int)n - 1, forms[f]);
-            assert_int_equal(beacon_is_bot(ua), reference_is_bot(ua));
-        }
-    }
-}
-
-/* Overlapping starts ("bbot", "crcrawl") and non-ASCII bytes agree with the
- * reference. */
-static void agrees_with_the_reference(void **state)
-{
-    (void)state;
-    static const char *const cases[] = {
-        "bbot",
-        "crcrawl",
-        "pupppeteer",
-        "Go-http-client/1.1",
-        "GO-HTTP-CLIEN",
-        "ja va/",
-        "\xc3\xa9\xc3\xa9 bot",
-        "\xff\xfe",
-        "python-requests/2.31",
-        "preview-bot",
-        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
-        "facebookexternalhit/1.1",
-        "Mediapartners-Google",
-        "HeadlessChrome/120",
+    static const struct agent cases[] = {
+        {"GOOGLEBOT/2.1", true}, {"gOoGlEbOt", true},         {"bot", true},
+        {"bbot", true},          {"crcrawl", true},           {"\xc3\xa9\xc3\xa9 bot", true},
+        {"Bo", false},           {"Mozilla/5.0 spid", false}, {"GO-HTTP-CLIEN", false},
+        {"pupppeteer", false},   {"ja va/", false},           {"x", false},
+        {"\xff\xfe", false},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(beacon_is_bot(cases[i]), reference_is_bot(cases[i]));
+    check_agents(cases, sizeof(cases) / sizeof(cases[0]));
+
+    char ua[2048];
+    memset(ua, 'x', sizeof(ua) - 1);
+    ua[sizeof(ua) - 1] = '\0';
+    assert_false(beacon_is_bot(ua));
+    memcpy(ua + sizeof(ua) - 4, "Bot", 3);
+    assert_true(beacon_is_bot(ua));
 }
 
 static void client_ip_formats_like_inet_ntop(const char *peer_text)
@@ -278,10 +283,10 @@ static void forwarded_tail_keeps_the_end(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crawlers_and_tools_are_bots),
         cmocka_unit_test(browsers_are_people),
         cmocka_unit_test(empty_is_a_bot),
-        cmocka_unit_test(every_pattern_matches_anywhere_in_any_case),
-        cmocka_unit_test(agrees_with_the_reference),
+        cmocka_unit_test(matching_is_by_substring_in_any_case),
         cmocka_unit_test(client_ip_of_the_peer),
         cmocka_unit_test(client_ip_through_trusted_proxies),
         cmocka_unit_test(referrer_host_must_be_clean_text),

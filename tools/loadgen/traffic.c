@@ -40,8 +40,9 @@ static const char *const browser_agents[] = {
 static const char *const bot_agents[] = {
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "HeadlessChrome/131.0.0.0 Safari/537.36",
+    /* One User-Agent over two lines (parentheses: no comma is missing). */
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "HeadlessChrome/131.0.0.0 Safari/537.36"),
     "curl/8.5.0",
     "python-requests/2.31.0",
     "Go-http-client/1.1",

@@ -102,8 +102,10 @@ static int reset_days(PGconn *conn, const char *from, const char *to, char *err,
         "DELETE FROM daily_site_metrics WHERE date BETWEEN $1::date AND $2::date",
         "DELETE FROM daily_page_metrics WHERE date BETWEEN $1::date AND $2::date",
         "DELETE FROM daily_visitors WHERE date BETWEEN $1::date AND $2::date",
-        "DELETE FROM rollup_counted WHERE occurred_minute >= ($1::date)::timestamp AT TIME ZONE "
-        "'UTC' AND occurred_minute < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'",
+        /* One statement over two lines: the parentheses tell clang's
+         * -Wstring-concatenation that no comma is missing. */
+        ("DELETE FROM rollup_counted WHERE occurred_minute >= ($1::date)::timestamp AT TIME ZONE "
+         "'UTC' AND occurred_minute < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'"),
         "INSERT INTO rollup_replays (from_day, to_day) VALUES ($1::date, $2::date)",
     };
     const char *params[2] = {from, to};
