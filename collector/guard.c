@@ -283,6 +283,36 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
+/* Registers the guard's family in metrics and keeps its series in g.
+ * Returns 0 or MOCHI_ERR_NOMEM. */
+static int register_metrics(struct mochi_metrics *metrics, struct collector_guard *g)
+{
+    static const char *const labels[] = {"reason"};
+    struct mochi_metric_family *f = mochi_metrics_counter(
+        metrics, "mochi_collector_connections_refused_total",
+        "connections refused or cut: per_address (over --max-connections-per-address), "
+        "header_timeout (headers not in within --header-timeout)",
+        1, labels);
+    static const char *const per_address_label[] = {"per_address"};
+    static const char *const timeout_label[] = {"header_timeout"};
+    if (f == NULL)
+        return MOCHI_ERR_NOMEM;
+    g->refused_per_address = mochi_metrics_child(f, per_address_label);
+    g->refused_header_timeout = mochi_metrics_child(f, timeout_label);
+    if (g->refused_per_address == NULL || g->refused_header_timeout == NULL)
+        return MOCHI_ERR_NOMEM;
+    return 0;
+}
+
+int collector_guard_metrics_describe(struct mochi_metrics *metrics)
+{
+    /* Only the series pointers are filled in: nothing else of it is used. */
+    struct collector_guard *unused = calloc(1, sizeof(*unused));
+    int rc = unused != NULL ? register_metrics(metrics, unused) : MOCHI_ERR_NOMEM;
+    free(unused);
+    return rc;
+}
+
 int collector_guard_new(const struct mochi_cidr_list *trusted, unsigned int per_address,
                         int header_timeout_ms, struct mochi_metrics *metrics,
                         struct collector_guard **out)
@@ -300,19 +330,7 @@ int collector_guard_new(const struct mochi_cidr_list *trusted, unsigned int per_
     atomic_init(&g->last_log_ms, 0);
     g->table_size = 1024;
     g->table = calloc(g->table_size, sizeof(*g->table));
-    static const char *const labels[] = {"reason"};
-    struct mochi_metric_family *f = mochi_metrics_counter(
-        metrics, "mochi_collector_connections_refused_total",
-        "connections refused or cut: per_address (over --max-connections-per-address), "
-        "header_timeout (headers not in within --header-timeout)",
-        1, labels);
-    static const char *const per_address_label[] = {"per_address"};
-    static const char *const timeout_label[] = {"header_timeout"};
-    if (f != NULL) {
-        g->refused_per_address = mochi_metrics_child(f, per_address_label);
-        g->refused_header_timeout = mochi_metrics_child(f, timeout_label);
-    }
-    if (g->table == NULL || g->refused_per_address == NULL || g->refused_header_timeout == NULL) {
+    if (g->table == NULL || register_metrics(metrics, g) != 0) {
         collector_guard_destroy(g);
         return MOCHI_ERR_NOMEM;
     }

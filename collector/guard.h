@@ -25,6 +25,11 @@
 
 struct collector_guard;
 
+/* Registers in metrics the family a guard serves, without making one (for
+ * --print-metrics). Returns 0 or MOCHI_ERR_NOMEM. */
+int collector_guard_metrics_describe(struct mochi_metrics *metrics)
+    __attribute__((warn_unused_result));
+
 /* per_address: most connections one address may hold (0: no limit);
  * header_timeout_ms: longest wait for a request's headers (0: none).
  * trusted and metrics are borrowed and must outlive the guard. Returns 0

@@ -610,15 +610,17 @@ static int make_responses(struct collector_http *http)
     return 0;
 }
 
-static int make_metrics(struct collector_http *http)
+/* Registers the server's families in metrics and keeps their series in
+ * http. Returns 0 or MOCHI_ERR_NOMEM. */
+static int make_metrics(struct mochi_metrics *metrics, struct collector_http *http)
 {
     static const char *const req_labels[] = {"route", "status"};
     static const char *const outcome_labels[] = {"outcome"};
     struct mochi_metric_family *req =
-        mochi_metrics_counter(http->deps.metrics, "mochi_collector_http_requests_total",
+        mochi_metrics_counter(metrics, "mochi_collector_http_requests_total",
                               "HTTP requests by route and status", 2, req_labels);
     struct mochi_metric_family *out = mochi_metrics_counter(
-        http->deps.metrics, "mochi_collector_events_total",
+        metrics, "mochi_collector_events_total",
         "beacons by outcome: published (queued for Kafka) or why not", 1, outcome_labels);
     if (req == NULL || out == NULL)
         return MOCHI_ERR_NOMEM;
@@ -641,6 +643,16 @@ static int make_metrics(struct collector_http *http)
     return 0;
 }
 
+int collector_http_metrics_describe(struct mochi_metrics *metrics)
+{
+    /* Only the series pointers are filled in: nothing else of it is used. */
+    struct collector_http *unused = calloc(1, sizeof(*unused));
+    int rc = unused != NULL ? make_metrics(metrics, unused) : MOCHI_ERR_NOMEM;
+    free(unused);
+    /* collector_http_start makes the guard, and so registers its family. */
+    return rc != 0 ? rc : collector_guard_metrics_describe(metrics);
+}
+
 int collector_http_start(const char *listen_addr, const struct collector_http_deps *deps,
                          struct collector_http **out, char *err, size_t errlen)
 {
@@ -656,7 +668,7 @@ int collector_http_start(const char *listen_addr, const struct collector_http_de
     arena_json_install();
     int rc = make_responses(http);
     if (rc == 0)
-        rc = make_metrics(http);
+        rc = make_metrics(deps->metrics, http);
     if (rc != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;

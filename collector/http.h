@@ -28,6 +28,12 @@ struct collector_http_deps {
     int header_timeout_ms;        /* a request's headers are due within it (0: no limit) */
 };
 
+/* Registers in metrics the families the server (and its connection guard)
+ * serves, without starting it (for --print-metrics). Returns 0 or
+ * MOCHI_ERR_NOMEM. */
+int collector_http_metrics_describe(struct mochi_metrics *metrics)
+    __attribute__((warn_unused_result));
+
 /* Listens on listen_addr and serves until collector_http_stop. Returns 0
  * or a negative code with the reason in err; the caller owns *out. */
 int collector_http_start(const char *listen_addr, const struct collector_http_deps *deps,

@@ -91,14 +91,32 @@ static const struct mochi_setting *const settings[] = {
     &setting_max_per_address,  &setting_idle_timeout,    &setting_header_timeout,
     &setting_shutdown_timeout, &mochi_setting_log_level, NULL};
 
+/* --print-metrics: the families main's modules register, in the order
+ * they do, listed from a registry of their own. */
+static int print_metrics(FILE *out)
+{
+    struct mochi_metrics *metrics = mochi_metrics_new();
+    int rc = metrics != NULL ? collector_producer_metrics_describe(metrics) : MOCHI_ERR_NOMEM;
+    if (rc == 0)
+        rc = collector_sites_metrics_describe(metrics);
+    if (rc == 0)
+        rc = collector_http_metrics_describe(metrics);
+    if (rc == 0)
+        rc = mochi_metrics_print_families(metrics, out);
+    mochi_metrics_destroy(metrics);
+    return rc;
+}
+
 static const struct mochi_program_spec spec = {
     .name = "mochi-collector",
     .summary = "Receives page-view beacons over HTTP (POST /api/event, GET /p.gif), hashes the "
                "visitor with the day's salt, and publishes Avro events to Kafka. Serves the "
-               "tracker at /mochi.js; /healthz and /metrics are on --metrics-listen. The "
+               "tracker at /mochi.js; /healthz and /metrics are on --metrics-listen. Avro "
+               "schemas are read from $MOCHI_SCHEMA_DIR or the build's schemas/ directory. The "
                "database URL should use the mochi_collector role.",
     .settings = settings,
     .kafka_properties = true,
+    .print_metrics = print_metrics,
 };
 
 /* Each connection takes a descriptor, besides the ~100 the process needs

@@ -47,15 +47,10 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
     mochi_metric_set(p->queue_depth, (double)rd_kafka_outq_len(p->rk));
 }
 
-int collector_producer_new(const struct mochi_config *config, struct mochi_metrics *metrics,
-                           struct collector_producer **out, char *err, size_t errlen)
+/* Registers the producer's families in metrics and keeps their series in
+ * p. Returns 0 or MOCHI_ERR_NOMEM. */
+static int register_metrics(struct mochi_metrics *metrics, struct collector_producer *p)
 {
-    struct collector_producer *p = calloc(1, sizeof(*p));
-    rd_kafka_conf_t *conf = NULL;
-    int rc = MOCHI_ERR_NOMEM;
-    if (p == NULL)
-        goto fail;
-    atomic_init(&p->closing, false);
     struct mochi_metric_family *f;
     f = mochi_metrics_counter(metrics, "mochi_collector_events_published_total",
                               "events Kafka acknowledged", 0, NULL);
@@ -67,6 +62,29 @@ int collector_producer_new(const struct mochi_config *config, struct mochi_metri
                             "messages waiting in the producer's local queue", 0, NULL);
     p->queue_depth = f ? mochi_metrics_child(f, NULL) : NULL;
     if (p->delivered == NULL || p->failed == NULL || p->queue_depth == NULL)
+        return MOCHI_ERR_NOMEM;
+    return 0;
+}
+
+int collector_producer_metrics_describe(struct mochi_metrics *metrics)
+{
+    /* Only the series pointers are filled in: nothing else of it is used. */
+    struct collector_producer *unused = calloc(1, sizeof(*unused));
+    int rc = unused != NULL ? register_metrics(metrics, unused) : MOCHI_ERR_NOMEM;
+    free(unused);
+    return rc;
+}
+
+int collector_producer_new(const struct mochi_config *config, struct mochi_metrics *metrics,
+                           struct collector_producer **out, char *err, size_t errlen)
+{
+    struct collector_producer *p = calloc(1, sizeof(*p));
+    rd_kafka_conf_t *conf = NULL;
+    int rc = MOCHI_ERR_NOMEM;
+    if (p == NULL)
+        goto fail;
+    atomic_init(&p->closing, false);
+    if (register_metrics(metrics, p) != 0)
         goto fail;
 
     rc = mochi_kafka_conf_new(config, "mochi-collector", &conf, err, errlen);

@@ -13,6 +13,11 @@
 
 struct collector_producer;
 
+/* Registers in metrics the families a producer serves, without making one
+ * (for --print-metrics). Returns 0 or MOCHI_ERR_NOMEM. */
+int collector_producer_metrics_describe(struct mochi_metrics *metrics)
+    __attribute__((warn_unused_result));
+
 /* Creates the producer for topic with the program's Kafka settings
  * (brokers, -X). Returns 0 or MOCHI_ERR_INVALID with the reason in err;
  * the caller owns *out. */

@@ -67,24 +67,10 @@ static double seconds_since(const struct timespec *then)
     return (double)(now.tv_sec - then->tv_sec) + (double)(now.tv_nsec - then->tv_nsec) / 1e9;
 }
 
-int collector_sites_start(const char *conninfo, long long refresh_ms, struct mochi_metrics *metrics,
-                          struct collector_sites **out)
+/* Registers the cache's families in metrics and keeps their series in
+ * sites. Returns 0 or MOCHI_ERR_NOMEM. */
+static int register_metrics(struct mochi_metrics *metrics, struct collector_sites *sites)
 {
-    struct collector_sites *sites = calloc(1, sizeof(*sites));
-    if (sites == NULL)
-        return MOCHI_ERR_NOMEM;
-    sites->conninfo = strdup(conninfo);
-    sites->refresh_ms = refresh_ms;
-    for (int i = 0; i < SALT_DAYS; i++)
-        sites->salts[i].day = -1;
-    pthread_mutex_init(&sites->wake_lock, NULL);
-    pthread_condattr_t cattr;
-    pthread_condattr_init(&cattr);
-    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
-    pthread_cond_init(&sites->wake, &cattr);
-    pthread_condattr_destroy(&cattr);
-    pthread_rwlock_init(&sites->lock, NULL);
-
     struct mochi_metric_family *f;
     f = mochi_metrics_gauge(metrics, "mochi_collector_database_up",
                             "1 when the last refresh from PostgreSQL succeeded", 0, NULL);
@@ -105,9 +91,42 @@ int collector_sites_start(const char *conninfo, long long refresh_ms, struct moc
     f = mochi_metrics_counter(metrics, "mochi_collector_cache_refresh_errors_total",
                               "failed refreshes of the site and salt cache", 0, NULL);
     sites->refresh_errors = f ? mochi_metrics_child(f, NULL) : NULL;
-    if (sites->conninfo == NULL || sites->db_up == NULL || sites->site_age == NULL ||
-        sites->salt_age == NULL || sites->salt_days_ahead == NULL || sites->site_count == NULL ||
-        sites->refresh_errors == NULL || mochi_metrics_on_scrape(metrics, on_scrape, sites) != 0) {
+    if (sites->db_up == NULL || sites->site_age == NULL || sites->salt_age == NULL ||
+        sites->salt_days_ahead == NULL || sites->site_count == NULL ||
+        sites->refresh_errors == NULL)
+        return MOCHI_ERR_NOMEM;
+    return 0;
+}
+
+int collector_sites_metrics_describe(struct mochi_metrics *metrics)
+{
+    /* Only the series pointers are filled in: nothing else of it is used. */
+    struct collector_sites *unused = calloc(1, sizeof(*unused));
+    int rc = unused != NULL ? register_metrics(metrics, unused) : MOCHI_ERR_NOMEM;
+    free(unused);
+    return rc;
+}
+
+int collector_sites_start(const char *conninfo, long long refresh_ms, struct mochi_metrics *metrics,
+                          struct collector_sites **out)
+{
+    struct collector_sites *sites = calloc(1, sizeof(*sites));
+    if (sites == NULL)
+        return MOCHI_ERR_NOMEM;
+    sites->conninfo = strdup(conninfo);
+    sites->refresh_ms = refresh_ms;
+    for (int i = 0; i < SALT_DAYS; i++)
+        sites->salts[i].day = -1;
+    pthread_mutex_init(&sites->wake_lock, NULL);
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&sites->wake, &cattr);
+    pthread_condattr_destroy(&cattr);
+    pthread_rwlock_init(&sites->lock, NULL);
+
+    if (sites->conninfo == NULL || register_metrics(metrics, sites) != 0 ||
+        mochi_metrics_on_scrape(metrics, on_scrape, sites) != 0) {
         collector_sites_destroy(sites);
         return MOCHI_ERR_NOMEM;
     }

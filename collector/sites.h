@@ -22,6 +22,11 @@ struct collector_site {
     char domain[MOCHI_DOMAIN_MAX + 1];
 };
 
+/* Registers in metrics the families the cache serves, without starting it
+ * (for --print-metrics). Returns 0 or MOCHI_ERR_NOMEM. */
+int collector_sites_metrics_describe(struct mochi_metrics *metrics)
+    __attribute__((warn_unused_result));
+
 /* Creates the cache and starts its refresher, which connects with
  * conninfo, loads the sites and the salts of today and tomorrow (creating
  * them if absent) and expires old salts, every refresh_ms. Returns 0 or a

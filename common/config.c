@@ -39,6 +39,7 @@ static void print_setting_help(const struct mochi_setting *s, FILE *out);
 static int check_exact_flags(const struct mochi_config *config, int argc, char **argv, char *err,
                              size_t errlen);
 static int check_table(const struct mochi_config *config, char *err, size_t errlen);
+static int print_metrics(const struct mochi_program_spec *spec, char *err, size_t errlen);
 
 const struct mochi_setting mochi_setting_brokers = {
     .name = "brokers",
@@ -335,7 +336,9 @@ static int check_exact_flags(const struct mochi_config *config, int argc, char *
         }
         size_t len = strcspn(a + 2, "=");
         bool known = (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
-                     (len == 12 && strncmp(a + 2, "print-config", 12) == 0);
+                     (len == 12 && strncmp(a + 2, "print-config", 12) == 0) ||
+                     (len == 13 && strncmp(a + 2, "print-metrics", 13) == 0 &&
+                      config->spec->print_metrics != NULL);
         for (size_t k = 0; !known && k < config->nsettings; k++) {
             const struct mochi_setting *st = config->settings[k];
             if (strlen(st->name) == len && strncmp(a + 2, st->name, len) == 0) {
@@ -373,6 +376,20 @@ static int check_table(const struct mochi_config *config, char *err, size_t errl
     return 0;
 }
 
+/* --print-metrics: the program lists its families on stdout. Returns
+ * MOCHI_CONFIG_EXIT, or MOCHI_ERR_INTERNAL with the reason in err. */
+static int print_metrics(const struct mochi_program_spec *spec, char *err, size_t errlen)
+{
+    int rc = spec->print_metrics(stdout);
+    if (rc != 0) {
+        /* A family the registry refused is logged with the reason. */
+        snprintf(err, errlen, "--print-metrics: listing the metrics failed (%s)",
+                 mochi_strerror(rc));
+        return MOCHI_ERR_INTERNAL;
+    }
+    return MOCHI_CONFIG_EXIT;
+}
+
 int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **argv,
                        struct mochi_config **out, char *err, size_t errlen)
 {
@@ -388,7 +405,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
             config->nsettings++;
     config->settings = calloc(config->nsettings + 1, sizeof(*config->settings));
     config->values = calloc(config->nsettings + 1, sizeof(*config->values));
-    longopts = calloc(config->nsettings + 3, sizeof(*longopts));
+    longopts = calloc(config->nsettings + 4, sizeof(*longopts));
     if (config->settings == NULL || config->values == NULL || longopts == NULL)
         goto out;
     size_t n = 0;
@@ -410,8 +427,10 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
                 goto out;
         } else if (s->default_value != NULL) {
             config->values[i].text = strdup("");
-            if (config->values[i].text == NULL)
+            if (config->values[i].text == NULL) {
+                rc = MOCHI_ERR_NOMEM; /* rc may be 0 from the setting before */
                 goto out;
+            }
         }
     }
     for (size_t i = 0; i < config->nsettings; i++) {
@@ -437,6 +456,10 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     longopts[config->nsettings].val = 'h';
     longopts[config->nsettings + 1].name = "print-config";
     longopts[config->nsettings + 1].val = 'P';
+    if (spec->print_metrics != NULL) {
+        longopts[config->nsettings + 2].name = "print-metrics";
+        longopts[config->nsettings + 2].val = 'M';
+    }
 
     rc = check_exact_flags(config, argc, argv, err, errlen);
     if (rc != 0)
@@ -452,6 +475,12 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
         if (c == 'h') {
             mochi_config_print_help(spec, stdout);
             rc = MOCHI_CONFIG_EXIT;
+            goto out;
+        }
+        if (c == 'M') {
+            /* Before the required settings are checked: listing the
+             * metrics needs neither a database nor a broker. */
+            rc = print_metrics(spec, err, errlen);
             goto out;
         }
         if (c == 'P') {
@@ -726,5 +755,8 @@ void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out)
         fprintf(out, "  %-34s %s\n", "-X KEY=VALUE",
                 "librdkafka property, repeatable (as kcat's -X)");
     fprintf(out, "  %-34s %s\n", "--print-config", "print the effective settings and exit");
+    if (spec->print_metrics != NULL)
+        fprintf(out, "  %-34s %s\n", "--print-metrics",
+                "list every metric this program serves (name, type, labels, help) and exit");
     fprintf(out, "  %-34s %s\n", "--help", "show this text and exit");
 }

@@ -55,6 +55,12 @@ struct mochi_program_spec {
     const struct mochi_setting *const *library_settings;
     bool kafka_properties; /* accepts -X key=value */
     int max_positional;    /* positional arguments allowed after the flags */
+    /* Optional: lists every metric family the program serves on out
+     * (mochi_metrics_print_families) without starting anything, and
+     * returns 0 or a negative code. When set, the program takes
+     * --print-metrics, which calls it and exits: the truth that
+     * docs/metrics.md is checked against. */
+    int (*print_metrics)(FILE *out);
 };
 
 struct mochi_kafka_property {
@@ -66,7 +72,7 @@ struct mochi_config;
 
 enum mochi_config_result {
     MOCHI_CONFIG_RUN = 0,  /* parsed: run the program */
-    MOCHI_CONFIG_EXIT = 1, /* --help or --print-config was printed: exit 0 */
+    MOCHI_CONFIG_EXIT = 1, /* --help, --print-config or --print-metrics was printed: exit 0 */
 };
 
 /* Parses argv (argv[0] is skipped) and the environment against spec (its
@@ -74,7 +80,8 @@ enum mochi_config_result {
  * Returns MOCHI_CONFIG_RUN and a new config in *out (owned by the caller,
  * freed with mochi_config_destroy), MOCHI_CONFIG_EXIT when help was
  * printed to stdout, or MOCHI_ERR_INVALID with one line naming the setting
- * and what is wrong in err (no secret is ever copied there). */
+ * and what is wrong in err (no secret is ever copied there), or
+ * MOCHI_ERR_INTERNAL when --print-metrics failed. */
 int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **argv,
                        struct mochi_config **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));

@@ -680,3 +680,20 @@ int mochi_metrics_render(struct mochi_metrics *reg, char **out, size_t *len)
     *len = b.len;
     return 0;
 }
+
+int mochi_metrics_print_families(struct mochi_metrics *reg, FILE *out)
+{
+    pthread_mutex_lock(&reg->lock);
+    for (const struct mochi_metric_family *f = reg->first; f; f = f->next) {
+        fprintf(out, "%s\t%s\t", f->name, type_names[f->type]);
+        for (size_t i = 0; i < f->nlabels; i++)
+            fprintf(out, "%s%s", i ? "," : "", f->labels[i]);
+        fprintf(out, "%s\t", f->nlabels ? "" : "-");
+        /* One line per family, whatever the help text holds. */
+        for (const char *c = f->help; *c; c++)
+            fputc(*c == '\t' || *c == '\n' ? ' ' : *c, out);
+        fputc('\n', out);
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return fflush(out) == 0 && !ferror(out) ? 0 : MOCHI_ERR_IO;
+}

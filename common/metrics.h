@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A metrics registry rendered in the Prometheus text exposition format
  * 0.0.4. Each daemon creates one registry and passes it around explicitly.
@@ -99,6 +100,15 @@ double mochi_metric_value(const struct mochi_metric *metric);
  * string owned by the caller (free()) and *len its length without the NUL.
  * Returns 0 or MOCHI_ERR_NOMEM (then *out is NULL). */
 int mochi_metrics_render(struct mochi_metrics *reg, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+
+/* Writes one line per family, in registration order, without running the
+ * scrape callbacks or reading any value: NAME, TYPE (counter, gauge,
+ * histogram), LABELS (comma-separated, "-" when none) and HELP, separated
+ * by tabs (a tab or newline in the help is written as a space). This is
+ * what --print-metrics shows and what docs/metrics.md is checked against.
+ * Returns 0, or MOCHI_ERR_IO when writing failed. */
+int mochi_metrics_print_families(struct mochi_metrics *reg, FILE *out)
     __attribute__((warn_unused_result));
 
 #endif

@@ -23,17 +23,36 @@ static const struct mochi_setting *const settings[] = {
     &mochi_setting_retention,    &setting_metrics_listen,
     &mochi_setting_log_level,    NULL};
 
+/* The stream's callbacks; main adds their argument. */
+static const struct mochi_stream_ops base_ops = {
+    .program = "mochi-consumer",
+    .component = "consumer",
+    .default_group = MOCHI_GROUP_INGEST,
+    .metrics_listen = &setting_metrics_listen,
+    .write_dlq = true,
+    .outcomes = ingest_outcomes,
+    .stage = ingest_stage,
+    .apply = ingest_apply,
+};
+
+/* --print-metrics: the families mochi_stream_run registers. */
+static int print_metrics(FILE *out)
+{
+    return mochi_stream_print_metrics(&base_ops, out);
+}
+
 static const struct mochi_program_spec spec = {
     .name = "mochi-consumer",
-    .summary =
-        "Consumer-group member (group " MOCHI_GROUP_INGEST
-        ") that reads page-view events from Kafka "
-        "and, one transaction per batch, records their dedupe keys and stores the new "
-        "ones in page_view_events. Offsets are committed after the transaction. "
-        "Undecodable messages go to <topic>" MOCHI_DLQ_SUFFIX ". The database URL should use the "
-        "mochi_consumer role.",
+    .summary = "Consumer-group member (group " MOCHI_GROUP_INGEST
+               ") that reads page-view events from Kafka "
+               "and, one transaction per batch, records their dedupe keys and stores the new "
+               "ones in page_view_events. Offsets are committed after the transaction. "
+               "Undecodable messages go to <topic>" MOCHI_DLQ_SUFFIX ". Avro schemas are read from "
+               "$MOCHI_SCHEMA_DIR or the build's schemas/ directory. The database URL should use "
+               "the mochi_consumer role.",
     .settings = settings,
     .kafka_properties = true,
+    .print_metrics = print_metrics,
 };
 
 int main(int argc, char **argv)
@@ -47,17 +66,8 @@ int main(int argc, char **argv)
         mochi_log(MOCHI_LOG_ERROR, "consumer", "msg=\"initialisation failed\"");
         goto out;
     }
-    const struct mochi_stream_ops ops = {
-        .program = "mochi-consumer",
-        .component = "consumer",
-        .default_group = MOCHI_GROUP_INGEST,
-        .metrics_listen = &setting_metrics_listen,
-        .write_dlq = true,
-        .outcomes = ingest_outcomes,
-        .arg = ingest,
-        .stage = ingest_stage,
-        .apply = ingest_apply,
-    };
+    struct mochi_stream_ops ops = base_ops;
+    ops.arg = ingest;
     code = mochi_stream_run(config, &ops);
 out:
     ingest_destroy(ingest);

@@ -23,6 +23,25 @@ static const struct mochi_setting *const settings[] = {
     &mochi_setting_retention,    &setting_metrics_listen,
     &mochi_setting_log_level,    NULL};
 
+/* The stream's callbacks; main adds their argument. */
+static const struct mochi_stream_ops base_ops = {
+    .program = "mochi-rollup",
+    .component = "rollup",
+    .default_group = MOCHI_GROUP_ROLLUP,
+    .metrics_listen = &setting_metrics_listen,
+    .write_dlq = false,
+    .outcomes = rollup_outcomes,
+    .prepare = rollup_prepare,
+    .apply = rollup_apply,
+    .accept_old = rollup_accept_old,
+};
+
+/* --print-metrics: the families mochi_stream_run registers. */
+static int print_metrics(FILE *out)
+{
+    return mochi_stream_print_metrics(&base_ops, out);
+}
+
 static const struct mochi_program_spec spec = {
     .name = "mochi-rollup",
     .summary = "Consumer-group member (group " MOCHI_GROUP_ROLLUP
@@ -30,9 +49,11 @@ static const struct mochi_program_spec spec = {
                "and, one transaction per batch, adds the new page views and new visitors to "
                "daily_site_metrics and daily_page_metrics. Offsets are committed after the "
                "transaction. Undecodable messages are counted and skipped (mochi-consumer copies "
-               "them to the DLQ). The database URL should use the mochi_rollup role.",
+               "them to the DLQ). Avro schemas are read from $MOCHI_SCHEMA_DIR or the build's "
+               "schemas/ directory. The database URL should use the mochi_rollup role.",
     .settings = settings,
     .kafka_properties = true,
+    .print_metrics = print_metrics,
 };
 
 int main(int argc, char **argv)
@@ -46,18 +67,8 @@ int main(int argc, char **argv)
         mochi_log(MOCHI_LOG_ERROR, "rollup", "msg=\"initialisation failed\"");
         goto out;
     }
-    const struct mochi_stream_ops ops = {
-        .program = "mochi-rollup",
-        .component = "rollup",
-        .default_group = MOCHI_GROUP_ROLLUP,
-        .metrics_listen = &setting_metrics_listen,
-        .write_dlq = false,
-        .outcomes = rollup_outcomes,
-        .arg = rollup,
-        .prepare = rollup_prepare,
-        .apply = rollup_apply,
-        .accept_old = rollup_accept_old,
-    };
+    struct mochi_stream_ops ops = base_ops;
+    ops.arg = rollup;
     code = mochi_stream_run(config, &ops);
 out:
     rollup_destroy(rollup);

@@ -3,7 +3,7 @@
 # rules, then their unit tests), the Grafana dashboard (valid JSON, and its
 # queries valid PromQL: promtool checks them as recording rules), and that
 # every mochi_* metric either names is listed in docs/metrics.md (which
-# tests/integration/test_docs.c checks against the code).
+# scripts/check-docs.py checks against the daemons' --print-metrics).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rules=ops/prometheus/mochi-alerts.yml

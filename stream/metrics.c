@@ -84,6 +84,18 @@ void mochi_stream_metrics_destroy(struct mochi_stream_metrics *m)
     free(m);
 }
 
+int mochi_stream_print_metrics(const struct mochi_stream_ops *ops, FILE *out)
+{
+    struct mochi_stream_metrics *m = NULL;
+    struct mochi_metrics *registry = mochi_metrics_new();
+    int rc = registry != NULL ? mochi_stream_metrics_new(registry, ops, &m) : MOCHI_ERR_NOMEM;
+    if (rc == 0)
+        rc = mochi_metrics_print_families(registry, out);
+    mochi_metrics_destroy(registry); /* first: its scrape hook reads m */
+    mochi_stream_metrics_destroy(m);
+    return rc;
+}
+
 void stream_metrics_applied(struct mochi_stream_metrics *m, const struct stream_batch *b)
 {
     if (b->nevents == 0)

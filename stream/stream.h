@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <libpq-fe.h>
 
@@ -114,6 +115,12 @@ int mochi_stream_metrics_new(struct mochi_metrics *registry, const struct mochi_
 /* Frees m (not its metrics, which belong to the registry). NULL is a
  * no-op. */
 void mochi_stream_metrics_destroy(struct mochi_stream_metrics *m);
+
+/* Lists on out the families a stream of ops registers, one line each
+ * (mochi_metrics_print_families), from a registry of its own: a program's
+ * --print-metrics. Returns 0, MOCHI_ERR_NOMEM or MOCHI_ERR_IO. */
+int mochi_stream_print_metrics(const struct mochi_stream_ops *ops, FILE *out)
+    __attribute__((warn_unused_result));
 
 /* Runs until SIGTERM/SIGINT (mochi_daemon_signals_install must have been
  * called). The program's ops->metrics_listen setting says where /metrics

@@ -444,9 +444,10 @@ static void help_lists_the_choices(void **state)
     assert_non_null(strstr(text, "\n  --batch-size N "));
 }
 
-/* Runs the parse of args against with, with stdout into out. */
+/* Runs the parse of args against with, with stdout into out and the
+ * error into err. */
 static int parse_capturing_stdout(const struct mochi_program_spec *with, char **args, char *out,
-                                  size_t outlen)
+                                  size_t outlen, char *err, size_t errlen)
 {
     char path[] = "/tmp/test_config.XXXXXX";
     int fd = mkstemp(path);
@@ -457,8 +458,7 @@ static int parse_capturing_stdout(const struct mochi_program_spec *with, char **
     assert_true(saved >= 0);
     assert_true(dup2(fd, STDOUT_FILENO) >= 0);
     struct mochi_config *c = NULL;
-    char err[256] = "";
-    int rc = parse_spec(with, &c, err, sizeof(err), args);
+    int rc = parse_spec(with, &c, err, errlen, args);
     fflush(stdout);
     assert_true(dup2(saved, STDOUT_FILENO) >= 0);
     close(saved);
@@ -501,9 +501,9 @@ static void library_settings_are_the_programs(void **state)
     assert_non_null(strstr(err, "unknown option '--work'"));
 
     char out[4096];
-    assert_int_equal(
-        parse_capturing_stdout(&lib_spec, (char *[]){"--help", NULL}, out, sizeof(out)),
-        MOCHI_CONFIG_EXIT);
+    assert_int_equal(parse_capturing_stdout(&lib_spec, (char *[]){"--help", NULL}, out, sizeof(out),
+                                            err, sizeof(err)),
+                     MOCHI_CONFIG_EXIT);
     const char *batch = strstr(out, "\n  --batch-size N ");
     const char *topic = strstr(out, "\n  --topic TEXT ");
     const char *workers = strstr(out, "\n  --workers N ");
@@ -513,9 +513,9 @@ static void library_settings_are_the_programs(void **state)
     assert_non_null(workers);
     assert_true(batch < topic && topic < workers && workers < fast && fast < print);
 
-    assert_int_equal(
-        parse_capturing_stdout(&lib_spec, (char *[]){"--print-config", NULL}, out, sizeof(out)),
-        MOCHI_CONFIG_EXIT);
+    assert_int_equal(parse_capturing_stdout(&lib_spec, (char *[]){"--print-config", NULL}, out,
+                                            sizeof(out), err, sizeof(err)),
+                     MOCHI_CONFIG_EXIT);
     assert_string_equal(out, "MOCHI_TEST_BATCH=500\nMOCHI_TOPIC=mochi.pageviews\n"
                              "MOCHI_TEST_WORKERS=4\nfast=false\n");
 
@@ -545,6 +545,65 @@ static void dates_are_day_numbers(void **state)
     assert_int_equal(mochi_setting_validate(&day, "2023-2-28", &n, err, sizeof(err)),
                      MOCHI_ERR_INVALID);
     assert_string_equal(err, "expected a date YYYY-MM-DD");
+}
+
+static int listed;
+
+static int list_two(FILE *out)
+{
+    listed++;
+    fprintf(out, "test_events_total\tcounter\toutcome\tevents\n");
+    fprintf(out, "test_up\tgauge\t-\t1 when up\n");
+    return 0;
+}
+
+static int list_fails(FILE *out)
+{
+    (void)out;
+    listed++;
+    return MOCHI_ERR_NOMEM;
+}
+
+static void print_metrics_lists_families(void **state)
+{
+    (void)state;
+    /* Without the required --database-url: nothing is started. */
+    unsetenv("MOCHI_DATABASE_URL");
+    struct mochi_program_spec with = spec;
+    with.print_metrics = list_two;
+    char err[256] = "";
+    char printed[8192];
+    listed = 0;
+    assert_int_equal(parse_capturing_stdout(&with, (char *[]){"--print-metrics", NULL}, printed,
+                                            sizeof(printed), err, sizeof(err)),
+                     MOCHI_CONFIG_EXIT);
+    assert_int_equal(listed, 1);
+    assert_string_equal(printed, "test_events_total\tcounter\toutcome\tevents\n"
+                                 "test_up\tgauge\t-\t1 when up\n");
+
+    assert_int_equal(parse_capturing_stdout(&with, (char *[]){"--help", NULL}, printed,
+                                            sizeof(printed), err, sizeof(err)),
+                     MOCHI_CONFIG_EXIT);
+    assert_non_null(strstr(printed, "\n  --print-metrics "));
+
+    /* A listing that fails is an error, not an empty list. */
+    with.print_metrics = list_fails;
+    assert_int_equal(parse_capturing_stdout(&with, (char *[]){"--print-metrics", NULL}, printed,
+                                            sizeof(printed), err, sizeof(err)),
+                     MOCHI_ERR_INTERNAL);
+    assert_non_null(strstr(err, "--print-metrics: listing the metrics failed (out_of_memory)"));
+    assert_int_equal(listed, 2);
+    assert_string_equal(printed, "");
+
+    /* A program that serves no metrics has no such flag. */
+    assert_int_equal(parse_capturing_stdout(&spec, (char *[]){"--print-metrics", NULL}, printed,
+                                            sizeof(printed), err, sizeof(err)),
+                     MOCHI_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown option '--print-metrics'"));
+    assert_int_equal(parse_capturing_stdout(&spec, (char *[]){"--help", NULL}, printed,
+                                            sizeof(printed), err, sizeof(err)),
+                     MOCHI_CONFIG_EXIT);
+    assert_null(strstr(printed, "--print-metrics"));
 }
 
 static void durations(void **state)
@@ -579,6 +638,7 @@ int main(void)
         cmocka_unit_test_setup(library_settings_are_the_programs, setup),
         cmocka_unit_test(dates_are_day_numbers),
         cmocka_unit_test(durations),
+        cmocka_unit_test_setup(print_metrics_lists_families, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

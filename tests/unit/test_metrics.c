@@ -428,6 +428,41 @@ static void test_scrape_callback(void **state)
     mochi_metrics_destroy(reg);
 }
 
+/* --print-metrics' listing: one tab-separated line per family, in
+ * registration order, values and scrape callbacks left alone. */
+static void count_scrape(struct mochi_metrics *reg, void *arg)
+{
+    (void)reg;
+    (*(int *)arg)++;
+}
+
+static void test_print_families(void **state)
+{
+    (void)state;
+    struct mochi_metrics *reg = mochi_metrics_new();
+    assert_non_null(reg);
+    int scrapes = 0;
+    assert_int_equal(mochi_metrics_on_scrape(reg, count_scrape, &scrapes), 0);
+    const char *labels[] = {"route", "status"};
+    assert_non_null(mochi_metrics_counter(reg, "a_total", "requests", 2, labels));
+    assert_non_null(mochi_metrics_gauge(reg, "b", "two\tlines\nof help", 0, NULL));
+    const double bounds[] = {1, 2};
+    assert_non_null(mochi_metrics_histogram(reg, "c_seconds", "", 0, NULL, bounds, 2));
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    assert_int_equal(mochi_metrics_print_families(reg, out), 0);
+    fclose(out);
+    assert_string_equal(text, "a_total\tcounter\troute,status\trequests\n"
+                              "b\tgauge\t-\ttwo lines of help\n"
+                              "c_seconds\thistogram\t-\t\n");
+    assert_int_equal(scrapes, 0);
+    free(text);
+    mochi_metrics_destroy(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_updates),
         cmocka_unit_test(test_concurrent_children),
         cmocka_unit_test(test_scrape_callback),
+        cmocka_unit_test(test_print_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,12 +122,49 @@ static void lag_from_statistics(void **state)
     mochi_stream_metrics_destroy(m);
 }
 
+/* --print-metrics of a stream daemon: every family, one line each, with
+ * its type and label names, from a registry of its own. */
+static void print_metrics_lists_families(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    assert_int_equal(mochi_stream_print_metrics(&ops, out), 0);
+    fclose(out);
+    static const char *const expected[] = {
+        "mochi_thing_events_total\tcounter\toutcome\t",
+        "mochi_thing_lag_messages\tgauge\ttopic,partition\t",
+        "mochi_thing_batch_events\thistogram\t-\t",
+        "mochi_thing_transaction_seconds\thistogram\t-\t",
+        "mochi_thing_partitions_assigned_total\tcounter\t-\t",
+        "mochi_thing_partitions_revoked_total\tcounter\t-\t",
+        "mochi_thing_database_connections_total\tcounter\t-\t",
+        "mochi_thing_database_up\tgauge\t-\t",
+        "mochi_thing_dead_letters_total\tcounter\t-\t",
+        "mochi_thing_newest_applied_event_timestamp_seconds\tgauge\t-\t",
+        "mochi_thing_newest_applied_event_age_seconds\tgauge\t-\t",
+    };
+    size_t lines = 0;
+    for (const char *c = text; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, sizeof(expected) / sizeof(expected[0]));
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+        char *line = strstr(text, expected[i]);
+        if (line == NULL || (line != text && line[-1] != '\n'))
+            fail_msg("missing: %s\nin:\n%s", expected[i], text);
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_metric_registered_offline),
         cmocka_unit_test(applied_batch_counted),
         cmocka_unit_test(lag_from_statistics),
+        cmocka_unit_test(print_metrics_lists_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
