@@ -171,8 +171,8 @@ int main(int argc, char **argv)
         goto out;
     }
     /* Validated by the settings table already; parsed here for use. */
-    if (mochi_cidr_list_parse(mochi_config_str(config, "trusted-proxies"), &trusted, err,
-                              sizeof(err)) != 0)
+    if (mochi_cidr_list_parse(mochi_config_str(config, &mochi_setting_trusted_proxies), &trusted,
+                              err, sizeof(err)) != 0)
         goto fail;
     if (mochi_schema_set_load(mochi_schema_dir_default(), &schemas, err, sizeof(err)) != 0)
         goto fail;
@@ -183,14 +183,14 @@ int main(int argc, char **argv)
         code = 2; /* a -X property librdkafka refused: a configuration error */
         goto fail;
     }
-    if (collector_sites_start(mochi_config_str(config, "database-url"),
-                              mochi_config_ms(config, "refresh-interval"), metrics, &sites) != 0)
+    if (collector_sites_start(mochi_config_str(config, &mochi_setting_database_url),
+                              mochi_config_ms(config, &setting_refresh), metrics, &sites) != 0)
         goto out;
     if (!collector_sites_wait_ready(sites, 10000))
         mochi_log(MOCHI_LOG_WARN, "collector",
                   "msg=\"sites and salts not loaded yet; beacons get 503 until they are\"");
 
-    long threads = mochi_config_int(config, "threads");
+    long threads = mochi_config_int(config, &setting_threads);
     if (threads == 0)
         threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 2;
     struct collector_http_deps deps = {
@@ -200,23 +200,24 @@ int main(int argc, char **argv)
         .metrics = metrics,
         .trusted_proxies = &trusted,
         .threads = (unsigned int)threads,
-        .max_connections = (unsigned int)mochi_config_int(config, "max-connections"),
-        .max_per_address = (unsigned int)mochi_config_int(config, "max-connections-per-address"),
-        .idle_timeout_s = (unsigned int)((mochi_config_ms(config, "idle-timeout") + 999) / 1000),
-        .header_timeout_ms = (int)mochi_config_ms(config, "header-timeout"),
+        .max_connections = (unsigned int)mochi_config_int(config, &setting_max_connections),
+        .max_per_address = (unsigned int)mochi_config_int(config, &setting_max_per_address),
+        .idle_timeout_s =
+            (unsigned int)((mochi_config_ms(config, &setting_idle_timeout) + 999) / 1000),
+        .header_timeout_ms = (int)mochi_config_ms(config, &setting_header_timeout),
     };
     check_open_files((long)deps.max_connections);
-    if (collector_http_start(mochi_config_str(config, "listen"), &deps, &http, err, sizeof(err)) !=
-        0)
+    if (collector_http_start(mochi_config_str(config, &mochi_setting_listen), &deps, &http, err,
+                             sizeof(err)) != 0)
         goto fail;
-    if (mochi_metrics_server_start(metrics, mochi_config_str(config, "metrics-listen"),
+    if (mochi_metrics_server_start(metrics, mochi_config_str(config, &setting_metrics_listen),
                                    producer_healthy, producer, &metrics_server, err,
                                    sizeof(err)) != 0)
         goto fail;
     mochi_log(MOCHI_LOG_INFO, "collector",
               "msg=\"started\" listen=%s port=%d threads=%ld topic=%s trusted_proxies=%zu",
-              mochi_config_str(config, "listen"), collector_http_port(http), threads,
-              mochi_config_str(config, "topic"), trusted.count);
+              mochi_config_str(config, &mochi_setting_listen), collector_http_port(http), threads,
+              mochi_config_str(config, &mochi_setting_topic), trusted.count);
 
     while (!mochi_daemon_stopping())
         collector_producer_poll(producer, 100);
@@ -228,7 +229,7 @@ int main(int argc, char **argv)
     mochi_metrics_server_stop(metrics_server); /* its /healthz reads the producer */
     metrics_server = NULL;
     int undelivered =
-        collector_producer_close(producer, (int)mochi_config_ms(config, "shutdown-timeout"));
+        collector_producer_close(producer, (int)mochi_config_ms(config, &setting_shutdown_timeout));
     producer = NULL;
     mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"stopped\" undelivered=%d", undelivered);
     code = 0;

@@ -123,7 +123,7 @@ int collector_producer_new(const struct mochi_config *config, struct mochi_metri
         goto fail;
     }
     conf = NULL; /* rd_kafka_new took ownership */
-    p->topic = rd_kafka_topic_new(p->rk, mochi_config_str(config, "topic"), NULL);
+    p->topic = rd_kafka_topic_new(p->rk, mochi_config_str(config, &mochi_setting_topic), NULL);
     if (p->topic == NULL) {
         snprintf(err, errlen, "cannot create the topic handle: %s",
                  rd_kafka_err2str(rd_kafka_last_error()));

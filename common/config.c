@@ -1,8 +1,9 @@
 #include "common/config.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/netaddr.h"
 
-#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 struct config_value {
     char *text;       /* owned; NULL when unset without default */
@@ -21,8 +21,9 @@ struct config_value {
 
 struct mochi_config {
     const struct mochi_program_spec *spec;
+    const struct mochi_setting **settings; /* owned array of the spec's settings */
     size_t nsettings;
-    struct config_value *values; /* index-aligned with spec->settings */
+    struct config_value *values; /* index-aligned with settings */
     char **positional;           /* owned copies */
     int npositional;
     struct mochi_kafka_property *kafka; /* owned */
@@ -33,9 +34,11 @@ static int set_value(struct mochi_config *config, size_t i, const char *text, co
                      char *err, size_t errlen);
 static int add_kafka_property(struct mochi_config *config, const char *arg, char *err,
                               size_t errlen);
-static const char *type_hint(enum mochi_setting_type type);
-static int check_exact_flags(const struct mochi_program_spec *spec, int argc, char **argv,
-                             char *err, size_t errlen);
+static const char *value_hint(const struct mochi_setting *setting, char *buf, size_t size);
+static void print_setting_help(const struct mochi_setting *s, FILE *out);
+static int check_exact_flags(const struct mochi_config *config, int argc, char **argv, char *err,
+                             size_t errlen);
+static int check_table(const struct mochi_config *config, char *err, size_t errlen);
 static int print_metrics(const struct mochi_program_spec *spec, char *err, size_t errlen);
 
 const struct mochi_setting mochi_setting_brokers = {
@@ -47,7 +50,7 @@ const struct mochi_setting mochi_setting_brokers = {
 const struct mochi_setting mochi_setting_topic = {.name = "topic",
                                                   .env = "MOCHI_TOPIC",
                                                   .type = MOCHI_SETTING_STRING,
-                                                  .default_value = "mochi.pageviews",
+                                                  .default_value = MOCHI_TOPIC_DEFAULT,
                                                   .help = "page-view topic"};
 const struct mochi_setting mochi_setting_database_url = {.name = "database-url",
                                                          .env = "MOCHI_DATABASE_URL",
@@ -66,11 +69,14 @@ const struct mochi_setting mochi_setting_trusted_proxies = {
     .type = MOCHI_SETTING_CIDRS,
     .default_value = "",
     .help = "CIDRs whose X-Forwarded-For is believed"};
+/* In the order of enum mochi_log_level. */
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 const struct mochi_setting mochi_setting_log_level = {.name = "log-level",
                                                       .env = "MOCHI_LOG_LEVEL",
-                                                      .type = MOCHI_SETTING_LOGLEVEL,
+                                                      .type = MOCHI_SETTING_ENUM,
                                                       .default_value = "info",
-                                                      .help = "debug, info, warn or error"};
+                                                      .choices = log_levels,
+                                                      .help = "least severe level logged"};
 
 int mochi_parse_duration_ms(const char *text, long long *ms)
 {
@@ -119,6 +125,18 @@ static bool valid_port_list(const char *text)
             return true;
         p += len + 1;
     }
+}
+
+/* "DDDD-DD-DD": a refused value of this shape names a day that does not
+ * exist (2026-02-30), anything else is not a date at all. */
+static bool date_shaped(const char *text)
+{
+    for (size_t i = 0; i < 10; i++) {
+        bool dash = i == 4 || i == 7;
+        if (dash ? text[i] != '-' : !isdigit((unsigned char)text[i]))
+            return false;
+    }
+    return text[10] == '\0';
 }
 
 static int parse_flag_text(const char *text, long long *out)
@@ -220,33 +238,28 @@ int mochi_setting_validate(const struct mochi_setting *setting, const char *valu
             return MOCHI_ERR_INVALID;
         }
         break;
-    case MOCHI_SETTING_LOGLEVEL: {
-        enum mochi_log_level level;
-        if (mochi_log_parse_level(value, &level) != 0) {
-            snprintf(err, errlen, "expected debug, info, warn or error");
+    case MOCHI_SETTING_ENUM:
+        while (setting->choices[n] != NULL && strcasecmp(value, setting->choices[n]) != 0)
+            n++;
+        if (setting->choices[n] == NULL) {
+            /* "expected debug, info, warn or error" */
+            size_t used = (size_t)snprintf(err, errlen, "expected");
+            for (size_t i = 0; setting->choices[i] != NULL && used < errlen; i++)
+                used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+                                         i == 0                            ? " "
+                                         : setting->choices[i + 1] == NULL ? " or "
+                                                                           : ", ",
+                                         setting->choices[i]);
             return MOCHI_ERR_INVALID;
         }
-        n = level;
         break;
-    }
-    case MOCHI_SETTING_DATE: {
-        struct tm tm = {0};
-        const char *end = strptime(value, "%Y-%m-%d", &tm);
-        if (end == NULL || *end != '\0' || strlen(value) != 10) {
-            snprintf(err, errlen, "expected a date YYYY-MM-DD");
+    case MOCHI_SETTING_DATE:
+        if (mochi_day_parse(value, &n) != 0) {
+            snprintf(err, errlen, "%s",
+                     date_shaped(value) ? "not a calendar date" : "expected a date YYYY-MM-DD");
             return MOCHI_ERR_INVALID;
         }
-        struct tm check = tm;
-        time_t t = timegm(&check);
-        struct tm back;
-        gmtime_r(&t, &back);
-        if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon) {
-            snprintf(err, errlen, "not a calendar date");
-            return MOCHI_ERR_INVALID;
-        }
-        n = (long long)(t / 86400);
         break;
-    }
     }
     if (number)
         *number = n;
@@ -256,7 +269,7 @@ int mochi_setting_validate(const struct mochi_setting *setting, const char *valu
 static int set_value(struct mochi_config *config, size_t i, const char *text, const char *source,
                      char *err, size_t errlen)
 {
-    const struct mochi_setting *s = config->spec->settings[i];
+    const struct mochi_setting *s = config->settings[i];
     char why[200] = "";
     long long n = 0;
     if (mochi_setting_validate(s, text, &n, why, sizeof(why)) != 0) {
@@ -266,7 +279,8 @@ static int set_value(struct mochi_config *config, size_t i, const char *text, co
             snprintf(err, errlen, "%s: %s (got '%.80s')", source, why, text);
         return MOCHI_ERR_INVALID;
     }
-    char *copy = strdup(text);
+    /* An ENUM keeps the table's spelling: "--log-level DEBUG" reads "debug". */
+    char *copy = strdup(s->type == MOCHI_SETTING_ENUM ? s->choices[n] : text);
     if (copy == NULL)
         return MOCHI_ERR_NOMEM;
     free(config->values[i].text);
@@ -303,8 +317,8 @@ static int add_kafka_property(struct mochi_config *config, const char *arg, char
 /* getopt_long accepts any unambiguous prefix ("--nam" for "--name"); a
  * later flag would then silently change what an old command line means, so
  * only whole names are taken. */
-static int check_exact_flags(const struct mochi_program_spec *spec, int argc, char **argv,
-                             char *err, size_t errlen)
+static int check_exact_flags(const struct mochi_config *config, int argc, char **argv, char *err,
+                             size_t errlen)
 {
     bool takes_value = false;
     for (int i = 1; i < argc; i++) {
@@ -321,12 +335,12 @@ static int check_exact_flags(const struct mochi_program_spec *spec, int argc, ch
             continue;
         }
         size_t len = strcspn(a + 2, "=");
-        bool known =
-            (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
-            (len == 12 && strncmp(a + 2, "print-config", 12) == 0) ||
-            (len == 13 && strncmp(a + 2, "print-metrics", 13) == 0 && spec->print_metrics != NULL);
-        for (size_t k = 0; !known && spec->settings[k] != NULL; k++) {
-            const struct mochi_setting *st = spec->settings[k];
+        bool known = (len == 4 && strncmp(a + 2, "help", 4) == 0) ||
+                     (len == 12 && strncmp(a + 2, "print-config", 12) == 0) ||
+                     (len == 13 && strncmp(a + 2, "print-metrics", 13) == 0 &&
+                      config->spec->print_metrics != NULL);
+        for (size_t k = 0; !known && k < config->nsettings; k++) {
+            const struct mochi_setting *st = config->settings[k];
             if (strlen(st->name) == len && strncmp(a + 2, st->name, len) == 0) {
                 known = true;
                 takes_value = st->type != MOCHI_SETTING_FLAG && a[2 + len] != '=';
@@ -335,6 +349,27 @@ static int check_exact_flags(const struct mochi_program_spec *spec, int argc, ch
         if (!known) {
             snprintf(err, errlen, "unknown option '%.*s' (see --help)",
                      (int)(len + 2 > 80 ? 80 : len + 2), a);
+            return MOCHI_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
+/* Mistakes in the tables themselves, which no command line could get
+ * past: reported as a bug at start rather than met later. */
+static int check_table(const struct mochi_config *config, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < config->nsettings; i++) {
+        const struct mochi_setting *s = config->settings[i];
+        /* getopt would take the first of two settings of one name and
+         * never set the second. */
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(s->name, config->settings[k]->name) == 0) {
+                snprintf(err, errlen, "bug: two settings are named --%s", s->name);
+                return MOCHI_ERR_INVALID;
+            }
+        if (s->type == MOCHI_SETTING_ENUM && (s->choices == NULL || s->choices[0] == NULL)) {
+            snprintf(err, errlen, "bug: --%s lists no choices", s->name);
             return MOCHI_ERR_INVALID;
         }
     }
@@ -364,16 +399,26 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     if (config == NULL)
         goto out;
     config->spec = spec;
-    while (spec->settings[config->nsettings] != NULL)
-        config->nsettings++;
+    const struct mochi_setting *const *tables[] = {spec->settings, spec->library_settings};
+    for (size_t t = 0; t < 2; t++)
+        for (size_t i = 0; tables[t] != NULL && tables[t][i] != NULL; i++)
+            config->nsettings++;
+    config->settings = calloc(config->nsettings + 1, sizeof(*config->settings));
     config->values = calloc(config->nsettings + 1, sizeof(*config->values));
     longopts = calloc(config->nsettings + 4, sizeof(*longopts));
-    if (config->values == NULL || longopts == NULL)
+    if (config->settings == NULL || config->values == NULL || longopts == NULL)
+        goto out;
+    size_t n = 0;
+    for (size_t t = 0; t < 2; t++)
+        for (size_t i = 0; tables[t] != NULL && tables[t][i] != NULL; i++)
+            config->settings[n++] = tables[t][i];
+    rc = check_table(config, err, errlen);
+    if (rc != 0)
         goto out;
 
     /* Defaults, then the environment, then flags. */
     for (size_t i = 0; i < config->nsettings; i++) {
-        const struct mochi_setting *s = spec->settings[i];
+        const struct mochi_setting *s = config->settings[i];
         if (s->default_value != NULL && s->default_value[0] != '\0') {
             char source[128];
             snprintf(source, sizeof(source), "default of --%s", s->name);
@@ -382,12 +427,14 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
                 goto out;
         } else if (s->default_value != NULL) {
             config->values[i].text = strdup("");
-            if (config->values[i].text == NULL)
+            if (config->values[i].text == NULL) {
+                rc = MOCHI_ERR_NOMEM; /* rc may be 0 from the setting before */
                 goto out;
+            }
         }
     }
     for (size_t i = 0; i < config->nsettings; i++) {
-        const struct mochi_setting *s = spec->settings[i];
+        const struct mochi_setting *s = config->settings[i];
         const char *v = s->env ? getenv(s->env) : NULL;
         if (v == NULL)
             continue;
@@ -400,9 +447,9 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     }
 
     for (size_t i = 0; i < config->nsettings; i++) {
-        longopts[i].name = spec->settings[i]->name;
+        longopts[i].name = config->settings[i]->name;
         longopts[i].has_arg =
-            spec->settings[i]->type == MOCHI_SETTING_FLAG ? no_argument : required_argument;
+            config->settings[i]->type == MOCHI_SETTING_FLAG ? no_argument : required_argument;
         longopts[i].val = 1000 + (int)i;
     }
     longopts[config->nsettings].name = "help";
@@ -414,7 +461,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
         longopts[config->nsettings + 2].val = 'M';
     }
 
-    rc = check_exact_flags(spec, argc, argv, err, errlen);
+    rc = check_exact_flags(config, argc, argv, err, errlen);
     if (rc != 0)
         goto out;
     const char *shortopts = spec->kafka_properties ? "+:hX:" : "+:h";
@@ -445,7 +492,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
         } else if (c >= 1000 && c < 1000 + (int)config->nsettings) {
             size_t i = (size_t)(c - 1000);
             char source[128];
-            snprintf(source, sizeof(source), "--%s", spec->settings[i]->name);
+            snprintf(source, sizeof(source), "--%s", config->settings[i]->name);
             rc = set_value(config, i, optarg ? optarg : "true", source, err, errlen);
             if (rc != 0)
                 goto out;
@@ -482,7 +529,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
         }
     }
     for (size_t i = 0; i < config->nsettings; i++) {
-        const struct mochi_setting *s = spec->settings[i];
+        const struct mochi_setting *s = config->settings[i];
         if (s->required && config->values[i].text == NULL) {
             if (s->env)
                 snprintf(err, errlen, "--%s (or %s) is required", s->name, s->env);
@@ -494,7 +541,7 @@ int mochi_config_parse(const struct mochi_program_spec *spec, int argc, char **a
     }
     if (print_config) {
         for (size_t i = 0; i < config->nsettings; i++) {
-            const struct mochi_setting *s = spec->settings[i];
+            const struct mochi_setting *s = config->settings[i];
             const char *v = config->values[i].text;
             printf("%s=%s\n", s->env ? s->env : s->name,
                    v == NULL   ? ""
@@ -527,12 +574,9 @@ struct mochi_config *mochi_config_load_or_exit(const struct mochi_program_spec *
         fprintf(stderr, "%s: %s\n", spec->name, err);
         exit(2);
     }
-    const char *level_text = NULL;
-    for (size_t i = 0; i < config->nsettings; i++)
-        if (spec->settings[i]->type == MOCHI_SETTING_LOGLEVEL)
-            level_text = config->values[i].text;
     enum mochi_log_level level;
-    if (level_text != NULL && mochi_log_parse_level(level_text, &level) == 0)
+    if (mochi_config_has(config, &mochi_setting_log_level) &&
+        mochi_log_parse_level(mochi_config_str(config, &mochi_setting_log_level), &level) == 0)
         mochi_log_set_level(level);
     return config;
 }
@@ -544,6 +588,7 @@ void mochi_config_destroy(struct mochi_config *config)
     for (size_t i = 0; config->values && i < config->nsettings; i++)
         free(config->values[i].text);
     free(config->values);
+    free(config->settings);
     for (int i = 0; config->positional && i < config->npositional; i++)
         free(config->positional[i]);
     free(config->positional);
@@ -555,38 +600,77 @@ void mochi_config_destroy(struct mochi_config *config)
     free(config);
 }
 
-static const struct config_value *lookup(const struct mochi_config *config, const char *name)
+/* A lookup the program's code got wrong: a setting not in its table, or
+ * read as another type. Never returns. */
+__attribute__((noreturn)) static void lookup_bug(const struct mochi_config *config,
+                                                 const struct mochi_setting *setting,
+                                                 const char *function, const char *why)
 {
-    for (size_t i = 0; i < config->nsettings; i++)
-        if (strcmp(config->spec->settings[i]->name, name) == 0)
-            return &config->values[i];
-    assert(!"setting not in the program's table");
-    return NULL;
+    fprintf(stderr, "%s: bug: %s(--%s): %s\n", config->spec->name, function,
+            setting != NULL && setting->name != NULL ? setting->name : "(null)", why);
+    abort();
 }
 
-const char *mochi_config_str(const struct mochi_config *config, const char *name)
+/* The index of setting in the program's table, or nsettings. */
+static size_t find(const struct mochi_config *config, const struct mochi_setting *setting)
 {
-    return lookup(config, name)->text;
+    size_t i = 0;
+    while (i < config->nsettings && config->settings[i] != setting)
+        i++;
+    return i;
 }
 
-long long mochi_config_int(const struct mochi_config *config, const char *name)
+/* types: a bit per enum mochi_setting_type accepted, or ANY_TYPE. */
+static const struct config_value *lookup(const struct mochi_config *config,
+                                         const struct mochi_setting *setting, unsigned types,
+                                         const char *function)
 {
-    return lookup(config, name)->number;
+    size_t i = find(config, setting);
+    if (i == config->nsettings)
+        lookup_bug(config, setting, function, "the setting is not in the program's table");
+    if ((types & (1u << setting->type)) == 0)
+        lookup_bug(config, setting, function, "the setting is not of the type this reads");
+    return &config->values[i];
 }
 
-long long mochi_config_ms(const struct mochi_config *config, const char *name)
+#define ANY_TYPE (~0u)
+#define TYPE(t) (1u << (t))
+
+const char *mochi_config_str(const struct mochi_config *config, const struct mochi_setting *setting)
 {
-    return lookup(config, name)->number;
+    return lookup(config, setting, ANY_TYPE, __func__)->text;
 }
 
-bool mochi_config_flag(const struct mochi_config *config, const char *name)
+long long mochi_config_int(const struct mochi_config *config, const struct mochi_setting *setting)
 {
-    return lookup(config, name)->number != 0;
+    return lookup(config, setting, TYPE(MOCHI_SETTING_INT) | TYPE(MOCHI_SETTING_DATE), __func__)
+        ->number;
 }
 
-bool mochi_config_is_set(const struct mochi_config *config, const char *name)
+long long mochi_config_ms(const struct mochi_config *config, const struct mochi_setting *setting)
 {
-    return lookup(config, name)->user_set;
+    return lookup(config, setting, TYPE(MOCHI_SETTING_DURATION), __func__)->number;
+}
+
+bool mochi_config_flag(const struct mochi_config *config, const struct mochi_setting *setting)
+{
+    return lookup(config, setting, TYPE(MOCHI_SETTING_FLAG), __func__)->number != 0;
+}
+
+int mochi_config_enum(const struct mochi_config *config, const struct mochi_setting *setting)
+{
+    const struct config_value *v = lookup(config, setting, TYPE(MOCHI_SETTING_ENUM), __func__);
+    return v->text != NULL && v->text[0] != '\0' ? (int)v->number : -1;
+}
+
+bool mochi_config_is_set(const struct mochi_config *config, const struct mochi_setting *setting)
+{
+    return lookup(config, setting, ANY_TYPE, __func__)->user_set;
+}
+
+bool mochi_config_has(const struct mochi_config *config, const struct mochi_setting *setting)
+{
+    return find(config, setting) < config->nsettings;
 }
 
 int mochi_config_positional_count(const struct mochi_config *config)
@@ -609,23 +693,11 @@ const struct mochi_kafka_property *mochi_config_kafka(const struct mochi_config 
     return i < config->nkafka ? &config->kafka[i] : NULL;
 }
 
-int mochi_config_apply_kafka(const struct mochi_config *config, rd_kafka_conf_t *conf, char *err,
-                             size_t errlen)
+/* What --help shows after the flag: a word for the type, or an ENUM's
+ * choices ("earliest|time"), in buf when it must be built. */
+static const char *value_hint(const struct mochi_setting *setting, char *buf, size_t size)
 {
-    for (size_t i = 0; i < config->nkafka; i++) {
-        char why[256] = "";
-        if (rd_kafka_conf_set(conf, config->kafka[i].key, config->kafka[i].value, why,
-                              sizeof(why)) != RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "-X %s: %s", config->kafka[i].key, why);
-            return MOCHI_ERR_INVALID;
-        }
-    }
-    return 0;
-}
-
-static const char *type_hint(enum mochi_setting_type type)
-{
-    switch (type) {
+    switch (setting->type) {
     case MOCHI_SETTING_STRING:
         return "TEXT";
     case MOCHI_SETTING_ADDRESS:
@@ -640,31 +712,44 @@ static const char *type_hint(enum mochi_setting_type type)
         return "URL";
     case MOCHI_SETTING_FLAG:
         return "";
-    case MOCHI_SETTING_LOGLEVEL:
-        return "LEVEL";
+    case MOCHI_SETTING_ENUM: {
+        size_t used = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; setting->choices[i] != NULL && used < size; i++)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i > 0 ? "|" : "",
+                                     setting->choices[i]);
+        return buf;
+    }
     case MOCHI_SETTING_DATE:
         return "YYYY-MM-DD";
     }
     return "VALUE";
 }
 
+/* One line of --help. */
+static void print_setting_help(const struct mochi_setting *s, FILE *out)
+{
+    char flag[160], hint[64];
+    snprintf(flag, sizeof(flag), "--%s%s%s", s->name, s->type == MOCHI_SETTING_FLAG ? "" : " ",
+             value_hint(s, hint, sizeof(hint)));
+    fprintf(out, "  %-34s %s", flag, s->help);
+    if (s->env)
+        fprintf(out, " [env %s]", s->env);
+    if (s->required)
+        fprintf(out, " (required)");
+    else if (s->default_value && s->default_value[0])
+        fprintf(out, " (default %s)", s->default_value);
+    fputc('\n', out);
+}
+
 void mochi_config_print_help(const struct mochi_program_spec *spec, FILE *out)
 {
     fprintf(out, "Usage: %s %s\n\n%s\n\nOptions (flag, environment variable, default):\n",
             spec->name, spec->usage ? spec->usage : "[OPTIONS]", spec->summary);
-    for (size_t i = 0; spec->settings[i] != NULL; i++) {
-        const struct mochi_setting *s = spec->settings[i];
-        char flag[96];
-        snprintf(flag, sizeof(flag), "--%s%s%s", s->name, s->type == MOCHI_SETTING_FLAG ? "" : " ",
-                 type_hint(s->type));
-        fprintf(out, "  %-34s %s", flag, s->help);
-        if (s->env)
-            fprintf(out, " [env %s]", s->env);
-        if (s->required)
-            fprintf(out, " (required)");
-        else if (s->default_value && s->default_value[0])
-            fprintf(out, " (default %s)", s->default_value);
-        fputc('\n', out);
+    const struct mochi_setting *const *tables[] = {spec->settings, spec->library_settings};
+    for (size_t t = 0; t < 2; t++) {
+        for (size_t i = 0; tables[t] != NULL && tables[t][i] != NULL; i++)
+            print_setting_help(tables[t][i], out);
     }
     if (spec->kafka_properties)
         fprintf(out, "  %-34s %s\n", "-X KEY=VALUE",

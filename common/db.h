@@ -7,11 +7,6 @@
 
 /* PostgreSQL helpers shared by every program. */
 
-/* The advisory lock (two int4 keys) that every mochi-rollup session holds
- * shared and mochictl replay takes exclusively: a replay cannot run while a
- * rollup is connected, and a rollup that starts during a replay waits. */
-#define MOCHI_ROLLUP_LOCK_KEY "7163830, 2"
-
 /* Connects with conninfo (a libpq conninfo string or URI), setting
  * application_name and UTC as the session time zone. Returns 0 and the
  * connection in *out (caller owns it: PQfinish), MOCHI_ERR_AGAIN when the

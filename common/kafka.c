@@ -32,6 +32,20 @@ int mochi_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
     return 0;
 }
 
+int mochi_kafka_apply_properties(const struct mochi_config *config, rd_kafka_conf_t *conf,
+                                 char *err, size_t errlen)
+{
+    for (size_t i = 0; i < mochi_config_kafka_count(config); i++) {
+        const struct mochi_kafka_property *p = mochi_config_kafka(config, i);
+        char why[256] = "";
+        if (rd_kafka_conf_set(conf, p->key, p->value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "-X %s: %s", p->key, why);
+            return MOCHI_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
 int mochi_kafka_default(const struct mochi_config *config, rd_kafka_conf_t *conf, const char *key,
                         const char *value, char *err, size_t errlen)
 {
@@ -45,13 +59,13 @@ int mochi_kafka_conf_new(const struct mochi_config *config, const char *client_i
                          rd_kafka_conf_t **out, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int rc = mochi_kafka_set(conf, "bootstrap.servers", mochi_config_str(config, "brokers"), err,
-                             errlen);
+    int rc = mochi_kafka_set(conf, "bootstrap.servers",
+                             mochi_config_str(config, &mochi_setting_brokers), err, errlen);
     if (rc == 0)
         rc = mochi_kafka_set(conf, "client.id", client_id, err, errlen);
     if (rc == 0) {
         rd_kafka_conf_set_log_cb(conf, log_cb);
-        rc = mochi_config_apply_kafka(config, conf, err, errlen);
+        rc = mochi_kafka_apply_properties(config, conf, err, errlen);
     }
     if (rc != 0) {
         rd_kafka_conf_destroy(conf);

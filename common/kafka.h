@@ -21,6 +21,11 @@ int mochi_kafka_conf_new(const struct mochi_config *config, const char *client_i
                          rd_kafka_conf_t **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Applies every -X key=value pair of config to conf, in order. Returns 0,
+ * or MOCHI_ERR_INVALID with "-X KEY: librdkafka's reason" in err. */
+int mochi_kafka_apply_properties(const struct mochi_config *config, rd_kafka_conf_t *conf,
+                                 char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* rd_kafka_conf_set that returns 0 or MOCHI_ERR_INVALID with
  * "KEY: reason" in err. */
 int mochi_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,

@@ -5,6 +5,7 @@
 #include "common/hash.h"
 #include "consumer/ingest.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "stream/stream.h"
 
 /* This program's own default port. */
@@ -26,7 +27,8 @@ static const struct mochi_setting *const settings[] = {
 static const struct mochi_stream_ops base_ops = {
     .program = "mochi-consumer",
     .component = "consumer",
-    .default_group = "mochi-ingest",
+    .default_group = MOCHI_GROUP_INGEST,
+    .metrics_listen = &setting_metrics_listen,
     .write_dlq = true,
     .outcomes = ingest_outcomes,
     .stage = ingest_stage,
@@ -41,10 +43,11 @@ static int print_metrics(FILE *out)
 
 static const struct mochi_program_spec spec = {
     .name = "mochi-consumer",
-    .summary = "Consumer-group member (group mochi-ingest) that reads page-view events from Kafka "
+    .summary = "Consumer-group member (group " MOCHI_GROUP_INGEST
+               ") that reads page-view events from Kafka "
                "and, one transaction per batch, records their dedupe keys and stores the new "
                "ones in page_view_events. Offsets are committed after the transaction. "
-               "Undecodable messages go to <topic>.dlq. Avro schemas are read from "
+               "Undecodable messages go to <topic>" MOCHI_DLQ_SUFFIX ". Avro schemas are read from "
                "$MOCHI_SCHEMA_DIR or the build's schemas/ directory. The database URL should use "
                "the mochi_consumer role.",
     .settings = settings,

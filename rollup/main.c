@@ -4,6 +4,7 @@
 #include "common/daemon.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "rollup/rollup.h"
 #include "stream/stream.h"
 
@@ -26,7 +27,8 @@ static const struct mochi_setting *const settings[] = {
 static const struct mochi_stream_ops base_ops = {
     .program = "mochi-rollup",
     .component = "rollup",
-    .default_group = "mochi-rollup",
+    .default_group = MOCHI_GROUP_ROLLUP,
+    .metrics_listen = &setting_metrics_listen,
     .write_dlq = false,
     .outcomes = rollup_outcomes,
     .prepare = rollup_prepare,
@@ -42,7 +44,8 @@ static int print_metrics(FILE *out)
 
 static const struct mochi_program_spec spec = {
     .name = "mochi-rollup",
-    .summary = "Consumer-group member (group mochi-rollup) that reads page-view events from Kafka "
+    .summary = "Consumer-group member (group " MOCHI_GROUP_ROLLUP
+               ") that reads page-view events from Kafka "
                "and, one transaction per batch, adds the new page views and new visitors to "
                "daily_site_metrics and daily_page_metrics. Offsets are committed after the "
                "transaction. Undecodable messages are counted and skipped (mochi-consumer copies "

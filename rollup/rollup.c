@@ -2,6 +2,7 @@
 #include "common/clock.h"
 #include "common/copy.h"
 #include "common/db.h"
+#include "common/names.h"
 #include "common/error.h"
 #include "common/log.h"
 

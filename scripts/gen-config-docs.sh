@@ -99,6 +99,9 @@ render() {
       if (match(text, / \[env [A-Z0-9_]+\]$/)) {
         env = "`" substr(text, RSTART + 6, RLENGTH - 7) "`"; text = substr(text, 1, RSTART - 1)
       }
+      # The choices of an enum (--rewind earliest|time): a pipe inside a table
+      # cell must be escaped, even in a code span.
+      gsub(/\|/, "\\|", flag)
       print "| `" flag "` | " env " | " def " | " cell(text) " |"
       next
     }
@@ -129,7 +132,8 @@ line naming the setting and what is wrong, and exit code 2.
   `HOST:PORT` (`[::1]:9101` for IPv6; port 0 is refused); `CIDRS`
   (comma-separated addresses or CIDRs, may be empty); `URL` (a libpq
   conninfo or `postgresql://` URI: a secret, never printed or logged);
-  `LEVEL` (`debug`, `info`, `warn`, `error`); `YYYY-MM-DD` (a UTC day).
+  `YYYY-MM-DD` (a UTC day); `a|b|c` (one of the choices listed, in any
+  case).
 - `-X KEY=VALUE` (repeatable, as kcat's) passes any librdkafka property
   through, for example `-X security.protocol=SSL` or
   `-X session.timeout.ms=6000`.

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/kafka.h"
 #include "common/log.h"
+#include "common/names.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +17,7 @@ int stream_dlq_open(struct stream_dlq *dlq, const struct mochi_config *config, c
     memset(dlq, 0, sizeof(*dlq));
     atomic_init(&dlq->failures, 0);
     dlq->source_topic = topic;
-    snprintf(dlq->topic, sizeof(dlq->topic), "%s.dlq", topic);
+    snprintf(dlq->topic, sizeof(dlq->topic), "%s" MOCHI_DLQ_SUFFIX, topic);
     dlq->component = component;
     dlq->metrics = metrics;
     rd_kafka_conf_t *conf = NULL;

@@ -120,15 +120,15 @@ out:
 static int start(struct stream *s, char *err, size_t errlen)
 {
     const struct mochi_stream_ops *ops = s->ops;
-    s->topic = mochi_config_str(s->config, "topic");
-    s->batch_max = (size_t)mochi_config_int(s->config, "batch-size");
-    s->batch_wait_ms = mochi_config_ms(s->config, "batch-wait");
-    s->retention_ms = mochi_config_ms(s->config, "dedupe-retention");
+    s->topic = mochi_config_str(s->config, &mochi_setting_topic);
+    s->batch_max = (size_t)mochi_config_int(s->config, &mochi_setting_batch_size);
+    s->batch_wait_ms = mochi_config_ms(s->config, &mochi_setting_batch_wait);
+    s->retention_ms = mochi_config_ms(s->config, &mochi_setting_retention);
     s->registry = mochi_metrics_new();
     if (s->registry == NULL || mochi_stream_metrics_new(s->registry, ops, &s->metrics) != 0)
         return MOCHI_ERR_NOMEM;
     s->db = (struct stream_db){
-        .conninfo = mochi_config_str(s->config, "database-url"),
+        .conninfo = mochi_config_str(s->config, &mochi_setting_database_url),
         .ops = ops,
         .metrics = s->metrics,
     };
@@ -164,14 +164,14 @@ static int make_clients(struct stream *s, char *err, size_t errlen)
  * it). Returns 0 or the server's code with the reason in err. */
 static int serve(struct stream *s, char *err, size_t errlen)
 {
-    const char *listen = mochi_config_str(s->config, "metrics-listen");
+    const char *listen = mochi_config_str(s->config, s->ops->metrics_listen);
     int rc = mochi_metrics_server_start(s->registry, listen, healthy, s, &s->server, err, errlen);
     if (rc != 0)
         return rc;
     char why[512];
     if (stream_db_ensure(&s->db, why, sizeof(why)) != 0)
         s->db.down = true;
-    const char *group = mochi_config_str(s->config, "group");
+    const char *group = mochi_config_str(s->config, &mochi_setting_group);
     mochi_log(MOCHI_LOG_INFO, s->ops->component,
               "msg=\"started\" topic=%s group=%s batch_size=%zu metrics=%s", s->topic,
               group ? group : s->ops->default_group, s->batch_max, listen);
@@ -526,7 +526,7 @@ static int make_consumer(struct stream *s, char *err, size_t errlen)
     int rc = mochi_kafka_conf_new(s->config, s->ops->program, &conf, err, errlen);
     if (rc != 0)
         return rc;
-    const char *group = mochi_config_str(s->config, "group");
+    const char *group = mochi_config_str(s->config, &mochi_setting_group);
     static const char *const defaults[][2] = {
         {"auto.offset.reset", "earliest"},
         {"partition.assignment.strategy", "cooperative-sticky"},

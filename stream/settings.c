@@ -1,12 +1,14 @@
 /* Settings every stream daemon takes (stream.h). Where /metrics listens
  * is each program's own setting: its default port is the program's. */
 #include "stream/stream.h"
+#include "common/names.h"
 
 const struct mochi_setting mochi_setting_group = {
     .name = "group",
     .env = "MOCHI_GROUP",
     .type = MOCHI_SETTING_STRING,
-    .help = "consumer group (default: the program's, mochi-ingest or mochi-rollup)"};
+    .help = "consumer group (default: the program's, " MOCHI_GROUP_INGEST " or " MOCHI_GROUP_ROLLUP
+            ")"};
 const struct mochi_setting mochi_setting_batch_size = {
     .name = "batch-size",
     .env = "MOCHI_BATCH_SIZE",

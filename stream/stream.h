@@ -58,6 +58,9 @@ struct mochi_stream_ops {
     const char *program;   /* "mochi-consumer": application_name, client.id */
     const char *component; /* "consumer": log component and metric prefix mochi_<component>_ */
     const char *default_group;
+    /* The program's --metrics-listen setting, in its table: where /metrics
+     * and /healthz listen (its default port is the program's own). */
+    const struct mochi_setting *metrics_listen;
     bool write_dlq; /* this daemon copies undecodable messages to the DLQ */
     /* Outcome labels the applier counts into (counts.n[i] <-> outcomes[i]),
      * NULL-terminated, at most MOCHI_STREAM_MAX_OUTCOMES. The stream adds
@@ -120,8 +123,8 @@ int mochi_stream_print_metrics(const struct mochi_stream_ops *ops, FILE *out)
     __attribute__((warn_unused_result));
 
 /* Runs until SIGTERM/SIGINT (mochi_daemon_signals_install must have been
- * called). The "metrics-listen" setting (the program's own, with its
- * default port) says where /metrics and /healthz listen. Returns the
+ * called). The program's ops->metrics_listen setting says where /metrics
+ * and /healthz listen. Returns the
  * process exit code: 0 after a clean drain, 1 when it could not start or
  * hit a fatal Kafka error, 2 for a configuration error (a -X property
  * librdkafka refused). */

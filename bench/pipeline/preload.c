@@ -33,6 +33,7 @@
 #include "common/db.h"
 #include "common/event.h"
 #include "common/hash.h"
+#include "common/kafka.h"
 #include "common/log.h"
 #include "common/uuid.h"
 
@@ -319,13 +320,14 @@ static rd_kafka_t *make_producer(const struct mochi_config *config, struct deliv
         {"queue.buffering.max.messages", "1000000"},
         {"queue.buffering.max.kbytes", "1048576"},
     };
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", mochi_config_str(config, "brokers"), why,
+    if (rd_kafka_conf_set(conf, "bootstrap.servers",
+                          mochi_config_str(config, &mochi_setting_brokers), why,
                           sizeof(why)) != RD_KAFKA_CONF_OK)
         goto fail;
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
         if (rd_kafka_conf_set(conf, props[i][0], props[i][1], why, sizeof(why)) != RD_KAFKA_CONF_OK)
             goto fail;
-    if (mochi_config_apply_kafka(config, conf, why, sizeof(why)) != 0)
+    if (mochi_kafka_apply_properties(config, conf, why, sizeof(why)) != 0)
         goto fail;
     rd_kafka_conf_set_opaque(conf, d);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -400,20 +402,20 @@ int main(int argc, char **argv)
     char err[512] = "";
     size_t nsites = 0;
 
-    const long long count = mochi_config_int(config, "count");
-    const unsigned visitors = (unsigned)mochi_config_int(config, "visitors");
-    const unsigned pages = (unsigned)mochi_config_int(config, "pages");
-    const int64_t span_us = mochi_config_int(config, "span-hours") * 3600 * INT64_C(1000000);
-    const double dup_share = mochi_config_int(config, "duplicate-pct") / 100.0;
-    const double repeat_share = mochi_config_int(config, "repeat-pct") / 100.0;
-    const double referrer_share = mochi_config_int(config, "referrer-pct") / 100.0;
-    const char *topic = mochi_config_str(config, "topic");
-    rng_state = (uint64_t)mochi_config_int(config, "seed");
+    const long long count = mochi_config_int(config, &setting_count);
+    const unsigned visitors = (unsigned)mochi_config_int(config, &setting_visitors);
+    const unsigned pages = (unsigned)mochi_config_int(config, &setting_pages);
+    const int64_t span_us = mochi_config_int(config, &setting_span) * 3600 * INT64_C(1000000);
+    const double dup_share = mochi_config_int(config, &setting_dup) / 100.0;
+    const double repeat_share = mochi_config_int(config, &setting_repeat) / 100.0;
+    const double referrer_share = mochi_config_int(config, &setting_referrer) / 100.0;
+    const char *topic = mochi_config_str(config, &mochi_setting_topic);
+    rng_state = (uint64_t)mochi_config_int(config, &setting_seed);
 
     site_ids = calloc(MAX_SITES, sizeof(*site_ids));
     if (site_ids == NULL || mochi_hash_init() != 0)
         goto out;
-    if (read_sites(mochi_config_str(config, "sites"), site_ids, &nsites) != 0) {
+    if (read_sites(mochi_config_str(config, &setting_sites), site_ids, &nsites) != 0) {
         code = 2;
         goto out;
     }
@@ -432,8 +434,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "mochi-bench-preload: %s\n", err);
         goto out;
     }
-    const char *copy_path = mochi_config_str(config, "copy-out");
-    const char *dedupe_path = mochi_config_str(config, "dedupe-out");
+    const char *copy_path = mochi_config_str(config, &setting_copy_out);
+    const char *dedupe_path = mochi_config_str(config, &setting_dedupe_out);
     if (copy_path && (copy_out = fopen(copy_path, "w")) == NULL) {
         fprintf(stderr, "mochi-bench-preload: --copy-out: cannot write %s\n", copy_path);
         goto out;

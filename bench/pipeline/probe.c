@@ -178,15 +178,15 @@ int main(int argc, char **argv)
     struct probe *probes = NULL;
     double *lat = NULL;
 
-    const double interval = mochi_config_ms(config, "interval") / 1000.0;
-    const double poll = mochi_config_ms(config, "poll") / 1000.0;
-    const double duration = mochi_config_ms(config, "duration") / 1000.0;
-    const double settle = mochi_config_ms(config, "settle") / 1000.0;
-    const char *site_id = mochi_config_str(config, "site-id");
+    const double interval = mochi_config_ms(config, &setting_interval) / 1000.0;
+    const double poll = mochi_config_ms(config, &setting_poll) / 1000.0;
+    const double duration = mochi_config_ms(config, &setting_duration) / 1000.0;
+    const double settle = mochi_config_ms(config, &setting_settle) / 1000.0;
+    const char *site_id = mochi_config_str(config, &setting_site_id);
     const size_t max_probes = (size_t)(duration / interval) + 2;
     char prefix[128], endpoint[512];
-    snprintf(prefix, sizeof(prefix), "/probe/%s/", mochi_config_str(config, "run"));
-    snprintf(endpoint, sizeof(endpoint), "%s/api/event", mochi_config_str(config, "url"));
+    snprintf(prefix, sizeof(prefix), "/probe/%s/", mochi_config_str(config, &setting_run));
+    snprintf(endpoint, sizeof(endpoint), "%s/api/event", mochi_config_str(config, &setting_url));
 
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
     lat = calloc(max_probes, sizeof(*lat));
     if (probes == NULL || lat == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         goto out;
-    conn = PQconnectdb(mochi_config_str(config, "database-url"));
+    conn = PQconnectdb(mochi_config_str(config, &mochi_setting_database_url));
     if (PQstatus(conn) != CONNECTION_OK) {
         fprintf(stderr, "mochi-bench-probe: database: %s", PQerrorMessage(conn));
         goto out;
@@ -223,8 +223,8 @@ int main(int argc, char **argv)
         if (t >= next_send && t < end_send && nsent < max_probes) {
             char body[512];
             snprintf(body, sizeof(body), "{\"k\":\"%s\",\"u\":\"https://%s%s%zu\",\"r\":\"\"}",
-                     mochi_config_str(config, "key"), mochi_config_str(config, "domain"), prefix,
-                     nsent);
+                     mochi_config_str(config, &setting_key),
+                     mochi_config_str(config, &setting_domain), prefix, nsent);
             curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body);
             double sent = now_s();
             CURLcode rc = curl_easy_perform(curl);

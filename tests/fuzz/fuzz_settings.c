@@ -7,14 +7,16 @@
  *   - a refusal's reason is NUL-terminated, never quotes a conninfo (which
  *     may hold a password) and is valid UTF-8;
  *   - an accepted INT or DURATION lies within [min, max]; a FLAG is 0 or 1;
- *     a LOGLEVEL is debug..error; a DATE is a day in the valid range;
+ *     an ENUM is the index of one of its choices; a DATE is a day in the
+ *     valid range;
  *   - where a canonical form exists it re-parses to the same number: the
  *     integer printed back, the duration as "<ms>ms", the date printed as
- *     YYYY-MM-DD, the level by name, the flag as true/false. */
+ *     YYYY-MM-DD, the choice by name, the flag as true/false. */
 
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/config.h"
@@ -23,6 +25,9 @@
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const one_choice[] = {"only", NULL};
 
 static const struct mochi_setting settings[] = {
     {.name = "s", .type = MOCHI_SETTING_STRING},
@@ -34,8 +39,10 @@ static const struct mochi_setting settings[] = {
     {.name = "c", .type = MOCHI_SETTING_CIDRS},
     {.name = "p", .type = MOCHI_SETTING_CONNINFO, .secret = true},
     {.name = "f", .type = MOCHI_SETTING_FLAG},
-    {.name = "l", .type = MOCHI_SETTING_LOGLEVEL},
+    {.name = "l", .type = MOCHI_SETTING_ENUM, .choices = levels},
     {.name = "t", .type = MOCHI_SETTING_DATE},
+    /* after the others, so that the seeds' first bytes keep their meaning */
+    {.name = "o", .type = MOCHI_SETTING_ENUM, .choices = one_choice},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -96,10 +103,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_REQUIRE(n == 0 || n == 1);
         reparse(s, n ? "true" : "false", n);
         break;
-    case MOCHI_SETTING_LOGLEVEL: {
-        static const char *const names[] = {"debug", "info", "warn", "error"};
-        FUZZ_REQUIRE(n >= 0 && n <= 3);
-        reparse(s, names[n], n);
+    case MOCHI_SETTING_ENUM: {
+        long long nchoices = 0;
+        while (s->choices[nchoices] != NULL)
+            nchoices++;
+        FUZZ_REQUIRE(n >= 0 && n < nchoices);
+        FUZZ_REQUIRE(strcasecmp(text, s->choices[n]) == 0);
+        reparse(s, s->choices[n], n);
         break;
     }
     case MOCHI_SETTING_DATE: {

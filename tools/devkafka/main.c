@@ -7,6 +7,7 @@
 #include "tools/devkafka/devkafka_control.h"
 #include "tools/devkafka/devkafka.h"
 #include "common/log.h"
+#include "common/names.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -32,8 +33,8 @@ static const struct mochi_setting setting_partitions = {.name = "partitions",
 static const struct mochi_setting setting_topics = {.name = "topics",
                                                     .env = "MOCHI_DEVKAFKA_TOPICS",
                                                     .type = MOCHI_SETTING_STRING,
-                                                    .default_value =
-                                                        "mochi.pageviews,mochi.pageviews.dlq",
+                                                    .default_value = MOCHI_TOPIC_DEFAULT
+                                                    "," MOCHI_TOPIC_DEFAULT MOCHI_DLQ_SUFFIX,
                                                     .help = "comma-separated topics to create"};
 static const struct mochi_setting setting_bootstrap_file = {
     .name = "bootstrap-file",
@@ -166,11 +167,11 @@ int main(int argc, char **argv)
     char err[512] = "";
     struct mochi_config *config = mochi_config_load_or_exit(&spec, argc, argv);
 
-    int brokers = (int)mochi_config_int(config, "brokers");
-    int partitions = (int)mochi_config_int(config, "partitions");
-    const char *topics = mochi_config_str(config, "topics");
-    const char *bootstrap_file = mochi_config_str(config, "bootstrap-file");
-    const char *fifo = mochi_config_str(config, "control");
+    int brokers = (int)mochi_config_int(config, &setting_broker_count);
+    int partitions = (int)mochi_config_int(config, &setting_partitions);
+    const char *topics = mochi_config_str(config, &setting_topics);
+    const char *bootstrap_file = mochi_config_str(config, &setting_bootstrap_file);
+    const char *fifo = mochi_config_str(config, &setting_control);
 
     if (install_signals() != 0 || kafka_props(config, &props) != 0) {
         fprintf(stderr, "mochi-devkafka: cannot start: out of memory or signals refused\n");

@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/names.h"
 #include "tools/mochictl/kafka_admin.h"
 #include "tools/mochictl/mochictl.h"
 
 static const struct mochi_setting setting_group = {
     .name = "group",
     .type = MOCHI_SETTING_STRING,
-    .help = "one consumer group (default: mochi-ingest and mochi-rollup)"};
+    .help = "one consumer group (default: " MOCHI_GROUP_INGEST " and " MOCHI_GROUP_ROLLUP ")"};
 static const struct mochi_setting setting_max_lag = {
     .name = "max-lag",
     .type = MOCHI_SETTING_INT,
@@ -80,16 +81,16 @@ static void print_members(const char *group, const char *topic, const json_t *de
 int mochictl_lag(int argc, char **argv)
 {
     struct mochi_config *config = mochi_config_load_or_exit(&lag_spec, argc, argv);
-    const char *topic = mochi_config_str(config, "topic");
-    const char *one = mochi_config_str(config, "group");
-    const char *groups[2] = {"mochi-ingest", "mochi-rollup"};
+    const char *topic = mochi_config_str(config, &mochi_setting_topic);
+    const char *one = mochi_config_str(config, &setting_group);
+    const char *groups[2] = {MOCHI_GROUP_INGEST, MOCHI_GROUP_ROLLUP};
     int ngroups = 2;
     if (one != NULL) {
         groups[0] = one;
         ngroups = 1;
     }
-    long long max_lag = mochi_config_int(config, "max-lag");
-    bool as_json = mochi_config_flag(config, "json");
+    long long max_lag = mochi_config_int(config, &setting_max_lag);
+    bool as_json = mochi_config_flag(config, &setting_json);
     int code = 0;
     json_t *doc = json_pack("{s:s, s:[]}", "topic", topic, "groups");
     if (!as_json)

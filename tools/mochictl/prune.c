@@ -69,14 +69,14 @@ int mochictl_prune(int argc, char **argv)
     int code = 1;
     PGresult *res = NULL;
     char err[512];
-    bool dry = mochi_config_flag(config, "dry-run");
+    bool dry = mochi_config_flag(config, &setting_dry_run);
     PGconn *conn = mochictl_connect(config);
     if (conn == NULL)
         goto out;
     long long now_ms = mochi_clock_now_us() / 1000;
     /* the first day that is kept: every day before it lies wholly beyond the retention */
-    long long raw_keep = (now_ms - mochi_config_ms(config, "raw-retention")) / DAY_MS;
-    long long state_keep = (now_ms - mochi_config_ms(config, "dedupe-retention")) / DAY_MS;
+    long long raw_keep = (now_ms - mochi_config_ms(config, &setting_raw)) / DAY_MS;
+    long long state_keep = (now_ms - mochi_config_ms(config, &mochi_setting_retention)) / DAY_MS;
     char raw_day[11], state_day[11];
     mochi_day_format(raw_keep, raw_day);
     mochi_day_format(state_keep, state_day);

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/db.h"
+#include "common/names.h"
 #include "tools/mochictl/kafka_admin.h"
 #include "tools/mochictl/mochictl.h"
 
@@ -17,12 +18,16 @@ static const struct mochi_setting setting_to = {
     .name = "to", .type = MOCHI_SETTING_DATE, .help = "last UTC day to rebuild (default: today)"};
 static const struct mochi_setting setting_group = {.name = "group",
                                                    .type = MOCHI_SETTING_STRING,
-                                                   .default_value = "mochi-rollup",
+                                                   .default_value = MOCHI_GROUP_ROLLUP,
                                                    .help = "the rollup's consumer group"};
+/* --rewind's choices, in the order of their index. */
+enum rewind { REWIND_EARLIEST, REWIND_TIME };
+static const char *const rewind_choices[] = {"earliest", "time", NULL};
 static const struct mochi_setting setting_rewind = {
     .name = "rewind",
-    .type = MOCHI_SETTING_STRING,
+    .type = MOCHI_SETTING_ENUM,
     .default_value = "earliest",
+    .choices = rewind_choices,
     .help = "where the group restarts: 'earliest' (the log start: exact whatever the events' "
             "delays) or 'time' (the first offset at --from minus --margin, faster on a long "
             "topic; needs a broker that looks offsets up by time, which the dev broker does not)"};
@@ -163,19 +168,14 @@ int mochictl_replay(int argc, char **argv)
     rd_kafka_topic_partition_list_t *list = NULL;
     char err[512] = "";
     char to[11];
-    long long from_day = mochi_config_int(config, "from");
-    long long to_day =
-        mochi_config_str(config, "to") ? mochi_config_int(config, "to") : mochi_day_today();
-    const char *rewind = mochi_config_str(config, "rewind");
-    const char *from = mochi_config_str(config, "from");
+    long long from_day = mochi_config_int(config, &setting_from);
+    long long to_day = mochi_config_str(config, &setting_to) ? mochi_config_int(config, &setting_to)
+                                                             : mochi_day_today();
+    bool by_time = mochi_config_enum(config, &setting_rewind) == REWIND_TIME;
+    const char *from = mochi_config_str(config, &setting_from);
     mochi_day_format(to_day, to);
     if (to_day < from_day) {
         fprintf(stderr, "mochictl replay: --to (%s) is before --from (%s)\n", to, from);
-        goto out;
-    }
-    if (strcmp(rewind, "time") != 0 && strcmp(rewind, "earliest") != 0) {
-        fprintf(stderr, "mochictl replay: --rewind: expected time or earliest (got '%s')\n",
-                rewind);
         goto out;
     }
     code = 1;
@@ -201,7 +201,7 @@ int mochictl_replay(int argc, char **argv)
                         "the rollup lock); stop every mochi-rollup instance first\n");
         goto out;
     }
-    const char *group = mochi_config_str(config, "group");
+    const char *group = mochi_config_str(config, &setting_group);
     rk = mochictl_kafka_open(config, group);
     if (rk == NULL)
         goto out;
@@ -222,12 +222,14 @@ int mochictl_replay(int argc, char **argv)
     /* 2. Rewind the group, then reset the days. A failure between the two
      * leaves only a rewound group, which is harmless: run replay again. */
     int n = 0;
-    if (mochictl_kafka_offsets(rk, mochi_config_str(config, "topic"), 10000, &offs, &n) != 0)
+    if (mochictl_kafka_offsets(rk, mochi_config_str(config, &mochi_setting_topic), 10000, &offs,
+                               &n) != 0)
         goto out;
-    long long ts_ms = from_day * 86400000LL - mochi_config_ms(config, "margin");
-    rewind_offsets(rk, mochi_config_str(config, "topic"), offs, n, strcmp(rewind, "time") == 0,
-                   ts_ms, &list);
-    rd_kafka_resp_err_t e = commit_for_group(rk, mochi_config_str(config, "topic"), list);
+    long long ts_ms = from_day * 86400000LL - mochi_config_ms(config, &setting_margin);
+    rewind_offsets(rk, mochi_config_str(config, &mochi_setting_topic), offs, n, by_time, ts_ms,
+                   &list);
+    rd_kafka_resp_err_t e =
+        commit_for_group(rk, mochi_config_str(config, &mochi_setting_topic), list);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         fprintf(stderr, "mochictl replay: cannot rewind group %s: %s%s\n", group,
                 rd_kafka_err2str(e),

@@ -74,8 +74,8 @@ int mochictl_sites_add(int argc, char **argv)
     int code = 2;
     char domain[MOCHI_DOMAIN_MAX + 1];
     char err[512];
-    if (mochi_domain_normalize(mochi_config_str(config, "domain"), domain, sizeof(domain), err,
-                               sizeof(err)) != 0) {
+    if (mochi_domain_normalize(mochi_config_str(config, &setting_domain), domain, sizeof(domain),
+                               err, sizeof(err)) != 0) {
         fprintf(stderr, "mochictl sites add: --domain: %s\n", err);
         goto out;
     }
@@ -90,7 +90,7 @@ int mochictl_sites_add(int argc, char **argv)
     randombytes_buf(raw, sizeof(raw));
     sodium_bin2base64(key, sizeof(key), raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 
-    const char *params[3] = {mochi_config_str(config, "name"), domain, key};
+    const char *params[3] = {mochi_config_str(config, &setting_name), domain, key};
     if (mochi_db_query(conn,
                        "INSERT INTO sites (name, domain, tracking_key) VALUES ($1, $2, $3) "
                        "RETURNING id",
@@ -99,9 +99,9 @@ int mochictl_sites_add(int argc, char **argv)
         goto out;
     }
     const char *id = PQgetvalue(res, 0, 0);
-    if (mochi_config_flag(config, "json")) {
+    if (mochi_config_flag(config, &setting_json)) {
         json_t *obj = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tracking_key", key, "domain",
-                                domain, "name", mochi_config_str(config, "name"));
+                                domain, "name", mochi_config_str(config, &setting_name));
         print_json(obj);
         json_decref(obj);
     } else {
@@ -137,7 +137,7 @@ int mochictl_sites_list(int argc, char **argv)
         goto out;
     }
     int n = PQntuples(res);
-    if (mochi_config_flag(config, "json")) {
+    if (mochi_config_flag(config, &setting_json)) {
         json_t *arr = json_array();
         for (int i = 0; i < n; i++)
             json_array_append_new(
@@ -171,7 +171,7 @@ int mochictl_sites_remove(int argc, char **argv)
     PGconn *conn = mochictl_connect(config);
     if (conn == NULL)
         goto out;
-    const char *site = mochi_config_str(config, "site");
+    const char *site = mochi_config_str(config, &setting_site);
     unsigned char bin[16];
     bool by_id = mochi_uuid_parse(site, bin) == 0;
     const char *params[1] = {site};

@@ -64,14 +64,15 @@ int mochictl_stats(int argc, char **argv)
     int code = 1;
     PGresult *site = NULL, *days = NULL, *top = NULL;
     json_t *doc = NULL;
-    long long to_day =
-        mochi_config_str(config, "to") ? mochi_config_int(config, "to") : mochi_day_today();
-    long long from_day =
-        mochi_config_str(config, "from") ? mochi_config_int(config, "from") : to_day - 6;
+    long long to_day = mochi_config_str(config, &setting_to) ? mochi_config_int(config, &setting_to)
+                                                             : mochi_day_today();
+    long long from_day = mochi_config_str(config, &setting_from)
+                             ? mochi_config_int(config, &setting_from)
+                             : to_day - 6;
     char from[11], to[11], topn[16];
     mochi_day_format(from_day, from);
     mochi_day_format(to_day, to);
-    snprintf(topn, sizeof(topn), "%lld", mochi_config_int(config, "top"));
+    snprintf(topn, sizeof(topn), "%lld", mochi_config_int(config, &setting_top));
     if (to_day < from_day) {
         fprintf(stderr, "mochictl stats: --to (%s) is before --from (%s)\n", to, from);
         mochi_config_destroy(config);
@@ -80,7 +81,7 @@ int mochictl_stats(int argc, char **argv)
     PGconn *conn = mochictl_connect(config);
     if (conn == NULL)
         goto out;
-    const char *key = mochi_config_str(config, "site");
+    const char *key = mochi_config_str(config, &setting_site);
     unsigned char bin[16];
     const char *p1[] = {key};
     site = query(conn,
@@ -117,7 +118,7 @@ int mochictl_stats(int argc, char **argv)
         total_pv += atoll(PQgetvalue(days, i, 1));
         total_uv += atoll(PQgetvalue(days, i, 2));
     }
-    if (mochi_config_flag(config, "json")) {
+    if (mochi_config_flag(config, &setting_json)) {
         doc = json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:[], s:{s:I, s:I}, s:[]}", "site", "id", id,
                         "domain", PQgetvalue(site, 0, 1), "name", PQgetvalue(site, 0, 2), "from",
                         from, "to", to, "days", "totals", "page_views", (json_int_t)total_pv,

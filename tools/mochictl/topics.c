@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/kafka.h"
+#include "common/names.h"
 #include "tools/mochictl/mochictl.h"
 
 #define TIMEOUT_MS 30000
@@ -57,7 +58,8 @@ static const struct mochi_program_spec topics_spec = {
     .usage = "[--topic T] [--partitions N] [--replication-factor N] [--retention DURATION] "
              "[--min-insync-replicas N] [--json]",
     .summary =
-        "Creates the page-view topic and its dead-letter topic <topic>.dlq with the given "
+        "Creates the page-view topic and its dead-letter topic <topic>" MOCHI_DLQ_SUFFIX
+        " with the given "
         "partitions, replication factor, retention and min.insync.replicas, and prints one line "
         "per topic: created, ok (exists with these settings) or differs (one more line per "
         "difference, wanted vs has). An existing topic is never changed: adding partitions "
@@ -400,8 +402,8 @@ static void report(const struct topic_state *st, const struct wanted *w, bool as
 int mochictl_topics_ensure(int argc, char **argv)
 {
     struct mochi_config *config = mochi_config_load_or_exit(&topics_spec, argc, argv);
-    const char *topic = mochi_config_str(config, "topic");
-    bool as_json = mochi_config_flag(config, "json");
+    const char *topic = mochi_config_str(config, &mochi_setting_topic);
+    bool as_json = mochi_config_flag(config, &setting_json);
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
     const struct rd_kafka_metadata *md = NULL;
@@ -410,7 +412,7 @@ int mochictl_topics_ensure(int argc, char **argv)
     char err[512] = "";
     int code = 0;
 
-    if (strlen(topic) + sizeof(".dlq") > sizeof(st[0].name)) {
+    if (strlen(topic) + sizeof(MOCHI_DLQ_SUFFIX) > sizeof(st[0].name)) {
         fprintf(stderr, "mochictl: --topic is too long\n");
         code = 2;
         goto out;
@@ -435,21 +437,21 @@ int mochictl_topics_ensure(int argc, char **argv)
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, TIMEOUT_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->broker_cnt < 1) {
         fprintf(stderr, "mochictl: cannot reach the Kafka brokers %s: %s\n",
-                mochi_config_str(config, "brokers"),
+                mochi_config_str(config, &mochi_setting_brokers),
                 e != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(e) : "no brokers listed");
         code = 3;
         goto out;
     }
     struct wanted w = {
-        .partitions = (int)mochi_config_int(config, "partitions"),
+        .partitions = (int)mochi_config_int(config, &setting_partitions),
         .replication = md->broker_cnt < 3 ? md->broker_cnt : 3,
-        .retention_ms = mochi_config_ms(config, "retention"),
+        .retention_ms = mochi_config_ms(config, &setting_retention),
     };
-    if (mochi_config_is_set(config, "replication-factor"))
-        w.replication = (int)mochi_config_int(config, "replication-factor");
+    if (mochi_config_is_set(config, &setting_replication))
+        w.replication = (int)mochi_config_int(config, &setting_replication);
     w.min_isr = w.replication >= 3 ? 2 : 1;
-    if (mochi_config_is_set(config, "min-insync-replicas"))
-        w.min_isr = (int)mochi_config_int(config, "min-insync-replicas");
+    if (mochi_config_is_set(config, &setting_min_isr))
+        w.min_isr = (int)mochi_config_int(config, &setting_min_isr);
     if (w.min_isr > w.replication) {
         fprintf(stderr,
                 "mochictl: --min-insync-replicas %d is more than the replication factor %d: no "
@@ -461,7 +463,7 @@ int mochictl_topics_ensure(int argc, char **argv)
 
     memset(st, 0, sizeof(st));
     snprintf(st[0].name, sizeof(st[0].name), "%s", topic);
-    snprintf(st[1].name, sizeof(st[1].name), "%s.dlq", topic);
+    snprintf(st[1].name, sizeof(st[1].name), "%s" MOCHI_DLQ_SUFFIX, topic);
     for (int i = 0; i < 2; i++) {
         st[i].status = TOPIC_OK;
         if (read_metadata(rk, &st[i]) != 0)
