@@ -97,7 +97,7 @@ int mochi_parse_duration_ms(const char *text, long long *ms)
     else if (strcmp(end, "h") == 0)
         unit = 3600 * 1000LL;
     else if (strcmp(end, "d") == 0)
-        unit = 86400 * 1000LL;
+        unit = MOCHI_MS_PER_DAY;
     else
         return MOCHI_ERR_INVALID;
     if (n > (long long)1e15 / unit)

@@ -8,26 +8,28 @@
 #include "common/names.h"
 #include "stream/stream.h"
 
-/* This program's own default port. */
+/* This program's own settings: their defaults are its own. The stream
+ * library's settings (brokers, topic, database, batches) follow them. */
 static const struct mochi_setting setting_metrics_listen = {.name = "metrics-listen",
                                                             .env = "MOCHI_METRICS_LISTEN",
                                                             .type = MOCHI_SETTING_ADDRESS,
                                                             .default_value = "127.0.0.1:9101",
                                                             .help =
                                                                 "address of /metrics and /healthz"};
+static const struct mochi_setting setting_group = {.name = "group",
+                                                   .env = "MOCHI_GROUP",
+                                                   .type = MOCHI_SETTING_STRING,
+                                                   .default_value = MOCHI_GROUP_INGEST,
+                                                   .help = "Kafka consumer group to join"};
 
-static const struct mochi_setting *const settings[] = {
-    &mochi_setting_brokers,      &mochi_setting_topic,
-    &mochi_setting_database_url, &mochi_setting_group,
-    &mochi_setting_batch_size,   &mochi_setting_batch_wait,
-    &mochi_setting_retention,    &setting_metrics_listen,
-    &mochi_setting_log_level,    NULL};
+static const struct mochi_setting *const settings[] = {&setting_group, &setting_metrics_listen,
+                                                       &mochi_setting_log_level, NULL};
 
 /* The stream's callbacks; main adds their argument. */
 static const struct mochi_stream_ops base_ops = {
     .program = "mochi-consumer",
     .component = "consumer",
-    .default_group = MOCHI_GROUP_INGEST,
+    .group = &setting_group,
     .metrics_listen = &setting_metrics_listen,
     .write_dlq = true,
     .outcomes = ingest_outcomes,
@@ -51,6 +53,7 @@ static const struct mochi_program_spec spec = {
                "$MOCHI_SCHEMA_DIR or the build's schemas/ directory. The database URL should use "
                "the mochi_consumer role.",
     .settings = settings,
+    .library_settings = mochi_stream_settings,
     .kafka_properties = true,
     .print_metrics = print_metrics,
 };

@@ -8,26 +8,28 @@
 #include "rollup/rollup.h"
 #include "stream/stream.h"
 
-/* This program's own default port. */
+/* This program's own settings: their defaults are its own. The stream
+ * library's settings (brokers, topic, database, batches) follow them. */
 static const struct mochi_setting setting_metrics_listen = {.name = "metrics-listen",
                                                             .env = "MOCHI_METRICS_LISTEN",
                                                             .type = MOCHI_SETTING_ADDRESS,
                                                             .default_value = "127.0.0.1:9102",
                                                             .help =
                                                                 "address of /metrics and /healthz"};
+static const struct mochi_setting setting_group = {.name = "group",
+                                                   .env = "MOCHI_GROUP",
+                                                   .type = MOCHI_SETTING_STRING,
+                                                   .default_value = MOCHI_GROUP_ROLLUP,
+                                                   .help = "Kafka consumer group to join"};
 
-static const struct mochi_setting *const settings[] = {
-    &mochi_setting_brokers,      &mochi_setting_topic,
-    &mochi_setting_database_url, &mochi_setting_group,
-    &mochi_setting_batch_size,   &mochi_setting_batch_wait,
-    &mochi_setting_retention,    &setting_metrics_listen,
-    &mochi_setting_log_level,    NULL};
+static const struct mochi_setting *const settings[] = {&setting_group, &setting_metrics_listen,
+                                                       &mochi_setting_log_level, NULL};
 
 /* The stream's callbacks; main adds their argument. */
 static const struct mochi_stream_ops base_ops = {
     .program = "mochi-rollup",
     .component = "rollup",
-    .default_group = MOCHI_GROUP_ROLLUP,
+    .group = &setting_group,
     .metrics_listen = &setting_metrics_listen,
     .write_dlq = false,
     .outcomes = rollup_outcomes,
@@ -52,6 +54,7 @@ static const struct mochi_program_spec spec = {
                "them to the DLQ). Avro schemas are read from $MOCHI_SCHEMA_DIR or the build's "
                "schemas/ directory. The database URL should use the mochi_rollup role.",
     .settings = settings,
+    .library_settings = mochi_stream_settings,
     .kafka_properties = true,
     .print_metrics = print_metrics,
 };

@@ -171,10 +171,10 @@ static int serve(struct stream *s, char *err, size_t errlen)
     char why[512];
     if (stream_db_ensure(&s->db, why, sizeof(why)) != 0)
         s->db.down = true;
-    const char *group = mochi_config_str(s->config, &mochi_setting_group);
+    const char *group = mochi_config_str(s->config, s->ops->group);
     mochi_log(MOCHI_LOG_INFO, s->ops->component,
-              "msg=\"started\" topic=%s group=%s batch_size=%zu metrics=%s", s->topic,
-              group ? group : s->ops->default_group, s->batch_max, listen);
+              "msg=\"started\" topic=%s group=%s batch_size=%zu metrics=%s", s->topic, group,
+              s->batch_max, listen);
     return 0;
 }
 
@@ -227,8 +227,7 @@ static void drain(struct stream *s)
     for (int attempt = 0; attempt < 50 && stream_batches_pending(&s->batches); attempt++) {
         if (flush_batch(s, true) == 0)
             break;
-        struct timespec pause = {0, 100 * 1000000};
-        nanosleep(&pause, NULL);
+        mochi_clock_sleep_ms(100);
     }
     const struct stream_batches *bs = &s->batches;
     size_t left = bs->hand->nevents + (bs->flight ? bs->flight->nevents : 0);
@@ -526,7 +525,7 @@ static int make_consumer(struct stream *s, char *err, size_t errlen)
     int rc = mochi_kafka_conf_new(s->config, s->ops->program, &conf, err, errlen);
     if (rc != 0)
         return rc;
-    const char *group = mochi_config_str(s->config, &mochi_setting_group);
+    const char *group = mochi_config_str(s->config, s->ops->group);
     static const char *const defaults[][2] = {
         {"auto.offset.reset", "earliest"},
         {"partition.assignment.strategy", "cooperative-sticky"},
@@ -540,7 +539,7 @@ static int make_consumer(struct stream *s, char *err, size_t errlen)
     for (size_t i = 0; rc == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++)
         rc = mochi_kafka_default(s->config, conf, defaults[i][0], defaults[i][1], err, errlen);
     if (rc == 0)
-        rc = mochi_kafka_set(conf, "group.id", group ? group : s->ops->default_group, err, errlen);
+        rc = mochi_kafka_set(conf, "group.id", group, err, errlen);
     /* Offsets are stored by hand, after the database has the effects
      * (store_marks), and the client commits what is stored, retrying
      * commits the broker refused. */

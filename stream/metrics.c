@@ -11,7 +11,6 @@
 #include <string.h>
 
 static void on_scrape(struct mochi_metrics *reg, void *arg);
-static struct mochi_metric *plain(struct mochi_metric_family *f);
 
 int mochi_stream_metrics_new(struct mochi_metrics *registry, const struct mochi_stream_ops *ops,
                              struct mochi_stream_metrics **out)
@@ -43,28 +42,31 @@ int mochi_stream_metrics_new(struct mochi_metrics *registry, const struct mochi_
     m->lag = mochi_metrics_gauge(
         registry, name, "messages between the committed offset and the log end", 2, lag_labels);
     snprintf(name, sizeof(name), "mochi_%s_batch_events", c);
-    m->batch_size = plain(mochi_metrics_histogram(registry, name, "events per applied batch", 0,
-                                                  NULL, size_bounds, 9));
+    m->batch_size = mochi_metrics_single(mochi_metrics_histogram(
+        registry, name, "events per applied batch", 0, NULL, size_bounds, 9));
     snprintf(name, sizeof(name), "mochi_%s_transaction_seconds", c);
-    m->txn_seconds = plain(mochi_metrics_histogram(
+    m->txn_seconds = mochi_metrics_single(mochi_metrics_histogram(
         registry, name, "PostgreSQL time to apply one batch", 0, NULL, time_bounds, 12));
     snprintf(name, sizeof(name), "mochi_%s_partitions_assigned_total", c);
-    m->assigned = plain(mochi_metrics_counter(registry, name, "partitions assigned", 0, NULL));
+    m->assigned =
+        mochi_metrics_single(mochi_metrics_counter(registry, name, "partitions assigned", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_partitions_revoked_total", c);
-    m->revoked = plain(mochi_metrics_counter(registry, name, "partitions revoked", 0, NULL));
+    m->revoked =
+        mochi_metrics_single(mochi_metrics_counter(registry, name, "partitions revoked", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_database_connections_total", c);
-    m->reconnects = plain(mochi_metrics_counter(
+    m->reconnects = mochi_metrics_single(mochi_metrics_counter(
         registry, name, "connections made to PostgreSQL, the first included", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_database_up", c);
-    m->db_up = plain(mochi_metrics_gauge(registry, name, "1 when PostgreSQL is usable", 0, NULL));
+    m->db_up = mochi_metrics_single(
+        mochi_metrics_gauge(registry, name, "1 when PostgreSQL is usable", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_dead_letters_total", c);
-    m->dead_letters = plain(mochi_metrics_counter(
+    m->dead_letters = mochi_metrics_single(mochi_metrics_counter(
         registry, name, "undecodable messages copied to the dead-letter topic", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_newest_applied_event_timestamp_seconds", c);
-    m->newest_applied = plain(mochi_metrics_gauge(
+    m->newest_applied = mochi_metrics_single(mochi_metrics_gauge(
         registry, name, "occurred_at of the newest event applied (Unix time)", 0, NULL));
     snprintf(name, sizeof(name), "mochi_%s_newest_applied_event_age_seconds", c);
-    m->newest_age = plain(mochi_metrics_gauge(
+    m->newest_age = mochi_metrics_single(mochi_metrics_gauge(
         registry, name, "seconds between now and the newest event applied", 0, NULL));
     if (!m->invalid || !m->too_old || !m->lag || !m->batch_size || !m->txn_seconds ||
         !m->assigned || !m->revoked || !m->reconnects || !m->db_up || !m->dead_letters ||
@@ -154,9 +156,4 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
     double newest = mochi_metric_value(m->newest_applied);
     if (newest > 0)
         mochi_metric_set(m->newest_age, (double)mochi_clock_now_us() / 1e6 - newest);
-}
-
-static struct mochi_metric *plain(struct mochi_metric_family *f)
-{
-    return f ? mochi_metrics_child(f, NULL) : NULL;
 }

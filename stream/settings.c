@@ -1,14 +1,10 @@
-/* Settings every stream daemon takes (stream.h). Where /metrics listens
- * is each program's own setting: its default port is the program's. */
+/* The settings of the stream library (stream.h). The consumer group and
+ * where /metrics listens are each program's own: their defaults are the
+ * program's. */
 #include "stream/stream.h"
-#include "common/names.h"
 
-const struct mochi_setting mochi_setting_group = {
-    .name = "group",
-    .env = "MOCHI_GROUP",
-    .type = MOCHI_SETTING_STRING,
-    .help = "consumer group (default: the program's, " MOCHI_GROUP_INGEST " or " MOCHI_GROUP_ROLLUP
-            ")"};
+#include "common/clock.h"
+
 const struct mochi_setting mochi_setting_batch_size = {
     .name = "batch-size",
     .env = "MOCHI_BATCH_SIZE",
@@ -31,5 +27,13 @@ const struct mochi_setting mochi_setting_retention = {
     .type = MOCHI_SETTING_DURATION,
     .default_value = "7d",
     .min = 3600 * 1000LL,
-    .max = 3650 * 86400 * 1000LL,
+    .max = 3650 * MOCHI_MS_PER_DAY,
     .help = "how long dedupe state is kept; older events are refused outside a replay"};
+
+const struct mochi_setting *const mochi_stream_settings[] = {&mochi_setting_brokers,
+                                                             &mochi_setting_topic,
+                                                             &mochi_setting_database_url,
+                                                             &mochi_setting_batch_size,
+                                                             &mochi_setting_batch_wait,
+                                                             &mochi_setting_retention,
+                                                             NULL};

@@ -57,9 +57,10 @@ struct mochi_stream_counts {
 struct mochi_stream_ops {
     const char *program;   /* "mochi-consumer": application_name, client.id */
     const char *component; /* "consumer": log component and metric prefix mochi_<component>_ */
-    const char *default_group;
-    /* The program's --metrics-listen setting, in its table: where /metrics
-     * and /healthz listen (its default port is the program's own). */
+    /* Two settings each program defines in its own table, since their
+     * defaults are the program's: --group, the consumer group to join, and
+     * --metrics-listen, where /metrics and /healthz listen. */
+    const struct mochi_setting *group;
     const struct mochi_setting *metrics_listen;
     bool write_dlq; /* this daemon copies undecodable messages to the DLQ */
     /* Outcome labels the applier counts into (counts.n[i] <-> outcomes[i]),
@@ -92,8 +93,11 @@ struct mochi_stream_ops {
     bool (*accept_old)(void *arg, int64_t occurred_at_us);
 };
 
-/* Settings every stream daemon takes (add them to the program's table). */
-extern const struct mochi_setting mochi_setting_group;
+/* The settings the stream reads besides ops->group and ops->metrics_listen,
+ * NULL-terminated: a program passes it as its spec's library_settings. */
+extern const struct mochi_setting *const mochi_stream_settings[];
+/* Members of that table a program may read itself (mochictl prune keeps
+ * dedupe state as long as the stream's retention). */
 extern const struct mochi_setting mochi_setting_batch_size;
 extern const struct mochi_setting mochi_setting_batch_wait;
 extern const struct mochi_setting mochi_setting_retention;

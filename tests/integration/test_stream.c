@@ -63,10 +63,7 @@ static int setup_private_pg(void **state)
     snprintf(f->topic, sizeof(f->topic), "%s", mochi_test_unique("st"));
     const char *topics[] = {f->topic, NULL};
     mochi_test_kafka_start(&f->kafka, 3, PARTITIONS, topics);
-    char err[256] = "";
-    if (mochi_schema_set_load(mochi_test_src("schemas"), &f->schemas, err, sizeof(err)) != 0 ||
-        mochi_codec_new(f->schemas, &f->codec) != 0)
-        fail_msg("codec: %s", err);
+    mochi_test_codec_new(&f->schemas, &f->codec);
     *state = f;
     return 0;
 }
@@ -92,8 +89,7 @@ static void start_consumer(struct fixture *f, int i, const char *batch_size)
 
 static int stop_consumer(struct fixture *f, int i)
 {
-    int status = mochi_test_proc_stop(&f->consumers[i], SIGTERM, 30000);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return mochi_test_exit_code(mochi_test_proc_stop(&f->consumers[i], SIGTERM, 30000));
 }
 
 static void print_logs(const struct fixture *f)

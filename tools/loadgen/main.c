@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tools/loadgen/client.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "tools/loadgen/oracle.h"
@@ -59,7 +60,7 @@ static const struct mochi_setting settings_table[] = {
                          "requests per second, 0 = as fast as it can"),
     [OPT_DURATION] =
         SETTING("duration", "MOCHI_LOADGEN_DURATION", MOCHI_SETTING_DURATION, "10s", 1,
-                7LL * 86400 * 1000, "how long to send; with --count and no --duration, no limit"),
+                7 * MOCHI_MS_PER_DAY, "how long to send; with --count and no --duration, no limit"),
     [OPT_COUNT] =
         SETTING("count", "MOCHI_LOADGEN_COUNT", MOCHI_SETTING_INT, NULL, 1, 1000000000000LL,
                 "stop after this many requests (doubles and bots included)"),

@@ -9,15 +9,13 @@
 #include "common/salt.h"
 #include "stream/stream.h"
 
-#define DAY_MS (86400 * 1000LL)
-
 static const struct mochi_setting setting_raw = {
     .name = "raw-retention",
     .env = "MOCHI_RAW_RETENTION",
     .type = MOCHI_SETTING_DURATION,
     .default_value = "30d",
-    .min = DAY_MS,
-    .max = 3650 * DAY_MS,
+    .min = MOCHI_MS_PER_DAY,
+    .max = 3650 * MOCHI_MS_PER_DAY,
     .help = "how long raw events (page_view_events) are kept"};
 static const struct mochi_setting setting_dry_run = {.name = "dry-run",
                                                      .type = MOCHI_SETTING_FLAG,
@@ -75,8 +73,9 @@ int mochictl_prune(int argc, char **argv)
         goto out;
     long long now_ms = mochi_clock_now_us() / 1000;
     /* the first day that is kept: every day before it lies wholly beyond the retention */
-    long long raw_keep = (now_ms - mochi_config_ms(config, &setting_raw)) / DAY_MS;
-    long long state_keep = (now_ms - mochi_config_ms(config, &mochi_setting_retention)) / DAY_MS;
+    long long raw_keep = (now_ms - mochi_config_ms(config, &setting_raw)) / MOCHI_MS_PER_DAY;
+    long long state_keep =
+        (now_ms - mochi_config_ms(config, &mochi_setting_retention)) / MOCHI_MS_PER_DAY;
     char raw_day[11], state_day[11];
     mochi_day_format(raw_keep, raw_day);
     mochi_day_format(state_keep, state_day);

@@ -36,7 +36,7 @@ static const struct mochi_setting setting_margin = {
     .type = MOCHI_SETTING_DURATION,
     .default_value = "1d",
     .min = 0,
-    .max = 3650 * 86400 * 1000LL,
+    .max = 3650 * MOCHI_MS_PER_DAY,
     .help = "with --rewind time, how much earlier than --from to restart, for events that "
             "reached Kafka late"};
 
@@ -225,7 +225,7 @@ int mochictl_replay(int argc, char **argv)
     if (mochictl_kafka_offsets(rk, mochi_config_str(config, &mochi_setting_topic), 10000, &offs,
                                &n) != 0)
         goto out;
-    long long ts_ms = from_day * 86400000LL - mochi_config_ms(config, &setting_margin);
+    long long ts_ms = from_day * MOCHI_MS_PER_DAY - mochi_config_ms(config, &setting_margin);
     rewind_offsets(rk, mochi_config_str(config, &mochi_setting_topic), offs, n, by_time, ts_ms,
                    &list);
     rd_kafka_resp_err_t e =

@@ -33,7 +33,7 @@ static const struct mochi_setting setting_retention = {
     .type = MOCHI_SETTING_DURATION,
     .default_value = "7d",
     .min = 60000,
-    .max = 3650LL * 86400000LL,
+    .max = 3650 * MOCHI_MS_PER_DAY,
     .help = "how long Kafka keeps page views (retention.ms); mochictl replay can rebuild only "
             "days still in the topic, so this is the replay window"};
 static const struct mochi_setting setting_min_isr = {
