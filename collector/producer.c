@@ -51,16 +51,14 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
  * p. Returns 0 or MOCHI_ERR_NOMEM. */
 static int register_metrics(struct mochi_metrics *metrics, struct collector_producer *p)
 {
-    struct mochi_metric_family *f;
-    f = mochi_metrics_counter(metrics, "mochi_collector_events_published_total",
-                              "events Kafka acknowledged", 0, NULL);
-    p->delivered = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_counter(metrics, "mochi_collector_delivery_failures_total",
-                              "accepted events Kafka did not acknowledge", 0, NULL);
-    p->failed = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_gauge(metrics, "mochi_collector_producer_queue_messages",
-                            "messages waiting in the producer's local queue", 0, NULL);
-    p->queue_depth = f ? mochi_metrics_child(f, NULL) : NULL;
+    p->delivered = mochi_metrics_single(mochi_metrics_counter(
+        metrics, "mochi_collector_events_published_total", "events Kafka acknowledged", 0, NULL));
+    p->failed = mochi_metrics_single(
+        mochi_metrics_counter(metrics, "mochi_collector_delivery_failures_total",
+                              "accepted events Kafka did not acknowledge", 0, NULL));
+    p->queue_depth = mochi_metrics_single(
+        mochi_metrics_gauge(metrics, "mochi_collector_producer_queue_messages",
+                            "messages waiting in the producer's local queue", 0, NULL));
     if (p->delivered == NULL || p->failed == NULL || p->queue_depth == NULL)
         return MOCHI_ERR_NOMEM;
     return 0;

@@ -64,26 +64,25 @@ static int compare_entries(const void *a, const void *b)
  * sites. Returns 0 or MOCHI_ERR_NOMEM. */
 static int register_metrics(struct mochi_metrics *metrics, struct collector_sites *sites)
 {
-    struct mochi_metric_family *f;
-    f = mochi_metrics_gauge(metrics, "mochi_collector_database_up",
-                            "1 when the last refresh from PostgreSQL succeeded", 0, NULL);
-    sites->db_up = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_gauge(metrics, "mochi_collector_site_cache_age_seconds",
-                            "seconds since the site cache was last loaded", 0, NULL);
-    sites->site_age = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_gauge(metrics, "mochi_collector_salt_cache_age_seconds",
-                            "seconds since the salts were last read", 0, NULL);
-    sites->salt_age = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_gauge(metrics, "mochi_collector_salt_days_ahead",
+    sites->db_up = mochi_metrics_single(
+        mochi_metrics_gauge(metrics, "mochi_collector_database_up",
+                            "1 when the last refresh from PostgreSQL succeeded", 0, NULL));
+    sites->site_age = mochi_metrics_single(
+        mochi_metrics_gauge(metrics, "mochi_collector_site_cache_age_seconds",
+                            "seconds since the site cache was last loaded", 0, NULL));
+    sites->salt_age = mochi_metrics_single(
+        mochi_metrics_gauge(metrics, "mochi_collector_salt_cache_age_seconds",
+                            "seconds since the salts were last read", 0, NULL));
+    sites->salt_days_ahead = mochi_metrics_single(
+        mochi_metrics_gauge(metrics, "mochi_collector_salt_days_ahead",
                             "days after today whose salt is cached (1 normally, 0 when "
                             "tomorrow's is missing, -1 when today's is missing)",
-                            0, NULL);
-    sites->salt_days_ahead = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_gauge(metrics, "mochi_collector_sites", "sites in the cache", 0, NULL);
-    sites->site_count = f ? mochi_metrics_child(f, NULL) : NULL;
-    f = mochi_metrics_counter(metrics, "mochi_collector_cache_refresh_errors_total",
-                              "failed refreshes of the site and salt cache", 0, NULL);
-    sites->refresh_errors = f ? mochi_metrics_child(f, NULL) : NULL;
+                            0, NULL));
+    sites->site_count = mochi_metrics_single(
+        mochi_metrics_gauge(metrics, "mochi_collector_sites", "sites in the cache", 0, NULL));
+    sites->refresh_errors = mochi_metrics_single(
+        mochi_metrics_counter(metrics, "mochi_collector_cache_refresh_errors_total",
+                              "failed refreshes of the site and salt cache", 0, NULL));
     if (sites->db_up == NULL || sites->site_age == NULL || sites->salt_age == NULL ||
         sites->salt_days_ahead == NULL || sites->site_count == NULL ||
         sites->refresh_errors == NULL)

@@ -266,6 +266,11 @@ struct mochi_metric_family *mochi_metrics_gauge(struct mochi_metrics *reg, const
     return family_new(reg, TYPE_GAUGE, name, help, nlabels, label_names, NULL, 0);
 }
 
+struct mochi_metric *mochi_metrics_single(struct mochi_metric_family *family)
+{
+    return family ? mochi_metrics_child(family, NULL) : NULL;
+}
+
 struct mochi_metric_family *mochi_metrics_histogram(struct mochi_metrics *reg, const char *name,
                                                     const char *help, size_t nlabels,
                                                     const char *const *label_names,

@@ -75,6 +75,13 @@ struct mochi_metric *mochi_metrics_child(struct mochi_metric_family *family,
                                          const char *const *label_values)
     __attribute__((warn_unused_result));
 
+/* The one child of a family without labels, so that registering and
+ * keeping a plain metric is one line: mochi_metrics_single(
+ * mochi_metrics_counter(reg, name, help, 0, NULL)). NULL when family is
+ * NULL (registration failed, already logged) or memory runs out. */
+struct mochi_metric *mochi_metrics_single(struct mochi_metric_family *family)
+    __attribute__((warn_unused_result));
+
 /* Adds fn(reg, arg) to the callbacks run before each render, in the order
  * added. Must not be called from inside a scrape callback. Returns 0 or
  * MOCHI_ERR_NOMEM. */

@@ -263,6 +263,29 @@ static void test_invalid_registration(void **state)
     mochi_metrics_destroy(reg);
 }
 
+/* mochi_metrics_single: the one series of a plain family, the same one
+ * every time; a failed registration gives NULL, not a crash. */
+static void test_single(void **state)
+{
+    (void)state;
+    struct mochi_metrics *reg = mochi_metrics_new();
+    struct mochi_metric_family *family =
+        mochi_metrics_counter(reg, "plain_total", "Plain.", 0, NULL);
+    struct mochi_metric *one = mochi_metrics_single(family);
+    assert_non_null(one);
+    assert_ptr_equal(one, mochi_metrics_single(family));
+    mochi_metric_inc(one);
+    mochi_metric_inc(mochi_metrics_single(family));
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(mochi_metrics_render(reg, &text, &len), 0);
+    assert_non_null(strstr(text, "\nplain_total 2\n"));
+    free(text);
+    assert_null(mochi_metrics_single(mochi_metrics_counter(reg, "plain_total", "again", 0, NULL)));
+    assert_null(mochi_metrics_single(NULL));
+    mochi_metrics_destroy(reg);
+}
+
 struct hammer {
     struct mochi_metric *counter;
     struct mochi_metric *gauge;
@@ -473,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_invalid_registration),
+        cmocka_unit_test(test_single),
         cmocka_unit_test(test_concurrent_updates),
         cmocka_unit_test(test_concurrent_children),
         cmocka_unit_test(test_scrape_callback),
