@@ -77,6 +77,7 @@ for t in "${targets[@]}"; do
   status=0
   # One process, one job: the machine is shared; -timeout catches hangs.
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+    LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$bin" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$run/artifacts/" "$run/corpus" >"$log" 2>&1 || status=$?
