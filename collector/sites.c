@@ -11,7 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#define SALT_DAYS 3 /* yesterday (late requests around midnight), today, tomorrow */
+/* UTC yesterday (UTC-12 is still there until noon), today, tomorrow
+ * (UTC+14 from 10:00) and the day after (UTC+14 right after midnight, held
+ * ahead so that an outage at midnight changes nothing). */
+#define SALT_DAYS (2 + MOCHI_SALT_DAYS_AHEAD)
 
 struct site_entry {
     char key[65];
@@ -19,7 +22,8 @@ struct site_entry {
 };
 
 struct day_salt {
-    long long day; /* -1: empty */
+    bool present;
+    long long day;
     unsigned char salt[MOCHI_SALT_LEN];
 };
 
@@ -37,6 +41,7 @@ struct collector_sites {
     pthread_rwlock_t lock;      /* guards everything below */
     struct site_entry *entries; /* sorted by key */
     size_t count;
+    struct collector_zones *zones; /* the entries' zones, loaded with them */
     bool loaded;
     struct day_salt salts[SALT_DAYS];
     int64_t loaded_at_ms; /* mochi_clock_mono_ms() */
@@ -53,6 +58,7 @@ struct collector_sites {
 static void *refresher(void *arg);
 static int load_sites(struct collector_sites *sites, PGconn *conn);
 static int load_salts(struct collector_sites *sites, PGconn *conn);
+static void forget_expired_salts(struct collector_sites *sites);
 static void on_scrape(struct mochi_metrics *reg, void *arg);
 
 static int compare_entries(const void *a, const void *b)
@@ -75,8 +81,9 @@ static int register_metrics(struct mochi_metrics *metrics, struct collector_site
                             "seconds since the salts were last read", 0, NULL));
     sites->salt_days_ahead = mochi_metrics_single(
         mochi_metrics_gauge(metrics, "mochi_collector_salt_days_ahead",
-                            "days after today whose salt is cached (1 normally, 0 when "
-                            "tomorrow's is missing, -1 when today's is missing)",
+                            "days after today whose salt is cached (2 normally, 1 when "
+                            "the day after tomorrow's is missing, 0 when tomorrow's is "
+                            "missing, -1 when today's is missing)",
                             0, NULL));
     sites->site_count = mochi_metrics_single(
         mochi_metrics_gauge(metrics, "mochi_collector_sites", "sites in the cache", 0, NULL));
@@ -107,8 +114,6 @@ int collector_sites_start(const char *conninfo, long long refresh_ms, struct moc
         return MOCHI_ERR_NOMEM;
     sites->conninfo = strdup(conninfo);
     sites->refresh_ms = refresh_ms;
-    for (int i = 0; i < SALT_DAYS; i++)
-        sites->salts[i].day = -1;
     pthread_mutex_init(&sites->wake_lock, NULL);
     pthread_condattr_t cattr;
     pthread_condattr_init(&cattr);
@@ -147,6 +152,7 @@ void collector_sites_destroy(struct collector_sites *sites)
     pthread_mutex_destroy(&sites->wake_lock);
     sodium_memzero(sites->salts, sizeof(sites->salts));
     free(sites->entries);
+    collector_zones_destroy(sites->zones);
     free(sites->conninfo);
     free(sites);
 }
@@ -165,7 +171,7 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
      * PostgreSQL leaves it behind as the days pass. */
     long long today = mochi_day_today(), newest = today - 1;
     for (int i = 0; i < SALT_DAYS; i++)
-        if (sites->salts[i].day > newest)
+        if (sites->salts[i].present && sites->salts[i].day > newest)
             newest = sites->salts[i].day;
     size_t count = sites->count;
     pthread_rwlock_unlock(&sites->lock);
@@ -175,12 +181,42 @@ static void on_scrape(struct mochi_metrics *reg, void *arg)
     mochi_metric_set(sites->site_count, (double)count);
 }
 
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Loads the local midnights of the zones of entries[0..count) around
+ * today. Returns 0 and a new table in *out, or a negative code. */
+static int load_zones(PGconn *conn, const struct site_entry *entries, size_t count,
+                      struct collector_zones **out)
+{
+    char err[256];
+    const char **names = calloc(count + 1, sizeof(*names));
+    if (names == NULL)
+        return MOCHI_ERR_NOMEM;
+    for (size_t i = 0; i < count; i++)
+        names[i] = entries[i].site.timezone;
+    qsort(names, count, sizeof(*names), compare_names);
+    size_t distinct = 0;
+    for (size_t i = 0; i < count; i++)
+        if (distinct == 0 || strcmp(names[distinct - 1], names[i]) != 0)
+            names[distinct++] = names[i];
+    long long today = mochi_day_today();
+    int rc = collector_zones_load(conn, names, distinct, today - COLLECTOR_SITES_ZONE_DAYS_BEFORE,
+                                  today + COLLECTOR_SITES_ZONE_DAYS_AFTER, out, err, sizeof(err));
+    free(names);
+    if (rc != 0)
+        mochi_log(MOCHI_LOG_WARN, "collector", "msg=\"cannot load time zones\" error=\"%s\"", err);
+    return rc;
+}
+
 static int load_sites(struct collector_sites *sites, PGconn *conn)
 {
     char err[256];
     PGresult *res = NULL;
-    int rc = mochi_db_query(conn, "SELECT tracking_key, id::text, domain FROM sites", 0, NULL, &res,
-                            err, sizeof(err));
+    int rc = mochi_db_query(conn, "SELECT tracking_key, id::text, domain, timezone FROM sites", 0,
+                            NULL, &res, err, sizeof(err));
     if (rc != 0) {
         mochi_log(MOCHI_LOG_WARN, "collector", "msg=\"cannot load sites\" error=\"%s\"", err);
         return rc;
@@ -195,48 +231,70 @@ static int load_sites(struct collector_sites *sites, PGconn *conn)
     for (int i = 0; i < n; i++) {
         struct site_entry *e = &entries[count];
         const char *key = PQgetvalue(res, i, 0);
+        const char *timezone = PQgetvalue(res, i, 3);
         if (strlen(key) >= sizeof(e->key) || mochi_uuid_parse(PQgetvalue(res, i, 1), e->site.id) ||
-            strlen(PQgetvalue(res, i, 2)) > MOCHI_DOMAIN_MAX)
-            continue; /* the schema's CHECKs make this unreachable */
+            strlen(PQgetvalue(res, i, 2)) > MOCHI_DOMAIN_MAX || timezone[0] == '\0' ||
+            strlen(timezone) > COLLECTOR_TIMEZONE_MAX)
+            continue; /* the schema's CHECKs and trigger make this unreachable */
         strcpy(e->key, key);
         mochi_uuid_format(e->site.id, e->site.id_text);
         strcpy(e->site.domain, PQgetvalue(res, i, 2));
+        strcpy(e->site.timezone, timezone);
         count++;
     }
     PQclear(res);
     qsort(entries, count, sizeof(*entries), compare_entries);
+    struct collector_zones *zones = NULL;
+    rc = load_zones(conn, entries, count, &zones);
+    if (rc != 0) {
+        free(entries);
+        return rc;
+    }
 
     pthread_rwlock_wrlock(&sites->lock);
     struct site_entry *old = sites->entries;
+    struct collector_zones *old_zones = sites->zones;
     size_t old_count = sites->count;
     sites->entries = entries;
     sites->count = count;
+    sites->zones = zones;
     sites->loaded = true;
     sites->loaded_at_ms = mochi_clock_mono_ms();
     pthread_rwlock_unlock(&sites->lock);
     free(old);
+    collector_zones_destroy(old_zones);
     if (count != old_count)
-        mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"site cache loaded\" sites=%zu", count);
+        mochi_log(MOCHI_LOG_INFO, "collector", "msg=\"site cache loaded\" sites=%zu zones=%zu",
+                  count, collector_zones_count(zones));
     return 0;
 }
 
 static int load_salts(struct collector_sites *sites, PGconn *conn)
 {
     long long today = mochi_day_today();
+    long long keep_from = mochi_salt_keep_from(mochi_clock_now_us());
     struct day_salt fresh[SALT_DAYS];
-    /* Yesterday's, today's and tomorrow's are made if absent, so that a
-     * database outage at midnight changes nothing (late requests around
-     * midnight belong to yesterday). */
+    memset(fresh, 0, sizeof(fresh));
+    /* Made if absent, ahead of the days that need them, so that a database
+     * outage at midnight changes nothing. */
     int made = mochi_salt_ensure(conn);
     if (made < 0)
         return made;
     for (int i = 0; i < SALT_DAYS; i++) {
         fresh[i].day = today - 1 + i;
+        if (fresh[i].day < keep_from)
+            continue; /* deleted, or about to be: no zone is on that day any more */
         int rc = mochi_salt_read(conn, fresh[i].day, fresh[i].salt);
+        /* Today's and tomorrow's were just made. Yesterday's and the day
+         * after tomorrow's may be missing when the database's clock and
+         * ours are a little apart around a deadline. */
+        if (rc == MOCHI_ERR_NOTFOUND && (i == 0 || i == SALT_DAYS - 1))
+            continue;
         if (rc != 0) {
             sodium_memzero(fresh, sizeof(fresh));
             return rc;
         }
+        fresh[i].present = true;
     }
     int expired = mochi_salt_expire(conn);
     if (expired > 0)
@@ -247,6 +305,21 @@ static int load_salts(struct collector_sites *sites, PGconn *conn)
     pthread_rwlock_unlock(&sites->lock);
     sodium_memzero(fresh, sizeof(fresh));
     return 0;
+}
+
+/* Wipes the cached salts whose days have ended everywhere, by our own
+ * clock, as the database deletes them: also while it is away. */
+static void forget_expired_salts(struct collector_sites *sites)
+{
+    long long keep_from = mochi_salt_keep_from(mochi_clock_now_us());
+    pthread_rwlock_wrlock(&sites->lock);
+    for (int i = 0; i < SALT_DAYS; i++) {
+        if (sites->salts[i].present && sites->salts[i].day < keep_from) {
+            sodium_memzero(sites->salts[i].salt, sizeof(sites->salts[i].salt));
+            sites->salts[i].present = false;
+        }
+    }
+    pthread_rwlock_unlock(&sites->lock);
 }
 
 static void *refresher(void *arg)
@@ -266,6 +339,7 @@ static void *refresher(void *arg)
             rc = load_sites(sites, conn);
         if (rc == 0)
             rc = load_salts(sites, conn);
+        forget_expired_salts(sites);
         mochi_metric_set(sites->db_up, rc == 0 ? 1 : 0);
         if (rc != 0) {
             mochi_metric_inc(sites->refresh_errors);
@@ -340,11 +414,23 @@ int collector_sites_salt(struct collector_sites *sites, long long day,
     int rc = MOCHI_ERR_AGAIN;
     pthread_rwlock_rdlock(&sites->lock);
     for (int i = 0; i < SALT_DAYS; i++) {
-        if (sites->salts[i].day == day) {
+        if (sites->salts[i].present && sites->salts[i].day == day) {
             memcpy(salt, sites->salts[i].salt, MOCHI_SALT_LEN);
             rc = 0;
         }
     }
+    pthread_rwlock_unlock(&sites->lock);
+    return rc;
+}
+
+int collector_sites_local_day(struct collector_sites *sites, const struct collector_site *site,
+                              int64_t occurred_at_us, long long *day)
+{
+    int rc = MOCHI_ERR_AGAIN;
+    pthread_rwlock_rdlock(&sites->lock);
+    if (sites->zones != NULL &&
+        collector_zones_local_day(sites->zones, site->timezone, occurred_at_us, day) == 0)
+        rc = 0;
     pthread_rwlock_unlock(&sites->lock);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collector/zones.h"
 #include "common/domain.h"
 #include "common/hash.h"
 #include "common/metrics.h"
@@ -20,6 +21,7 @@ struct collector_site {
     unsigned char id[16];
     char id_text[MOCHI_UUID_TEXT_LEN + 1];
     char domain[MOCHI_DOMAIN_MAX + 1];
+    char timezone[COLLECTOR_TIMEZONE_MAX + 1]; /* IANA name, "UTC" by default */
 };
 
 /* Registers in metrics the families the cache serves, without starting it
@@ -28,8 +30,11 @@ int collector_sites_metrics_describe(struct mochi_metrics *metrics)
     __attribute__((warn_unused_result));
 
 /* Creates the cache and starts its refresher, which connects with
- * conninfo, loads the sites and the salts of today and tomorrow (creating
- * them if absent) and expires old salts, every refresh_ms. Returns 0 or a
+ * conninfo and every refresh_ms loads the sites, the local midnights of
+ * their time zones (COLLECTOR_SITES_ZONE_DAYS_BEFORE/_AFTER) and the salts
+ * of UTC days today-1 .. today+2 (creating them if absent), and expires
+ * old salts (common/salt.h), in memory too, also while the database is
+ * away. Returns 0 or a
  * negative code; the caller owns *out (collector_sites_destroy). The first
  * load happens on the refresher thread; collector_sites_wait_ready waits
  * for it. conninfo is copied. */
@@ -48,9 +53,30 @@ bool collector_sites_wait_ready(struct collector_sites *sites, long long timeout
 int collector_sites_lookup(struct collector_sites *sites, const char *key,
                            struct collector_site *site) __attribute__((warn_unused_result));
 
-/* Copies the salt of UTC day `day`. Returns 0 or MOCHI_ERR_AGAIN when the
- * cache does not hold it (the database has been unreachable since before
- * the day's salt was made). */
+/* The local days whose midnights the cache holds, around the UTC day of
+ * each refresh: an instant of UTC day T is on local day T-1, T or T+1, so
+ * a cache loaded on day T serves until the database has been away for
+ * more than a day, as long as the salts it holds. */
+#define COLLECTOR_SITES_ZONE_DAYS_BEFORE 2
+#define COLLECTOR_SITES_ZONE_DAYS_AFTER 2
+
+/* The day, in site's time zone, of the instant occurred_at_us
+ * (microseconds since the epoch): the day whose salt hashes the visitor
+ * and that the event carries. site is a copy from collector_sites_lookup.
+ * Returns 0 and *day (days since 1970-01-01), or MOCHI_ERR_AGAIN when the
+ * cache cannot tell: before the first load, a zone not loaded yet, or an
+ * instant outside the local days loaded (the database has been away for
+ * days); the HTTP layer answers 503 then, as for a missing salt. Never a
+ * guess. Thread-safe. */
+int collector_sites_local_day(struct collector_sites *sites, const struct collector_site *site,
+                              int64_t occurred_at_us, long long *day)
+    __attribute__((warn_unused_result));
+
+/* Copies the salt of day `day` (a site-local day: the days are the same
+ * dates everywhere). The cache holds UTC days today-1 .. today+2 while
+ * their salts are kept. Returns 0 or MOCHI_ERR_AGAIN when the cache does
+ * not hold it (the database has been unreachable since before the day's
+ * salt was made, or the day is past its salt's deletion). */
 int collector_sites_salt(struct collector_sites *sites, long long day,
                          unsigned char salt[MOCHI_SALT_LEN]) __attribute__((warn_unused_result));
 

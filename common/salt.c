@@ -27,6 +27,11 @@ static int call_counter(PGconn *conn, const char *sql, char *err, size_t errlen)
     return rc;
 }
 
+long long mochi_salt_keep_from(int64_t now_us)
+{
+    return mochi_day_of_us(now_us - MOCHI_SALT_KEEP_AFTER_US) + 1;
+}
+
 int mochi_salt_ensure(PGconn *conn)
 {
     char err[256];

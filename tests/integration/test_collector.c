@@ -317,8 +317,8 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     assert_non_null(strstr(r.body, "mochi_collector_events_published_total 4\n"));
     assert_non_null(
         strstr(r.body, "mochi_collector_http_requests_total{route=\"event\",status=\"413\"} 1\n"));
-    /* the cache holds yesterday's, today's and tomorrow's salts */
-    assert_non_null(strstr(r.body, "mochi_collector_salt_days_ahead 1\n"));
+    /* the cache holds the salts of today, tomorrow and the day after */
+    assert_non_null(strstr(r.body, "mochi_collector_salt_days_ahead 2\n"));
     mochi_test_response_free(&r);
 
     int status = mochi_test_proc_stop(&f->collector, SIGTERM, 15000);

@@ -237,6 +237,13 @@ static void sites_bad_input(void **state)
     mochi_test_db_drop(&db);
 }
 
+/* 1 before 13:00 UTC, when yesterday's salt is still kept (UTC-12 is on
+ * yesterday until noon, plus an hour), else 0. */
+static long long before_13(PGconn *conn)
+{
+    return mochi_test_db_int(conn, "SELECT ((now() AT TIME ZONE 'UTC')::time < time '13:00')::int");
+}
+
 struct salt_race {
     const struct mochi_test_db *db;
     unsigned char salt[32];
@@ -278,14 +285,16 @@ static void concurrent_salt_ensure_agree(void **state)
         assert_memory_equal(races[i].salt, races[0].salt, 32);
     }
     PGconn *conn = mochi_test_db_connect(&db);
-    /* Yesterday, today and tomorrow (UTC), each its own; no other day. */
+    /* Today and the two days after (UTC), and yesterday until 13:00 UTC,
+     * each its own; no other day. */
+    long long days = 3 + before_13(conn);
     assert_int_equal(mochi_test_db_int(conn, "SELECT count(DISTINCT salt) FROM salts WHERE day "
                                              "BETWEEN (now() AT TIME ZONE 'UTC')::date - 1 AND "
-                                             "(now() AT TIME ZONE 'UTC')::date + 1"),
-                     3);
-    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM salts"), 3);
+                                             "(now() AT TIME ZONE 'UTC')::date + 2"),
+                     days);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM salts"), days);
     unsigned char other[32];
-    assert_int_equal(mochi_salt_read(conn, mochi_day_today() + 2, other), MOCHI_ERR_NOTFOUND);
+    assert_int_equal(mochi_salt_read(conn, mochi_day_today() + 3, other), MOCHI_ERR_NOTFOUND);
     assert_int_equal(mochi_salt_ensure(conn), 0); /* all there: makes none */
     PQfinish(conn);
     mochi_test_db_drop(&db);
@@ -361,11 +370,15 @@ static void roles_have_least_privilege(void **state)
     /* allowed: read sites, make the salts of today and its neighbours,
      * read salts, expire old salts */
     mochi_test_db_exec(collector, "SELECT count(*) FROM sites");
+    mochi_test_db_exec(collector, "SELECT count(*) FROM sites WHERE timezone <> 'UTC'");
     unsigned char salt[32];
-    assert_int_equal(mochi_salt_ensure(collector), 2); /* today, tomorrow */
+    /* today and the two days after (yesterday's is there) */
+    assert_int_equal(mochi_salt_ensure(collector), 3);
     assert_int_equal(mochi_salt_read(collector, mochi_day_today(), salt), 0);
-    assert_int_equal(mochi_salt_expire(collector), 1); /* only the one of 5 days ago */
-    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM salts"), 3);
+    /* the one of 5 days ago, and yesterday's from 13:00 UTC */
+    long long keep_yesterday = before_13(admin);
+    assert_int_equal(mochi_salt_expire(collector), 2 - keep_yesterday);
+    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM salts"), 3 + keep_yesterday);
     /* refused: anything else, planting a salt of one's choosing included */
     const char *refused[] = {
         "INSERT INTO salts (day, salt) VALUES (current_date + 2, "
@@ -377,6 +390,12 @@ static void roles_have_least_privilege(void **state)
         "SELECT count(*) FROM page_view_events",
         "SELECT count(*) FROM daily_site_metrics",
         "SELECT mochi_ensure_day(current_date)",
+        /* an instant of one's choosing would delete today's salt */
+        "SELECT mochi_expire_salts_at(now() + interval '3 days')",
+        "SELECT mochi_ensure_salts_at(now() + interval '300 days')",
+        "UPDATE sites SET timezone = 'UTC'",
+        "SELECT count(*) FROM daily_source_metrics",
+        "SELECT count(*) FROM daily_entry_page_metrics",
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         PGresult *res = PQexec(collector, refused[i]);
@@ -533,6 +552,270 @@ static void db_helpers_count_and_classify(void **state)
     mochi_test_db_drop(&db);
 }
 
+/* The salt days present, as "YYYY-MM-DD " each, in order. */
+static void salt_days(PGconn *conn, char *buf, size_t size)
+{
+    assert_true(mochi_test_db_text(
+        conn, "SELECT coalesce(string_agg(day::text || ' ', '' ORDER BY day), '') FROM salts", buf,
+        size));
+}
+
+/* Salts for every zone from UTC-12 to UTC+14, at instants written by hand.
+ * Day D begins at UTC+14 at (D-1) 10:00 UTC and ends at UTC-12 at (D+1)
+ * 12:00 UTC: its salt is made from (D-2) 00:00 UTC and deleted at (D+1)
+ * 13:00 UTC. */
+static void salts_for_every_zone(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create_migrated(&db);
+    PGconn *conn = mochi_test_db_connect(&db);
+    char days[256];
+    mochi_test_db_exec(conn, "DELETE FROM salts");
+
+    /* 2026-03-10 00:00 UTC: 2026-03-09 is still a day at UTC-12 (until
+     * 03-10 12:00), 03-11 begins at UTC+14 at 03-10 10:00, 03-12 is made
+     * ahead for right after midnight. */
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT mochi_ensure_salts_at('2026-03-10 00:00:00+00')"), 4);
+    salt_days(conn, days, sizeof(days));
+    assert_string_equal(days, "2026-03-09 2026-03-10 2026-03-11 2026-03-12 ");
+    /* The last microsecond before 13:00 keeps 03-09; 13:00 deletes it. */
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT mochi_expire_salts_at('2026-03-10 12:59:59.999999+00')"),
+        0);
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT mochi_expire_salts_at('2026-03-10 13:00:00+00')"), 1);
+    salt_days(conn, days, sizeof(days));
+    assert_string_equal(days, "2026-03-10 2026-03-11 2026-03-12 ");
+    /* An ensure after 13:00 does not bring 03-09 back. */
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT mochi_ensure_salts_at('2026-03-10 23:59:59.999999+00')"),
+        0);
+    /* Midnight: 03-13 is made, 03-10 kept (UTC-12 is on it until 03-11 12:00). */
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT mochi_ensure_salts_at('2026-03-11 00:00:00+00')"), 1);
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT mochi_expire_salts_at('2026-03-11 12:59:59+00')"), 0);
+    salt_days(conn, days, sizeof(days));
+    assert_string_equal(days, "2026-03-10 2026-03-11 2026-03-12 2026-03-13 ");
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT mochi_expire_salts_at('2026-03-11 13:00:00+00')"), 1);
+
+    /* A fresh database at 14:00: yesterday's is not made, it has ended. */
+    mochi_test_db_exec(conn, "DELETE FROM salts");
+    assert_int_equal(
+        mochi_test_db_int(conn, "SELECT mochi_ensure_salts_at('2026-12-31 14:00:00+00')"), 3);
+    salt_days(conn, days, sizeof(days));
+    assert_string_equal(days, "2026-12-31 2027-01-01 2027-01-02 ");
+
+    /* The collector's in-memory rule (common/salt.c) is the database's. */
+    struct {
+        const char *at;
+        const char *keep_from;
+    } cases[] = {
+        {"2026-03-10 00:00:00+00", "2026-03-09"}, {"2026-03-10 12:59:59.999999+00", "2026-03-09"},
+        {"2026-03-10 13:00:00+00", "2026-03-10"}, {"2026-03-11 12:59:59+00", "2026-03-10"},
+        {"2027-01-01 13:00:00+00", "2027-01-01"}, {"1970-01-01 00:00:00+00", "1969-12-31"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char sql[200], got[32];
+        snprintf(sql, sizeof(sql), "SELECT mochi_salt_keep_from('%s')::text", cases[i].at);
+        assert_true(mochi_test_db_text(conn, sql, got, sizeof(got)));
+        assert_string_equal(got, cases[i].keep_from);
+        snprintf(sql, sizeof(sql),
+                 "SELECT (extract(epoch FROM timestamptz '%s') * 1000000)::bigint", cases[i].at);
+        long long at_us = mochi_test_db_int(conn, sql);
+        char day[11];
+        mochi_day_format(mochi_salt_keep_from(at_us), day);
+        assert_string_equal(day, cases[i].keep_from);
+    }
+    PQfinish(conn);
+    mochi_test_db_drop(&db);
+}
+
+static void sites_timezones(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create_migrated(&db);
+    char *out, *err;
+    /* default UTC */
+    assert_int_equal(mochictl(&db, &out, &err, "sites", "add", "--name", "U", "--domain",
+                              "u.example", "--json", NULL),
+                     0);
+    json_error_t jerr;
+    json_t *site = json_loads(out, 0, &jerr);
+    assert_non_null(site);
+    assert_string_equal(json_string_value(json_object_get(site, "timezone")), "UTC");
+    char id[64];
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(site, "id")));
+    json_decref(site);
+    free(out);
+    free(err);
+    assert_int_equal(mochictl(&db, &out, &err, "sites", "add", "--name", "K", "--domain",
+                              "k.example", "--timezone", "Asia/Kolkata", NULL),
+                     0);
+    assert_non_null(strstr(out, "timezone      Asia/Kolkata\n"));
+    free(out);
+    free(err);
+
+    /* refused, by mochictl with exit code 2 and one line */
+    const char *bad[] = {"EST5EDT",
+                         "EST",
+                         "US/Eastern",
+                         "europe/berlin",
+                         "Mars/Olympus",
+                         "localtime",
+                         "posix/Europe/Berlin",
+                         "+05:30",
+                         "UTC'; DROP TABLE sites; --"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(mochictl(&db, &out, &err, "sites", "add", "--name", "X", "--domain",
+                                  "x.example", "--timezone", bad[i], NULL),
+                         2);
+        assert_non_null(strstr(err, "--timezone: unknown time zone"));
+        assert_null(strchr(strchr(err, '\n') + 1, '\n'));
+        free(out);
+        free(err);
+        assert_int_equal(
+            mochictl(&db, &out, &err, "sites", "update", "--site", id, "--timezone", bad[i], NULL),
+            2);
+        assert_non_null(strstr(err, "--timezone: unknown time zone"));
+        free(out);
+        free(err);
+    }
+    /* and by the database, whoever writes */
+    PGconn *conn = mochi_test_db_connect(&db);
+    const char *direct[] = {
+        "INSERT INTO sites (name, domain, tracking_key, timezone) VALUES "
+        "('x', 'x.example', 'tzTestKey_000000000', 'EST5EDT')",
+        "UPDATE sites SET timezone = 'Europe/berlin'",
+        "UPDATE sites SET timezone = 'right/Europe/Berlin'",
+    };
+    for (size_t i = 0; i < sizeof(direct) / sizeof(direct[0]); i++) {
+        PGresult *res = PQexec(conn, direct[i]);
+        assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+        assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "22023");
+        assert_non_null(strstr(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), "time zone"));
+        PQclear(res);
+    }
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM sites"), 2);
+    /* The zones of every offset from -12 to +14 are accepted. */
+    mochi_test_db_exec(conn, "UPDATE sites SET timezone = 'Etc/GMT+12'");
+    mochi_test_db_exec(conn, "UPDATE sites SET timezone = 'Pacific/Kiritimati'");
+
+    /* update by id and by tracking key; only what is given changes */
+    assert_int_equal(mochictl(&db, &out, &err, "sites", "update", "--site", id, "--timezone",
+                              "Europe/Berlin", NULL),
+                     0);
+    assert_non_null(strstr(out, "timezone Europe/Berlin"));
+    free(out);
+    free(err);
+    char sql[200], buf[128];
+    snprintf(sql, sizeof(sql), "SELECT timezone || ' ' || name FROM sites WHERE id = '%s'", id);
+    assert_true(mochi_test_db_text(conn, sql, buf, sizeof(buf)));
+    assert_string_equal(buf, "Europe/Berlin U");
+    snprintf(sql, sizeof(sql), "SELECT tracking_key FROM sites WHERE id = '%s'", id);
+    char key[64];
+    assert_true(mochi_test_db_text(conn, sql, key, sizeof(key)));
+    assert_int_equal(
+        mochictl(&db, &out, &err, "sites", "update", "--site", key, "--name", "Renamed", NULL), 0);
+    free(out);
+    free(err);
+    snprintf(sql, sizeof(sql), "SELECT timezone || ' ' || name FROM sites WHERE id = '%s'", id);
+    assert_true(mochi_test_db_text(conn, sql, buf, sizeof(buf)));
+    assert_string_equal(buf, "Europe/Berlin Renamed");
+
+    /* nothing to change: bad usage; no such site: a failure */
+    assert_int_equal(mochictl(&db, &out, &err, "sites", "update", "--site", id, NULL), 2);
+    assert_non_null(strstr(err, "give --timezone or --name"));
+    free(out);
+    free(err);
+    assert_int_equal(mochictl(&db, &out, &err, "sites", "update", "--timezone", "UTC", NULL), 2);
+    assert_non_null(strstr(err, "--site is required"));
+    free(out);
+    free(err);
+    assert_int_equal(mochictl(&db, &out, &err, "sites", "update", "--site", "noSuchKey_000000000",
+                              "--timezone", "UTC", NULL),
+                     1);
+    assert_non_null(strstr(err, "no site with id or tracking key"));
+    free(out);
+    free(err);
+
+    /* list: the table and JSON show each zone */
+    assert_int_equal(mochictl(&db, &out, &err, "sites", "list", NULL), 0);
+    assert_non_null(strstr(out, "TIMEZONE"));
+    assert_non_null(strstr(out, "Europe/Berlin"));
+    free(out);
+    free(err);
+    assert_int_equal(mochictl(&db, &out, &err, "sites", "list", "--json", NULL), 0);
+    json_t *list = json_loads(out, 0, &jerr);
+    assert_non_null(list);
+    assert_int_equal(json_array_size(list), 2);
+    int seen = 0;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *s = json_array_get(list, i);
+        const char *tz = json_string_value(json_object_get(s, "timezone"));
+        assert_non_null(tz);
+        if (strcmp(json_string_value(json_object_get(s, "id")), id) == 0) {
+            assert_string_equal(tz, "Europe/Berlin");
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 1);
+    json_decref(list);
+    free(out);
+    free(err);
+    PQfinish(conn);
+    mochi_test_db_drop(&db);
+}
+
+/* The rollup may fill the new aggregates, and nobody else. */
+static void rollup_writes_new_aggregates(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create_migrated(&db);
+    PGconn *admin = mochi_test_db_connect(&db);
+    mochi_test_db_exec(admin, "INSERT INTO sites (id, name, domain, tracking_key) VALUES "
+                              "('00000000-0000-4000-8000-000000000001', 'a', 'a.example', "
+                              "'aggTestKey_00000000')");
+    char conninfo[600];
+    mochi_test_db_conninfo_as(&db, "mochi_rollup", conninfo, sizeof(conninfo));
+    PGconn *rollup = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(rollup), CONNECTION_OK);
+    mochi_test_db_exec(rollup,
+                       "INSERT INTO daily_source_metrics VALUES "
+                       "('00000000-0000-4000-8000-000000000001', '2026-06-15', '', 1, 1), "
+                       "('00000000-0000-4000-8000-000000000001', '2026-06-15', 'news', 2, 1) "
+                       "ON CONFLICT (site_id, date, source) DO UPDATE SET "
+                       "entries = daily_source_metrics.entries + excluded.entries");
+    mochi_test_db_exec(rollup, "INSERT INTO daily_entry_page_metrics VALUES "
+                               "('00000000-0000-4000-8000-000000000001', '2026-06-15', '/', 3) "
+                               "ON CONFLICT (site_id, date, path) DO UPDATE SET "
+                               "entries = daily_entry_page_metrics.entries + excluded.entries");
+    mochi_test_db_exec(rollup, "UPDATE daily_entry_page_metrics SET entries = entries + 1");
+    assert_int_equal(mochi_test_db_int(admin, "SELECT sum(entries) FROM daily_source_metrics"), 3);
+    assert_int_equal(mochi_test_db_int(admin, "SELECT entries FROM daily_entry_page_metrics"), 4);
+    /* one row per (site, date, source) */
+    PGresult *res = PQexec(rollup, "INSERT INTO daily_source_metrics VALUES "
+                                   "('00000000-0000-4000-8000-000000000001', '2026-06-15', "
+                                   "'news', 1, 1)");
+    assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505");
+    PQclear(res);
+    res = PQexec(rollup, "DELETE FROM daily_source_metrics");
+    assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42501");
+    PQclear(res);
+    PQfinish(rollup);
+    /* a removed site takes its rows along */
+    mochi_test_db_exec(admin, "DELETE FROM sites");
+    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM daily_source_metrics"), 0);
+    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM daily_entry_page_metrics"), 0);
+    PQfinish(admin);
+    mochi_test_db_drop(&db);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -548,6 +831,9 @@ int main(void)
         cmocka_unit_test(sites_add_list_remove),
         cmocka_unit_test(sites_bad_input),
         cmocka_unit_test(concurrent_salt_ensure_agree),
+        cmocka_unit_test(salts_for_every_zone),
+        cmocka_unit_test(sites_timezones),
+        cmocka_unit_test(rollup_writes_new_aggregates),
         cmocka_unit_test(definer_functions_cannot_be_hijacked),
         cmocka_unit_test(grants_are_what_the_readme_says),
         cmocka_unit_test(roles_have_least_privilege),

@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {NULL, "migrate", mochictl_migrate, "apply pending database migrations"},
     {"sites", "add", mochictl_sites_add, "add a site: prints its id and tracking key"},
     {"sites", "list", mochictl_sites_list, "list the sites"},
+    {"sites", "update", mochictl_sites_update, "change a site's time zone or name"},
     {"sites", "remove", mochictl_sites_remove, "remove a site and all its data"},
     {"topics", "ensure", mochictl_topics_ensure,
      "create the page-view and dead-letter topics, or report how they differ"},

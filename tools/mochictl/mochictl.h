@@ -11,6 +11,7 @@
 int mochictl_migrate(int argc, char **argv);
 int mochictl_sites_add(int argc, char **argv);
 int mochictl_sites_list(int argc, char **argv);
+int mochictl_sites_update(int argc, char **argv);
 int mochictl_sites_remove(int argc, char **argv);
 int mochictl_topics_ensure(int argc, char **argv);
 int mochictl_lag(int argc, char **argv);

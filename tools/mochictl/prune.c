@@ -30,11 +30,13 @@ static const struct mochi_setting *const prune_settings[] = {
 static const struct mochi_program_spec prune_spec = {
     .name = "mochictl prune",
     .usage = "[--raw-retention 30d] [--dedupe-retention 7d] [--dry-run]",
-    .summary = "Drops the day partitions of page_view_events older than --raw-retention, and "
-               "those of ingestion_dedupe, rollup_counted and daily_visitors older than "
-               "--dedupe-retention (use the same value as the consumer and rollup: they refuse "
-               "events older than it), and deletes salts older than yesterday. A day is dropped "
-               "only when all of it is older than the retention. Aggregates are never pruned.",
+    .summary =
+        "Drops the day partitions of page_view_events older than --raw-retention, and "
+        "those of ingestion_dedupe, rollup_counted and daily_visitors older than "
+        "--dedupe-retention (use the same value as the consumer and rollup: they refuse "
+        "events older than it), and deletes the salts of days that have ended everywhere "
+        "(day D's at D+1 13:00 UTC: D ends at UTC-12 at noon, plus an hour). A day is dropped "
+        "only when all of it is older than the retention. Aggregates are never pruned.",
     .settings = prune_settings,
 };
 
@@ -111,10 +113,10 @@ int mochictl_prune(int argc, char **argv)
         PGresult *salts = NULL;
         if (mochi_db_query(conn,
                            "SELECT count(*) FROM salts"
-                           " WHERE day < (now() AT TIME ZONE 'UTC')::date - 1",
+                           " WHERE day < mochi_salt_keep_from(now())",
                            0, NULL, &salts, err, sizeof(err)) == 0) {
-            printf("would delete %s salt%s older than yesterday\n", PQgetvalue(salts, 0, 0),
-                   strcmp(PQgetvalue(salts, 0, 0), "1") == 0 ? "" : "s");
+            printf("would delete %s salt%s of days that have ended everywhere\n",
+                   PQgetvalue(salts, 0, 0), strcmp(PQgetvalue(salts, 0, 0), "1") == 0 ? "" : "s");
             PQclear(salts);
         }
     } else {
@@ -123,7 +125,8 @@ int mochictl_prune(int argc, char **argv)
             fprintf(stderr, "mochictl prune: cannot delete old salts\n");
             goto out;
         }
-        printf("deleted %d salt%s older than yesterday\n", gone, gone == 1 ? "" : "s");
+        printf("deleted %d salt%s of days that have ended everywhere\n", gone,
+               gone == 1 ? "" : "s");
         printf("dropped %d partition%s\n", dropped, dropped == 1 ? "" : "s");
     }
     code = 0;
