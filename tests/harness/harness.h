@@ -288,11 +288,25 @@ void mochi_test_visitor_hash(PGconn *conn, const char *site_id, const char *ip, 
 
 /* Waits up to timeout_ms until daily_site_metrics and daily_page_metrics
  * equal the expectation mochi-loadgen wrote to the file expect (--expect),
- * then until page_view_events holds as many rows as the aggregates count;
- * fails the test otherwise, and when loadgen saw errors or ambiguous
- * answers. Returns loadgen's count of published (accepted, not bot)
- * beacons. */
+ * by site-local day, then until page_view_events holds as many rows as the
+ * aggregates count; fails the test otherwise, and when loadgen saw errors,
+ * ambiguous answers or unordered requests. Returns loadgen's count of
+ * published (accepted, not bot) beacons. */
 long long mochi_test_expect_oracle(PGconn *conn, const char *expect, int timeout_ms);
+
+/* Tables mochi_test_expect_oracle_tables compares besides those two. */
+#define MOCHI_TEST_ORACLE_SOURCES 0x1u     /* daily_source_metrics */
+#define MOCHI_TEST_ORACLE_ENTRY_PAGES 0x2u /* daily_entry_page_metrics */
+#define MOCHI_TEST_ORACLE_ALL 0x3u
+
+/* mochi_test_expect_oracle, comparing also the tables named in tables (a
+ * table asked for that does not exist fails the test): rows
+ * (site, date, source, entries, visitors) of daily_source_metrics, where
+ * "Direct / none" is loadgen's "" and a NULL source reads as "", and
+ * (site, date, path, entries) of daily_entry_page_metrics; rows that count
+ * nothing are ignored. */
+long long mochi_test_expect_oracle_tables(PGconn *conn, const char *expect, int timeout_ms,
+                                          unsigned tables);
 
 /* Removes what the harness made (temp dirs); call from a group teardown. */
 void mochi_test_cleanup(void);

@@ -1,13 +1,16 @@
 /* Expectations computed here, never by the code under test: the visitor
  * hash, and the comparison of the pipeline's tables with mochi-loadgen's
  * own expectation (its --expect file), which loadgen computed from what it
- * sent and what the collector answered, never from the tables. */
+ * sent and what the collector answered, never from the tables. Both sides
+ * are written as text rows "key|date|...|count", sorted bytewise, and
+ * compared as one string per table. */
 #include "tests/harness/harness.h"
 
 #include <jansson.h>
 #include <sodium.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,18 +46,176 @@ void mochi_test_visitor_hash(PGconn *conn, const char *site_id, const char *ip, 
     PQclear(res);
 }
 
+/* Text rows of one table, growing. */
+struct rows {
+    char **v;
+    size_t n, cap;
+};
+
+/* One aggregate table: its rows from the oracle's day objects, and the
+ * query that renders the table's rows alike. */
+struct table {
+    const char *name;
+    unsigned flag; /* 0: always compared */
+    const char *sql;
+    void (*expect)(struct rows *rows, const char *key, const char *day, json_t *d);
+    struct rows want, got;
+};
+
+static void rows_add(struct rows *rows, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rows_free(struct rows *rows);
+static int line_cmp(const void *a, const void *b);
+static char *rows_join(struct rows *rows);
+static void expect_site(struct rows *rows, const char *key, const char *day, json_t *d);
+static void expect_pages(struct rows *rows, const char *key, const char *day, json_t *d);
+static void expect_sources(struct rows *rows, const char *key, const char *day, json_t *d);
+static void expect_entry_pages(struct rows *rows, const char *key, const char *day, json_t *d);
+static void query_rows(PGconn *conn, const char *sql, struct rows *rows);
+static bool table_exists(PGconn *conn, const char *name);
+
+static void rows_add(struct rows *rows, const char *fmt, ...)
+{
+    va_list ap;
+    char *line = NULL;
+    va_start(ap, fmt);
+    int rc = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    assert_true(rc >= 0);
+    if (rows->n == rows->cap) {
+        rows->cap = rows->cap ? 2 * rows->cap : 256;
+        rows->v = realloc(rows->v, rows->cap * sizeof(*rows->v));
+        assert_non_null(rows->v);
+    }
+    rows->v[rows->n++] = line;
+}
+
+static void rows_free(struct rows *rows)
+{
+    for (size_t i = 0; i < rows->n; i++)
+        free(rows->v[i]);
+    free(rows->v);
+    memset(rows, 0, sizeof(*rows));
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The rows sorted bytewise, one a line; the caller frees the text. */
+static char *rows_join(struct rows *rows)
+{
+    size_t len = 1;
+    qsort(rows->v, rows->n, sizeof(*rows->v), line_cmp);
+    for (size_t i = 0; i < rows->n; i++)
+        len += strlen(rows->v[i]) + 1;
+    char *text = malloc(len), *p = text;
+    assert_non_null(text);
+    for (size_t i = 0; i < rows->n; i++)
+        p += sprintf(p, "%s\n", rows->v[i]);
+    *p = '\0';
+    return text;
+}
+
+static void expect_site(struct rows *rows, const char *key, const char *day, json_t *d)
+{
+    rows_add(rows, "%s|%s|%lld|%lld", key, day,
+             (long long)json_integer_value(json_object_get(d, "page_views")),
+             (long long)json_integer_value(json_object_get(d, "unique_visitors")));
+}
+
+static void expect_pages(struct rows *rows, const char *key, const char *day, json_t *d)
+{
+    const char *path;
+    json_t *n;
+    json_object_foreach(json_object_get(d, "paths"), path, n)
+        rows_add(rows, "%s|%s|%s|%lld", key, day, path, (long long)json_integer_value(n));
+}
+
+static void expect_sources(struct rows *rows, const char *key, const char *day, json_t *d)
+{
+    const char *source;
+    json_t *s;
+    json_object_foreach(json_object_get(d, "sources"), source, s)
+        rows_add(rows, "%s|%s|%s|%lld|%lld", key, day, source,
+                 (long long)json_integer_value(json_object_get(s, "entries")),
+                 (long long)json_integer_value(json_object_get(s, "visitors")));
+}
+
+static void expect_entry_pages(struct rows *rows, const char *key, const char *day, json_t *d)
+{
+    const char *path;
+    json_t *n;
+    json_object_foreach(json_object_get(d, "entry_paths"), path, n)
+        rows_add(rows, "%s|%s|%s|%lld", key, day, path, (long long)json_integer_value(n));
+}
+
+static void query_rows(PGconn *conn, const char *sql, struct rows *rows)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    for (int i = 0; i < PQntuples(res); i++)
+        rows_add(rows, "%s", PQgetvalue(res, i, 0));
+    PQclear(res);
+}
+
+static bool table_exists(PGconn *conn, const char *name)
+{
+    const char *params[1] = {name};
+    PGresult *res =
+        PQexecParams(conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, params, NULL, NULL, 0);
+    bool exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+                  strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return exists;
+}
+
 long long mochi_test_expect_oracle(PGconn *conn, const char *expect, int timeout_ms)
 {
+    return mochi_test_expect_oracle_tables(conn, expect, timeout_ms, 0);
+}
+
+long long mochi_test_expect_oracle_tables(PGconn *conn, const char *expect, int timeout_ms,
+                                          unsigned tables)
+{
+    /* A source's rows with nothing in them (were the rollup to keep one)
+     * hold no information, and are left out. */
+    struct table all[] = {
+        {.name = "daily_site_metrics",
+         .sql = "SELECT s.tracking_key || '|' || m.date || '|' || m.page_views || '|' ||"
+                " m.unique_visitors FROM daily_site_metrics m JOIN sites s ON s.id = m.site_id",
+         .expect = expect_site},
+        {.name = "daily_page_metrics",
+         .sql = "SELECT s.tracking_key || '|' || m.date || '|' || m.path || '|' || m.page_views"
+                " FROM daily_page_metrics m JOIN sites s ON s.id = m.site_id",
+         .expect = expect_pages},
+        {.name = "daily_source_metrics",
+         .flag = MOCHI_TEST_ORACLE_SOURCES,
+         .sql = "SELECT s.tracking_key || '|' || m.date || '|' || COALESCE(m.source, '') || '|' ||"
+                " m.entries || '|' || m.visitors FROM daily_source_metrics m"
+                " JOIN sites s ON s.id = m.site_id WHERE m.entries <> 0 OR m.visitors <> 0",
+         .expect = expect_sources},
+        {.name = "daily_entry_page_metrics",
+         .flag = MOCHI_TEST_ORACLE_ENTRY_PAGES,
+         .sql = "SELECT s.tracking_key || '|' || m.date || '|' || m.path || '|' || m.entries"
+                " FROM daily_entry_page_metrics m JOIN sites s ON s.id = m.site_id"
+                " WHERE m.entries <> 0",
+         .expect = expect_entry_pages},
+    };
+    size_t ntables = sizeof(all) / sizeof(all[0]);
     json_error_t jerr;
     json_t *oracle = json_load_file(expect, 0, &jerr);
-    assert_non_null(oracle);
+    if (oracle == NULL)
+        fail_msg("%s: %s", expect, jerr.text);
     assert_int_equal(json_integer_value(json_object_get(oracle, "ambiguous")), 0);
     assert_int_equal(json_integer_value(json_object_get(oracle, "errors")), 0);
+    assert_int_equal(json_integer_value(json_object_get(oracle, "unordered")), 0);
     long long published = json_integer_value(json_object_get(oracle, "published"));
+    for (size_t t = 0; t < ntables; t++)
+        if ((all[t].flag & tables) != 0 && !table_exists(conn, all[t].name))
+            fail_msg("table %s was asked for and does not exist", all[t].name);
 
-    /* Expected rows, in the tables' own text form, from the oracle. */
-    size_t cap = 1 << 20, used = 0, pused = 0;
-    char *want_sites = calloc(1, cap), *want_pages = calloc(1, cap * 4);
     const char *key;
     json_t *site;
     json_object_foreach(json_object_get(oracle, "sites"), key, site)
@@ -63,70 +224,43 @@ long long mochi_test_expect_oracle(PGconn *conn, const char *expect, int timeout
         json_t *d;
         json_object_foreach(json_object_get(site, "days"), day, d)
         {
-            used += (size_t)snprintf(want_sites + used, cap - used, "%s|%s|%lld|%lld\n", key, day,
-                                     json_integer_value(json_object_get(d, "page_views")),
-                                     json_integer_value(json_object_get(d, "unique_visitors")));
-            const char *path;
-            json_t *n;
-            json_object_foreach(json_object_get(d, "paths"), path, n) pused +=
-                (size_t)snprintf(want_pages + pused, cap * 4 - pused, "%s|%s|%s|%lld\n", key, day,
-                                 path, json_integer_value(n));
+            for (size_t t = 0; t < ntables; t++)
+                if (all[t].flag == 0 || (all[t].flag & tables) != 0)
+                    all[t].expect(&all[t].want, key, day, d);
         }
     }
     json_decref(oracle);
-    /* sort both, as the queries below do */
-    char path_sites[300], path_pages[300];
-    snprintf(path_sites, sizeof(path_sites), "%s/want_sites", mochi_test_tmpdir());
-    snprintf(path_pages, sizeof(path_pages), "%s/want_pages", mochi_test_tmpdir());
-    FILE *fs = fopen(path_sites, "w");
-    fputs(want_sites, fs);
-    fclose(fs);
-    fs = fopen(path_pages, "w");
-    fputs(want_pages, fs);
-    fclose(fs);
-    char cmd[1400];
-    snprintf(cmd, sizeof(cmd), "LC_ALL=C sort -o %s %s && LC_ALL=C sort -o %s %s", path_sites,
-             path_sites, path_pages, path_pages);
-    assert_int_equal(system(cmd), 0);
-    free(want_sites);
-    free(want_pages);
-    want_sites = mochi_test_read_file(path_sites);
-    want_pages = mochi_test_read_file(path_pages);
 
-    const char *site_sql = "SELECT l FROM (SELECT s.tracking_key || '|' || m.date || '|' ||"
-                           " m.page_views || '|' || m.unique_visitors AS l"
-                           " FROM daily_site_metrics m JOIN sites s ON s.id = m.site_id) v"
-                           " ORDER BY l COLLATE \"C\"";
-    const char *page_sql = "SELECT l FROM (SELECT s.tracking_key || '|' || m.date || '|' ||"
-                           " m.path || '|' || m.page_views AS l"
-                           " FROM daily_page_metrics m JOIN sites s ON s.id = m.site_id) v"
-                           " ORDER BY l COLLATE \"C\"";
     int64_t deadline = mochi_test_now_ms() + timeout_ms;
-    char *got_sites = NULL, *got_pages = NULL;
+    char *want[4] = {NULL}, *got[4] = {NULL};
+    size_t differ = 0;
+    for (size_t t = 0; t < ntables; t++)
+        want[t] = rows_join(&all[t].want);
     for (;;) {
-        PGresult *res = PQexec(conn, site_sql);
-        size_t n = 0;
-        free(got_sites);
-        got_sites = calloc(1, cap);
-        for (int i = 0; i < PQntuples(res); i++)
-            n += (size_t)snprintf(got_sites + n, cap - n, "%s\n", PQgetvalue(res, i, 0));
-        PQclear(res);
-        res = PQexec(conn, page_sql);
-        n = 0;
-        free(got_pages);
-        got_pages = calloc(1, cap * 4);
-        for (int i = 0; i < PQntuples(res); i++)
-            n += (size_t)snprintf(got_pages + n, cap * 4 - n, "%s\n", PQgetvalue(res, i, 0));
-        PQclear(res);
-        if ((strcmp(got_sites, want_sites) == 0 && strcmp(got_pages, want_pages) == 0) ||
-            mochi_test_now_ms() > deadline)
+        differ = ntables;
+        for (size_t t = 0; t < ntables; t++) {
+            if (all[t].flag != 0 && (all[t].flag & tables) == 0)
+                continue;
+            free(got[t]);
+            rows_free(&all[t].got);
+            query_rows(conn, all[t].sql, &all[t].got);
+            got[t] = rows_join(&all[t].got);
+            if (strcmp(got[t], want[t]) != 0 && differ == ntables)
+                differ = t;
+        }
+        if (differ == ntables || mochi_test_now_ms() > deadline)
             break;
         usleep(250000);
     }
-    if (strcmp(got_sites, want_sites) != 0)
-        fail_msg("daily_site_metrics:\n%s\nloadgen expected:\n%s", got_sites, want_sites);
-    assert_string_equal(got_pages, want_pages);
-    print_message("aggregates equal loadgen's expectation:\n%s", got_sites);
+    if (differ < ntables)
+        fail_msg("%s:\n%s\nloadgen expected:\n%s", all[differ].name, got[differ], want[differ]);
+    print_message("aggregates equal loadgen's expectation:\n%s", got[0]);
+    for (size_t t = 0; t < ntables; t++) {
+        rows_free(&all[t].want);
+        rows_free(&all[t].got);
+        free(want[t]);
+        free(got[t]);
+    }
     /* and the raw events, which the consumer stores at its own pace, agree
      * with the aggregates */
     long long want_rows = mochi_test_db_int(conn, "SELECT sum(page_views) FROM daily_site_metrics");
@@ -135,9 +269,5 @@ long long mochi_test_expect_oracle(PGconn *conn, const char *expect, int timeout
            mochi_test_now_ms() < deadline)
         usleep(250000);
     assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM page_view_events"), want_rows);
-    free(got_sites);
-    free(got_pages);
-    free(want_sites);
-    free(want_pages);
     return published;
 }

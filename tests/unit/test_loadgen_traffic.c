@@ -178,14 +178,17 @@ static void sites_list(void **state)
     struct mochi_loadgen_site *list = NULL;
     size_t n = 0;
     char err[256];
-    assert_int_equal(mochi_loadgen_sites_parse("key_1=Example.COM, key-2=shop.example.org", &list,
-                                               &n, err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        mochi_loadgen_sites_parse("key_1=Example.COM@Asia/Kolkata, key-2=shop.example.org", &list,
+                                  &n, err, sizeof(err)),
+        0);
     assert_int_equal(n, 2);
     assert_string_equal(list[0].key, "key_1");
     assert_string_equal(list[0].domain, "example.com");
+    assert_string_equal(list[0].timezone, "Asia/Kolkata");
     assert_string_equal(list[1].key, "key-2");
     assert_string_equal(list[1].domain, "shop.example.org");
+    assert_string_equal(list[1].timezone, "UTC");
     mochi_loadgen_sites_free(list, n);
 
     const char *bad[] = {"",
@@ -194,7 +197,11 @@ static void sites_list(void **state)
                          "=example.com",
                          "k!=example.com",
                          "k=https://example.com",
-                         "k=a.com,k=b.com"};
+                         "k=a.com,k=b.com",
+                         "k=a.com@",
+                         "k=a.com@Mars/Olympus_Mons",
+                         "k=a.com@../../etc/passwd",
+                         "k=a.com@Europe/Berlin@UTC"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         list = NULL;
         assert_int_equal(mochi_loadgen_sites_parse(bad[i], &list, &n, err, sizeof(err)),
@@ -202,6 +209,54 @@ static void sites_list(void **state)
         assert_null(list);
         assert_true(strlen(err) > 0);
     }
+}
+
+/* The traffic carries every kind of origin the oracle tells apart:
+ * utm_source in several cases, external referrers with and without www.,
+ * a look-alike host, internal navigation from the site, www. and another
+ * subdomain, and direct visits. */
+static void origins_variety(void **state)
+{
+    (void)state;
+    struct mochi_loadgen_traffic_params p = params(5);
+    struct mochi_loadgen_traffic *t = NULL;
+    p.bot_share = 0;
+    p.referrer_share = 0.5;
+    enum {
+        UTM_LOWER,
+        UTM_CAPITAL,
+        UTM_CAMEL,
+        EXT_WWW,
+        EXT_BARE,
+        LOOKALIKE,
+        OWN,
+        OWN_WWW,
+        OWN_SUB,
+        DIRECT,
+        KINDS
+    };
+    int seen[KINDS] = {0};
+    assert_int_equal(mochi_loadgen_traffic_new(sites, 1, &p, &t), 0);
+    for (int i = 0; i < 20000; i++) {
+        struct mochi_loadgen_beacon b;
+        mochi_loadgen_traffic_next(t, &b);
+        seen[UTM_LOWER] += strstr(b.url, "utm_source=newsletter") != NULL;
+        seen[UTM_CAPITAL] += strstr(b.url, "utm_source=Newsletter") != NULL;
+        seen[UTM_CAMEL] += strstr(b.url, "utm_source=HackerNews") != NULL;
+        seen[EXT_WWW] += strncmp(b.referrer, "https://www.google.com/", 23) == 0;
+        seen[EXT_BARE] += strncmp(b.referrer, "https://duckduckgo.com/", 23) == 0;
+        seen[LOOKALIKE] += strcmp(b.referrer, "https://notexample.com/") == 0;
+        seen[OWN] += strncmp(b.referrer, "https://example.com/", 20) == 0;
+        seen[OWN_WWW] += strncmp(b.referrer, "https://www.example.com/", 24) == 0;
+        seen[OWN_SUB] += strncmp(b.referrer, "https://blog.example.com/", 25) == 0;
+        seen[DIRECT] += b.referrer[0] == '\0';
+    }
+    for (int k = 0; k < KINDS; k++)
+        if (seen[k] < 20)
+            fail_msg("kind %d seen %d times in 20000 beacons", k, seen[k]);
+    /* About half have no referrer. */
+    assert_in_range(seen[DIRECT], 9000, 11000);
+    mochi_loadgen_traffic_destroy(t);
 }
 
 int main(void)
@@ -212,6 +267,7 @@ int main(void)
         cmocka_unit_test(visitors),
         cmocka_unit_test(shares),
         cmocka_unit_test(sites_list),
+        cmocka_unit_test(origins_variety),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

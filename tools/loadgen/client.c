@@ -36,6 +36,10 @@ struct driver {
     long long launched, failures_in_a_row;
     struct mochi_loadgen_beacon pending; /* the second copy of a double-fired beacon */
     bool has_pending;
+    struct mochi_loadgen_beacon *deferred; /* owned: drawn, waiting for their visitor */
+    int ndeferred;                         /* at most params->connections */
+    uint8_t *inflight; /* owned: requests in flight per site and visitor index */
+    size_t visitors;
     int64_t pace_since_us;  /* pacing restarts from here (monotonic) ... */
     long long pace_since_n; /* ... and this many launches */
 };
@@ -43,6 +47,8 @@ struct driver {
 static size_t discard(char *data, size_t size, size_t nmemb, void *user);
 static struct curl_slist *append(struct curl_slist *list, const char *line);
 static int prepare(struct driver *d, struct slot *slot);
+static uint8_t *inflight_of(struct driver *d, const struct mochi_loadgen_beacon *b);
+static bool next_beacon(struct driver *d, struct mochi_loadgen_beacon *out);
 static int launch(struct driver *d, int64_t *wait_us);
 static int finish(struct driver *d, struct slot *slot, CURLcode result);
 
@@ -116,6 +122,42 @@ static int prepare(struct driver *d, struct slot *slot)
     return 0;
 }
 
+/* The count of b's visitor's requests in flight on b's site; NULL for a
+ * bot (not counted, so never waits). */
+static uint8_t *inflight_of(struct driver *d, const struct mochi_loadgen_beacon *b)
+{
+    return b->visitor == LOADGEN_BOT ? NULL : &d->inflight[b->site * d->visitors + b->visitor];
+}
+
+/* The next beacon whose visitor has no request in flight on its site: the
+ * oldest deferred one, else new ones drawn, deferring those whose visitor
+ * is busy. One visitor's requests to one site thus go one after another
+ * (the two copies of a double-fired beacon excepted: one page view, one
+ * entry and source), so the order loadgen sends them is the order in which
+ * the collector stamps and publishes them, which the oracle's "first view
+ * of the day" relies on. Returns false when the deferred queue is full:
+ * an answer must come first. */
+static bool next_beacon(struct driver *d, struct mochi_loadgen_beacon *out)
+{
+    for (int i = 0; i < d->ndeferred; i++) {
+        if (*inflight_of(d, &d->deferred[i]) == 0) {
+            *out = d->deferred[i];
+            memmove(&d->deferred[i], &d->deferred[i + 1],
+                    (size_t)(d->ndeferred - i - 1) * sizeof(*out));
+            d->ndeferred--;
+            return true;
+        }
+    }
+    while (d->ndeferred < d->params->connections) {
+        mochi_loadgen_traffic_next(d->traffic, out);
+        uint8_t *busy = inflight_of(d, out);
+        if (busy == NULL || *busy == 0)
+            return true;
+        d->deferred[d->ndeferred++] = *out;
+    }
+    return false;
+}
+
 /* Launches requests on free slots while the pace and the minute guard
  * allow. Sets *wait_us to how long until the next launch may happen
  * (0 when only a free slot is missing). Returns 0 or a negative error. */
@@ -154,8 +196,8 @@ static int launch(struct driver *d, int64_t *wait_us)
         slot->duplicate = d->has_pending;
         if (d->has_pending)
             slot->beacon = d->pending;
-        else
-            mochi_loadgen_traffic_next(d->traffic, &slot->beacon);
+        else if (!next_beacon(d, &slot->beacon))
+            return 0;
         d->has_pending = !slot->duplicate && slot->beacon.fire_twice;
         if (d->has_pending)
             d->pending = slot->beacon;
@@ -169,6 +211,9 @@ static int launch(struct driver *d, int64_t *wait_us)
         slot->busy = true;
         d->busy++;
         d->launched++;
+        uint8_t *inflight = inflight_of(d, &slot->beacon);
+        if (inflight != NULL)
+            (*inflight)++;
     }
     return 0;
 }
@@ -190,12 +235,16 @@ static int finish(struct driver *d, struct slot *slot, CURLcode result)
                                      .gif = slot->beacon.gif,
                                      .duplicate = slot->duplicate,
                                      .url = slot->beacon.url,
+                                     .referrer = slot->beacon.referrer,
                                      .status = status,
                                      .sent_us = slot->sent_us,
                                      .done_us = mochi_clock_now_us()};
     curl_multi_remove_handle(d->multi, slot->easy);
     slot->busy = false;
     d->busy--;
+    uint8_t *inflight = inflight_of(d, &slot->beacon);
+    if (inflight != NULL)
+        (*inflight)--;
     if (status == 0) {
         d->failures_in_a_row++;
         if (run->first_error[0] == '\0') {
@@ -237,7 +286,10 @@ int mochi_loadgen_client_run(const struct mochi_loadgen_client_params *params,
     err[0] = '\0';
     d.multi = curl_multi_init();
     d.slots = calloc((size_t)params->connections, sizeof(*d.slots));
-    if (d.multi == NULL || d.slots == NULL ||
+    d.deferred = calloc((size_t)params->connections, sizeof(*d.deferred));
+    d.visitors = mochi_loadgen_traffic_visitors(traffic);
+    d.inflight = calloc(mochi_loadgen_traffic_sites(traffic) * d.visitors, sizeof(*d.inflight));
+    if (d.multi == NULL || d.slots == NULL || d.deferred == NULL || d.inflight == NULL ||
         asprintf(&d.event_url, "%s/api/event", params->url) < 0) {
         d.event_url = NULL;
         goto out;
@@ -323,6 +375,8 @@ out:
         free(d.slots[i].target);
     }
     free(d.slots);
+    free(d.deferred);
+    free(d.inflight);
     free(d.event_url);
     curl_multi_cleanup(d.multi);
     if (rc == MOCHI_ERR_NOMEM && err[0] == '\0')

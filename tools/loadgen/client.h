@@ -38,7 +38,11 @@ struct mochi_loadgen_run {
 /* Sends beacons drawn from traffic until the duration, the count or *stop
  * ends the run, then waits up to drain_ms for the requests in flight (a
  * stop value of 2 or more, a second signal, skips the wait; requests still
- * in flight then count as errors). Every request goes to oracle. curl_global_init
+ * in flight then count as errors). Every request goes to oracle. A visitor
+ * never has two requests to one site in flight at once (but for the two
+ * copies of a double-fired beacon): a beacon drawn for a busy visitor waits
+ * while others go, so the oracle knows the order of a visitor's page views.
+ * curl_global_init
  * must have been called. Returns 0 with *run filled (free with
  * mochi_loadgen_run_free), or MOCHI_ERR_NOMEM / MOCHI_ERR_INTERNAL (libcurl
  * refused) with the reason in err. */

@@ -53,7 +53,8 @@ static const struct mochi_setting settings_table[] = {
                    .env = "MOCHI_LOADGEN_SITES",
                    .type = MOCHI_SETTING_STRING,
                    .required = true,
-                   .help = "comma-separated tracking_key=domain pairs"},
+                   .help = "comma-separated tracking_key=domain[@time_zone] (IANA name, "
+                           "default UTC: the oracle's days are the site's local days)"},
     [OPT_CONNECTIONS] = SETTING("connections", "MOCHI_LOADGEN_CONNECTIONS", MOCHI_SETTING_INT, "16",
                                 1, 1024, "concurrent keep-alive connections"),
     [OPT_RATE] = SETTING("rate", "MOCHI_LOADGEN_RATE", MOCHI_SETTING_INT, "0", 0, 10000000,
@@ -107,7 +108,7 @@ static const struct mochi_setting *settings[NSETTINGS + 2];
 
 static const struct mochi_program_spec spec = {
     .name = "mochi-loadgen",
-    .usage = "--sites KEY=DOMAIN[,...] [OPTIONS]",
+    .usage = "--sites KEY=DOMAIN[@ZONE][,...] [OPTIONS]",
     .summary =
         "Sends realistic page-view beacons to a Mochi collector over keep-alive HTTP, prints a\n"
         "summary, and with --expect writes the daily aggregates the pipeline must end with,\n"

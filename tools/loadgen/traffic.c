@@ -8,6 +8,7 @@
 
 #include "common/domain.h"
 #include "common/error.h"
+#include "tools/loadgen/zone.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -62,8 +63,16 @@ static const char *const head_paths[] = {
     "/blog/2026/na%C3%AFve-b%C3%A9zier",
 };
 
-static const char *const queries[] = {"?utm_source=newsletter&utm_medium=email", "?ref=producthunt",
-                                      "?q=caf%C3%A9&page=2", "?"};
+/* Half carry a utm_source, in several cases and places, which the
+ * collector lower-cases into the entry's source. */
+static const char *const queries[] = {"?utm_source=newsletter&utm_medium=email",
+                                      "?utm_source=Newsletter",
+                                      "?utm_medium=social&utm_source=Mastodon",
+                                      "?utm_source=HackerNews&utm_campaign=launch",
+                                      "?ref=producthunt",
+                                      "?q=caf%C3%A9&page=2",
+                                      "?utm_medium=email",
+                                      "?"};
 static const char *const fragments[] = {"#pricing-table", "#section-2", "#%C3%A9t%C3%A9"};
 static const char *const search_referrers[] = {
     "https://www.google.com/", "https://www.google.com/search?q=privacy+analytics",
@@ -71,6 +80,10 @@ static const char *const search_referrers[] = {
 static const char *const social_referrers[] = {
     "https://news.ycombinator.com/item?id=42", "https://t.co/xYz123",
     "https://www.reddit.com/r/selfhosted/comments/abc/", "https://mastodon.social/@mochi/1123"};
+
+/* Prefixes of the site's domain that referrers of internal navigation
+ * carry: the site itself, www. and another subdomain. */
+static const char *const internal_hosts[] = {"", "www.", "blog."};
 
 struct mochi_loadgen_traffic {
     const struct mochi_loadgen_site *sites; /* borrowed */
@@ -146,13 +159,21 @@ void mochi_loadgen_zipf_free(struct mochi_loadgen_zipf *zipf)
 
 static int parse_site(char *item, struct mochi_loadgen_site *site, char *err, size_t errlen)
 {
-    char domain[MOCHI_DOMAIN_MAX + 1], why[160];
+    char domain[MOCHI_DOMAIN_MAX + 1], why[320];
     char *eq = strchr(item, '=');
     if (eq == NULL || eq == item) {
-        snprintf(err, errlen, "expected tracking_key=domain (got '%.80s')", item);
+        snprintf(err, errlen, "expected tracking_key=domain[@time_zone] (got '%.80s')", item);
         return MOCHI_ERR_INVALID;
     }
     *eq = '\0';
+    char *at = strchr(eq + 1, '@');
+    if (at != NULL) {
+        *at = '\0';
+        if (mochi_loadgen_zone_check(at + 1, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "time zone of %.64s: %s", item, why);
+            return MOCHI_ERR_INVALID;
+        }
+    }
     size_t klen = strlen(item);
     if (klen > 64 ||
         strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != klen) {
@@ -165,7 +186,8 @@ static int parse_site(char *item, struct mochi_loadgen_site *site, char *err, si
     }
     site->key = strdup(item);
     site->domain = strdup(domain);
-    return site->key && site->domain ? 0 : MOCHI_ERR_NOMEM;
+    site->timezone = strdup(at != NULL ? at + 1 : LOADGEN_ZONE_UTC);
+    return site->key && site->domain && site->timezone ? 0 : MOCHI_ERR_NOMEM;
 }
 
 int mochi_loadgen_sites_parse(const char *text, struct mochi_loadgen_site **out, size_t *count,
@@ -214,6 +236,7 @@ void mochi_loadgen_sites_free(struct mochi_loadgen_site *sites, size_t count)
     for (size_t i = 0; i < count; i++) {
         free(sites[i].key);
         free(sites[i].domain);
+        free(sites[i].timezone);
     }
     free(sites);
 }
@@ -258,6 +281,16 @@ void mochi_loadgen_traffic_destroy(struct mochi_loadgen_traffic *traffic)
     free(traffic->paths);
     mochi_loadgen_zipf_free(&traffic->zipf);
     free(traffic);
+}
+
+size_t mochi_loadgen_traffic_sites(const struct mochi_loadgen_traffic *traffic)
+{
+    return traffic->nsites;
+}
+
+size_t mochi_loadgen_traffic_visitors(const struct mochi_loadgen_traffic *traffic)
+{
+    return traffic->params.visitors;
 }
 
 const char *mochi_loadgen_traffic_path(const struct mochi_loadgen_traffic *traffic, size_t rank)
@@ -310,23 +343,27 @@ void mochi_loadgen_traffic_next(struct mochi_loadgen_traffic *traffic,
     if (rank == 0 && mochi_loadgen_rng_unit(rng) < 0.5)
         path = ""; /* "https://example.com": the path is "/" all the same */
     const char *query =
-        mochi_loadgen_rng_unit(rng) < 0.15 ? queries[below(rng, COUNT(queries))] : "";
+        mochi_loadgen_rng_unit(rng) < 0.25 ? queries[below(rng, COUNT(queries))] : "";
     const char *fragment =
         mochi_loadgen_rng_unit(rng) < 0.05 ? fragments[below(rng, COUNT(fragments))] : "";
     snprintf(beacon->url, sizeof(beacon->url), "%s://%s%s%s%s%s", scheme, www, domain, path, query,
              fragment);
 
+    /* No referrer: a direct visit, an entry with no source. */
     beacon->referrer[0] = '\0';
     if (mochi_loadgen_rng_unit(rng) < p->referrer_share) {
         double kind = mochi_loadgen_rng_unit(rng);
-        if (kind < 0.35)
+        if (kind < 0.3)
             snprintf(beacon->referrer, sizeof(beacon->referrer), "%s",
                      search_referrers[below(rng, COUNT(search_referrers))]);
-        else if (kind < 0.7)
+        else if (kind < 0.6)
             snprintf(beacon->referrer, sizeof(beacon->referrer), "%s",
                      social_referrers[below(rng, COUNT(social_referrers))]);
-        else /* internal navigation: stored as no referrer */
-            snprintf(beacon->referrer, sizeof(beacon->referrer), "https://%s%s%s", www, domain,
+        else if (kind < 0.65) /* a look-alike host, not a subdomain: an entry */
+            snprintf(beacon->referrer, sizeof(beacon->referrer), "https://not%s/", domain);
+        else /* internal navigation from the site, www. or a subdomain: not an entry */
+            snprintf(beacon->referrer, sizeof(beacon->referrer), "https://%s%s%s",
+                     internal_hosts[below(rng, COUNT(internal_hosts))], domain,
                      traffic->paths[mochi_loadgen_zipf_draw(&traffic->zipf, rng)]);
     }
     beacon->gif = mochi_loadgen_rng_unit(rng) < p->gif_share;

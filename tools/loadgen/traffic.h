@@ -15,8 +15,9 @@
 #define LOADGEN_BOT UINT32_MAX /* visitor index of a bot */
 
 struct mochi_loadgen_site {
-    char *key;    /* tracking key, owned */
-    char *domain; /* lowercase domain, owned */
+    char *key;      /* tracking key, owned */
+    char *domain;   /* lowercase domain, owned */
+    char *timezone; /* IANA time zone name, owned; NULL means UTC */
 };
 
 /* SplitMix64: small, fast, statistically sound for this, and the same on
@@ -43,7 +44,9 @@ size_t mochi_loadgen_zipf_draw(const struct mochi_loadgen_zipf *zipf,
                                struct mochi_loadgen_rng *rng);
 void mochi_loadgen_zipf_free(struct mochi_loadgen_zipf *zipf);
 
-/* Parses "key=domain,key2=domain2". Returns 0 with a new array in *out
+/* Parses "key=domain,key2=domain2@Europe/Berlin": a site's time zone
+ * follows its domain after '@' (default UTC) and must pass
+ * mochi_loadgen_zone_check. Returns 0 with a new array in *out
  * (caller frees it with mochi_loadgen_sites_free), or MOCHI_ERR_INVALID with
  * the reason in err, or MOCHI_ERR_NOMEM. */
 int mochi_loadgen_sites_parse(const char *text, struct mochi_loadgen_site **out, size_t *count,
@@ -85,6 +88,10 @@ void mochi_loadgen_traffic_destroy(struct mochi_loadgen_traffic *traffic);
 /* Draws the next beacon. */
 void mochi_loadgen_traffic_next(struct mochi_loadgen_traffic *traffic,
                                 struct mochi_loadgen_beacon *beacon);
+
+/* The number of sites and of visitors the model draws from. */
+size_t mochi_loadgen_traffic_sites(const struct mochi_loadgen_traffic *traffic);
+size_t mochi_loadgen_traffic_visitors(const struct mochi_loadgen_traffic *traffic);
 
 /* The path of page rank r (0 is "/", the most popular), as sent:
  * percent-encoded, without query or fragment. Returns static or model-owned
