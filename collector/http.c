@@ -412,6 +412,14 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     mochi_visitor_hash(salt, site.id, ip, ua, ev.visitor_hash);
     sodium_memzero(salt, sizeof(salt)); /* no copy of a salt outlives its use */
     ev.occurred_at_us = arrived_us;
+    ev.day = (int32_t)mochi_day_of_us(arrived_us); /* TEMPORARY: the UTC day, not the site's */
+    /* TEMPORARY (issue #13), until collector/beacon.c derives entry and
+     * source as DESIGN.md says (utm_source first, subdomains): an entry is a
+     * beacon without a referrer or with one on another host (the only kind
+     * beacon_normalize keeps), and its source is that host. A referrer
+     * without a host (about:blank) counts as internal here. */
+    ev.entry = ev.has_referrer || fields->referrer[0] == '\0';
+    ev.has_source = ev.has_referrer && mochi_pageview_referrer_source(ev.referrer, ev.source);
 
     unsigned char wire[MOCHI_PAGEVIEW_WIRE_MAX];
     size_t len = 0;

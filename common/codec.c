@@ -15,20 +15,38 @@
 #endif
 
 /* The fields of struct mochi_pageview with their types in the current
- * (reader) schema. Every schema in the manifest must have them. */
-enum { F_SITE_ID, F_PATH, F_REFERRER, F_VISITOR_HASH, F_OCCURRED_AT, NFIELDS };
+ * (reader) schema, which must have them all. Every schema in the manifest
+ * must have the first NREQUIRED (v1's); the later ones (v2's) may be
+ * missing from an older writer, and the decoder then derives them as
+ * DESIGN.md says (see fill_v2_fields). A union is ["null", inner]. */
+enum {
+    F_SITE_ID,
+    F_PATH,
+    F_REFERRER,
+    F_VISITOR_HASH,
+    F_OCCURRED_AT,
+    F_DAY,
+    F_ENTRY,
+    F_SOURCE,
+    NFIELDS,
+    NREQUIRED = F_DAY
+};
 static const struct {
     const char *name;
     avro_type_t type;
+    avro_type_t inner; /* the non-null branch of a union */
     const char *want;
 } known_fields[NFIELDS] = {
-    {"site_id", AVRO_STRING, "string"},
-    {"path", AVRO_STRING, "string"},
-    {"referrer", AVRO_UNION, "[\"null\", \"string\"]"},
-    {"visitor_hash", AVRO_STRING, "string"},
-    {"occurred_at", AVRO_INT64, "long"},
+    {"site_id", AVRO_STRING, AVRO_STRING, "string"},
+    {"path", AVRO_STRING, AVRO_STRING, "string"},
+    {"referrer", AVRO_UNION, AVRO_STRING, "[\"null\", \"string\"]"},
+    {"visitor_hash", AVRO_STRING, AVRO_STRING, "string"},
+    {"occurred_at", AVRO_INT64, AVRO_INT64, "long"},
+    {"day", AVRO_UNION, AVRO_INT32, "[\"null\", \"int\"]"},
+    {"entry", AVRO_UNION, AVRO_BOOLEAN, "[\"null\", \"boolean\"]"},
+    {"source", AVRO_UNION, AVRO_STRING, "[\"null\", \"string\"]"},
 };
-enum { REF_NULL, REF_STRING }; /* the branches of "referrer" */
+enum { BRANCH_NULL, BRANCH_VALUE }; /* the branches of those unions */
 
 struct schema_entry {
     uint32_t id;
@@ -55,6 +73,7 @@ struct decode_slot {
     avro_value_t target;          /* a record of the entry's target schema */
     avro_value_t resolved;        /* Avro C's resolver, writing into target */
     avro_value_t fields[NFIELDS]; /* known_fields inside target */
+    bool has[NFIELDS];            /* false: the writer lacks the field */
 };
 
 struct mochi_codec {
@@ -84,16 +103,19 @@ static int codec_build(const struct mochi_schema_set *set, struct mochi_codec **
 static int fill_defaults(const struct mochi_schema_set *set, avro_value_t *rec,
                          const char **bad_field);
 static int set_default(avro_value_t *v, const json_t *j);
-static int new_record(avro_schema_t s, avro_value_t *rec, avro_value_t fields[NFIELDS]);
+static int new_record(avro_schema_t s, avro_value_t *rec, avro_value_t fields[NFIELDS],
+                      bool has[NFIELDS]);
 static int slot_init(struct decode_slot *slot, const struct schema_entry *e);
 static bool scannable(avro_schema_t s);
 static int scan_value(struct cursor *c, avro_schema_t s);
 static int scan_long(struct cursor *c, int64_t *out);
 static int scan_skip(struct cursor *c, int64_t n);
 static int set_text(avro_value_t *v, const char *text);
+static int set_optional_text(avro_value_t *v, bool present, const char *text, avro_value_t *branch);
 static int decode(struct mochi_codec *codec, const unsigned char *p, size_t len,
                   struct mochi_pageview *out);
 static int get_text(avro_value_t *v, char *dst, size_t size);
+static int fill_v2_fields(struct decode_slot *slot, struct mochi_pageview *out);
 
 const char *mochi_schema_dir_default(void)
 {
@@ -248,10 +270,12 @@ static int load_schema(const char *dir, const char *file, struct schema_entry *e
                   "double, string or bytes (all the decoder's length check knows)",
                   dir, file);
     }
-    for (size_t f = 0; rc == 0 && f < NFIELDS; f++)
+    /* The current schema is what the encoder writes: it needs them all. */
+    size_t need = keep != NULL ? NFIELDS : NREQUIRED;
+    for (size_t f = 0; rc == 0 && f < need; f++)
         if (avro_schema_record_field_get_index(e->writer, known_fields[f].name) < 0)
-            rc = fail(err, errlen, MOCHI_ERR_INVALID, "%s/%s: has no field \"%s\"", dir, file,
-                      known_fields[f].name);
+            rc = fail(err, errlen, MOCHI_ERR_INVALID, "%s/%s: has no field \"%s\"%s", dir, file,
+                      known_fields[f].name, f < NREQUIRED ? "" : " (the current schema needs it)");
     free(text);
     if (rc == 0 && keep != NULL)
         *keep = json_incref(doc);
@@ -296,19 +320,21 @@ static int codec_build(const struct mochi_schema_set *set, struct mochi_codec **
     codec->nslots = set->count;
     codec->reader = avro_reader_memory(NULL, 0);
     codec->writer = avro_writer_memory(NULL, 0);
+    bool has[NFIELDS];
     if (codec->reader == NULL || codec->writer == NULL ||
-        new_record(cur->writer, &codec->enc, codec->enc_fields) != 0) {
+        new_record(cur->writer, &codec->enc, codec->enc_fields, has) != 0) {
         fail(err, errlen, rc, "out of memory");
         goto fail;
     }
     /* The encoder fills the current schema from struct mochi_pageview and
      * the decoder reads the struct back from it: the types must be these. */
     for (size_t f = 0; f < NFIELDS; f++) {
-        avro_schema_t t = avro_value_get_schema(&codec->enc_fields[f]);
-        if (avro_typeof(t) != known_fields[f].type ||
-            (f == F_REFERRER && (avro_schema_union_size(t) != 2 ||
-                                 !is_avro_null(avro_schema_union_branch(t, REF_NULL)) ||
-                                 !is_avro_string(avro_schema_union_branch(t, REF_STRING))))) {
+        avro_schema_t t = has[f] ? avro_value_get_schema(&codec->enc_fields[f]) : NULL;
+        if (t == NULL || avro_typeof(t) != known_fields[f].type ||
+            (is_avro_union(t) &&
+             (avro_schema_union_size(t) != 2 ||
+              !is_avro_null(avro_schema_union_branch(t, BRANCH_NULL)) ||
+              avro_typeof(avro_schema_union_branch(t, BRANCH_VALUE)) != known_fields[f].inner))) {
             rc = fail(err, errlen, MOCHI_ERR_INVALID,
                       "field \"%s\" of the current schema must be %s", known_fields[f].name,
                       known_fields[f].want);
@@ -391,15 +417,22 @@ static int set_default(avro_value_t *v, const json_t *j)
     }
 }
 
-/* A generic record of schema s, and views of its known_fields. */
-static int new_record(avro_schema_t s, avro_value_t *rec, avro_value_t fields[NFIELDS])
+/* A generic record of schema s, and views of its known_fields: has[f] says
+ * which s holds (load_schema made sure of the first NREQUIRED). */
+static int new_record(avro_schema_t s, avro_value_t *rec, avro_value_t fields[NFIELDS],
+                      bool has[NFIELDS])
 {
     avro_value_iface_t *cls = avro_generic_class_from_schema(s);
     int rc = cls == NULL ? ENOMEM : avro_generic_value_new(cls, rec);
     if (cls != NULL)
         avro_value_iface_decref(cls); /* rec holds a reference of its own */
-    for (size_t f = 0; rc == 0 && f < NFIELDS; f++)
-        rc = avro_value_get_by_name(rec, known_fields[f].name, &fields[f], NULL);
+    for (size_t f = 0; rc == 0 && f < NFIELDS; f++) {
+        has[f] = avro_schema_record_field_get_index(s, known_fields[f].name) >= 0;
+        if (has[f])
+            rc = avro_value_get_by_name(rec, known_fields[f].name, &fields[f], NULL);
+        else if (f < NREQUIRED)
+            rc = EINVAL;
+    }
     return rc;
 }
 
@@ -407,7 +440,7 @@ static int slot_init(struct decode_slot *slot, const struct schema_entry *e)
 {
     slot->id = e->id;
     slot->writer = e->writer;
-    if (new_record(e->target, &slot->target, slot->fields) != 0)
+    if (new_record(e->target, &slot->target, slot->fields, slot->has) != 0)
         return MOCHI_ERR_INTERNAL;
     avro_value_iface_t *resolver = avro_resolved_writer_new(e->writer, e->target);
     int rc = resolver == NULL ? EINVAL : avro_resolved_writer_new_value(resolver, &slot->resolved);
@@ -539,19 +572,24 @@ int mochi_codec_encode(struct mochi_codec *codec, const struct mochi_pageview *e
                        size_t size, size_t *len)
 {
     avro_value_t *f = codec->enc_fields;
-    avro_value_t branch;
+    avro_value_t ref, day, entry, source;
     size_t body = 0;
 
     *len = 0;
     int rc = mochi_pageview_validate(ev);
     if (rc != 0)
         return rc;
+    /* day and entry are never null from an encoder: null is how an older
+     * writer's events read (see fill_v2_fields). */
     if (set_text(&f[F_SITE_ID], ev->site_id) != 0 || set_text(&f[F_PATH], ev->path) != 0 ||
         set_text(&f[F_VISITOR_HASH], ev->visitor_hash) != 0 ||
         avro_value_set_long(&f[F_OCCURRED_AT], ev->occurred_at_us) != 0 ||
-        avro_value_set_branch(&f[F_REFERRER], ev->has_referrer ? REF_STRING : REF_NULL, &branch) !=
-            0 ||
-        (ev->has_referrer ? set_text(&branch, ev->referrer) : avro_value_set_null(&branch)) != 0 ||
+        set_optional_text(&f[F_REFERRER], ev->has_referrer, ev->referrer, &ref) != 0 ||
+        avro_value_set_branch(&f[F_DAY], BRANCH_VALUE, &day) != 0 ||
+        avro_value_set_int(&day, ev->day) != 0 ||
+        avro_value_set_branch(&f[F_ENTRY], BRANCH_VALUE, &entry) != 0 ||
+        avro_value_set_boolean(&entry, ev->entry) != 0 ||
+        set_optional_text(&f[F_SOURCE], ev->has_source, ev->source, &source) != 0 ||
         avro_value_sizeof(&codec->enc, &body) != 0)
         return MOCHI_ERR_INTERNAL;
     if (size < MOCHI_WIRE_HEADER_LEN || body > size - MOCHI_WIRE_HEADER_LEN)
@@ -576,6 +614,15 @@ static int set_text(avro_value_t *v, const char *text)
     /* Declared with char *, but the generic string copies. The size
      * counts the NUL, as everywhere in Avro C's value API. */
     return avro_value_set_string_len(v, (char *)text, strlen(text) + 1);
+}
+
+/* Sets the union v (["null", "string"]) to text when present, else null;
+ * branch is scratch. */
+static int set_optional_text(avro_value_t *v, bool present, const char *text, avro_value_t *branch)
+{
+    if (avro_value_set_branch(v, present ? BRANCH_VALUE : BRANCH_NULL, branch) != 0)
+        return EINVAL;
+    return present ? set_text(branch, text) : avro_value_set_null(branch);
 }
 
 int mochi_codec_decode(struct mochi_codec *codec, const void *buf, size_t len,
@@ -636,7 +683,56 @@ static int decode(struct mochi_codec *codec, const unsigned char *p, size_t len,
         rc = get_text(&branch, out->referrer, sizeof out->referrer);
         out->has_referrer = true;
     }
+    if (rc == 0)
+        rc = fill_v2_fields(slot, out);
     return rc != 0 ? rc : mochi_pageview_validate(out);
+}
+
+/* day, entry and source from the target record, or, where the writer lacks
+ * a field or wrote null (a producer that predates it), as DESIGN.md reads
+ * a v1 event: day = occurred_at's UTC date; entry = the event has a
+ * referrer, source = that referrer's host (mochi_pageview_fill_v1). A
+ * source is only read beside a known entry: with entry unknown, the
+ * referrer decides both, and a source written alone is ignored. */
+static int fill_v2_fields(struct decode_slot *slot, struct mochi_pageview *out)
+{
+    avro_value_t *f = slot->fields;
+    avro_value_t day, entry, source;
+    bool has_day = false, has_entry = false;
+    int32_t day_value = 0;
+    int entry_value = 0;
+
+    if (slot->has[F_DAY]) {
+        if (avro_value_get_current_branch(&f[F_DAY], &day) != 0)
+            return MOCHI_ERR_MALFORMED;
+        has_day = avro_value_get_type(&day) == AVRO_INT32;
+        if (has_day && avro_value_get_int(&day, &day_value) != 0)
+            return MOCHI_ERR_MALFORMED;
+    }
+    if (slot->has[F_ENTRY]) {
+        if (avro_value_get_current_branch(&f[F_ENTRY], &entry) != 0)
+            return MOCHI_ERR_MALFORMED;
+        has_entry = avro_value_get_type(&entry) == AVRO_BOOLEAN;
+        if (has_entry && avro_value_get_boolean(&entry, &entry_value) != 0)
+            return MOCHI_ERR_MALFORMED;
+    }
+    if (!has_day || !has_entry)
+        mochi_pageview_fill_v1(out);
+    if (has_day)
+        out->day = day_value;
+    if (!has_entry)
+        return 0;
+    out->entry = entry_value != 0;
+    out->has_source = false;
+    out->source[0] = '\0';
+    if (!slot->has[F_SOURCE])
+        return 0;
+    if (avro_value_get_current_branch(&f[F_SOURCE], &source) != 0)
+        return MOCHI_ERR_MALFORMED;
+    if (avro_value_get_type(&source) != AVRO_STRING)
+        return 0;
+    out->has_source = true;
+    return get_text(&source, out->source, sizeof out->source);
 }
 
 /* Copies an Avro string into dst[size]. Avro strings may hold NUL bytes,

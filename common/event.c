@@ -1,7 +1,9 @@
 #include "common/event.h"
+#include "common/clock.h"
 #include "common/utf8.h"
 
 #include <string.h>
+#include <strings.h>
 
 static int check_text(const char *s, size_t size);
 static bool is_lower_hex(const char *s, size_t len);
@@ -28,7 +30,57 @@ int mochi_pageview_validate(const struct mochi_pageview *ev)
     if (ev->occurred_at_us < MOCHI_OCCURRED_AT_MIN_US ||
         ev->occurred_at_us >= MOCHI_OCCURRED_AT_MAX_US)
         return MOCHI_ERR_RANGE;
+    int64_t utc_day = mochi_day_of_us(ev->occurred_at_us);
+    if (ev->day < utc_day - 1 || ev->day > utc_day + 1)
+        return MOCHI_ERR_RANGE;
+    if (ev->has_source) {
+        if (!ev->entry)
+            return MOCHI_ERR_RANGE;
+        rc = check_text(ev->source, sizeof ev->source);
+        if (rc != 0)
+            return rc;
+    }
     return 0;
+}
+
+bool mochi_pageview_referrer_source(const char *referrer, char out[MOCHI_SOURCE_MAX + 1])
+{
+    out[0] = '\0';
+    const char *host = strstr(referrer, "://");
+    if (host == NULL)
+        return false;
+    host += 3;
+    size_t len;
+    if (host[0] == '[') { /* [v6]:port: the colons inside are the address's */
+        const char *close = strchr(host, ']');
+        len = close != NULL ? (size_t)(close - host) + 1 : strlen(host);
+    } else {
+        len = strcspn(host, ":/?#");
+    }
+    if (len > 4 && strncasecmp(host, "www.", 4) == 0) {
+        host += 4;
+        len -= 4;
+    }
+    len = mochi_utf8_cut(host, len, MOCHI_SOURCE_MAX);
+    for (size_t i = 0; i < len; i++) {
+        char c = host[i];
+        out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    out[len] = '\0';
+    return len > 0;
+}
+
+void mochi_pageview_fill_v1(struct mochi_pageview *ev)
+{
+    /* Out of range for an occurred_at that validation refuses anyway. */
+    ev->day = (int32_t)mochi_day_of_us(ev->occurred_at_us);
+    ev->entry = ev->has_referrer;
+    /* An unterminated referrer fails validation; do not read past it. */
+    ev->has_source = ev->entry &&
+                     strnlen(ev->referrer, sizeof ev->referrer) < sizeof ev->referrer &&
+                     mochi_pageview_referrer_source(ev->referrer, ev->source);
+    if (!ev->has_source)
+        ev->source[0] = '\0';
 }
 
 /* s lives in a buffer of size bytes that must hold a NUL: the text is

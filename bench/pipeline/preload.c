@@ -494,6 +494,9 @@ int main(int argc, char **argv)
             ev.referrer[0] = '\0';
         visitor_hash(ge.site, ge.visitor, ev.visitor_hash);
         ev.occurred_at_us = ge.at_us;
+        /* v2's fields as a v1 event reads: the UTC day, an entry when it has
+         * a referrer (all of these are on other hosts), its host as source. */
+        mochi_pageview_fill_v1(&ev);
 
         uint64_t minute = (uint64_t)((ge.at_us - start_us) / MOCHI_US_PER_MINUTE + 1);
         uint64_t key = (uint64_t)ge.site << 54 | (uint64_t)ge.visitor << 34 |

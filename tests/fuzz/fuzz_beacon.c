@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "collector/beacon.h"
+#include "common/clock.h"
 #include "common/codec.h"
 #include "common/copy.h"
 #include "common/event.h"
@@ -180,6 +181,9 @@ static void check_event(const struct mochi_pageview *ev)
     FUZZ_REQUIRE(!ev->has_referrer || strcmp(back.referrer, ev->referrer) == 0);
     FUZZ_REQUIRE(strcmp(back.visitor_hash, ev->visitor_hash) == 0);
     FUZZ_REQUIRE(back.occurred_at_us == ev->occurred_at_us);
+    FUZZ_REQUIRE(back.day == ev->day && back.entry == ev->entry);
+    FUZZ_REQUIRE(back.has_source == ev->has_source);
+    FUZZ_REQUIRE(!ev->has_source || strcmp(back.source, ev->source) == 0);
     FUZZ_REQUIRE(mochi_codec_encode(codec, &back, again, sizeof(again), &len2) == 0);
     FUZZ_REQUIRE(len2 == len && memcmp(again, wire, len) == 0);
     check_copy(ev);
@@ -235,6 +239,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(ev.site_id, "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f", sizeof(ev.site_id));
     memcpy(ev.visitor_hash, "0123456789abcdef0123456789abcdef", sizeof(ev.visitor_hash));
     ev.occurred_at_us = MOCHI_OCCURRED_AT_MIN_US + (int64_t)mode * 86400000123LL;
+    /* handle_beacon's temporary entry and source rule (issue #13). */
+    ev.day = (int32_t)mochi_day_of_us(ev.occurred_at_us);
+    ev.entry = ev.has_referrer || fields.referrer[0] == '\0';
+    ev.has_source = ev.has_referrer && mochi_pageview_referrer_source(ev.referrer, ev.source);
     check_event(&ev);
     free(text);
     return 0;

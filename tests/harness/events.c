@@ -81,6 +81,7 @@ static void produce(const char *bootstrap, const char *topic, struct mochi_codec
         snprintf(ev.referrer, sizeof(ev.referrer), "%s", e->referrer);
         snprintf(ev.visitor_hash, sizeof(ev.visitor_hash), "%032x", e->visitor);
         ev.occurred_at_us = e->at_us;
+        mochi_pageview_fill_v1(&ev); /* UTC day; an entry when it has a referrer */
         unsigned char buf[MOCHI_PAGEVIEW_WIRE_MAX];
         size_t len = 0;
         if (mochi_codec_encode(codec, &ev, buf, sizeof(buf), &len) != 0)

@@ -287,7 +287,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
         assert_string_equal(msgs[i].key, SITE_ID);
         assert_true(msgs[i].len > 5);
         assert_int_equal(msgs[i].value[0], 0);                   /* Confluent magic */
-        assert_memory_equal(msgs[i].value + 1, "\0\0\0\x01", 4); /* schema id 1 */
+        assert_memory_equal(msgs[i].value + 1, "\0\0\0\x02", 4); /* schema id 2 */
         struct mochi_pageview ev;
         assert_int_equal(mochi_codec_decode(f->codec, msgs[i].value, msgs[i].len, &ev), 0);
         assert_string_equal(ev.site_id, SITE_ID);
@@ -302,6 +302,13 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
         mochi_test_visitor_hash(conn, SITE_ID, want[i].ip, want[i].ua, hash);
         assert_string_equal(ev.visitor_hash, hash);
         assert_true(ev.occurred_at_us >= before && ev.occurred_at_us <= after);
+        /* The collector's temporary entry rule (issue #13): no referrer, or
+         * one on another host; the second came from the site itself. */
+        assert_int_equal(ev.day, mochi_day_of_us(ev.occurred_at_us));
+        assert_int_equal(ev.entry, i != 1);
+        assert_int_equal(ev.has_source, i == 0);
+        if (i == 0)
+            assert_string_equal(ev.source, "news.ycombinator.com");
     }
     mochi_test_messages_free(msgs, count);
     PQfinish(conn);

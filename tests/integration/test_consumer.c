@@ -292,6 +292,7 @@ static void poison_messages_go_to_the_dlq(void **state)
     snprintf(ev.path, sizeof(ev.path), "/poison");
     snprintf(ev.visitor_hash, sizeof(ev.visitor_hash), "%032x", 9);
     ev.occurred_at_us = minute;
+    mochi_pageview_fill_v1(&ev);
     assert_int_equal(mochi_codec_encode(f->codec, &ev, enc, sizeof(enc), &len), 0);
     unsigned char wrong_magic[MOCHI_PAGEVIEW_WIRE_MAX], unknown_id[MOCHI_PAGEVIEW_WIRE_MAX];
     memcpy(wrong_magic, enc, len);
