@@ -391,8 +391,8 @@ static bool utm_source(struct beacon_urls *urls, const char *query, struct beaco
     for (;;) {
         size_t plen = strcspn(p, "&");
         size_t nlen = strcspn(p, "=&");
-        /* A name form-decodes to at most its length, and from at most
-         * three bytes a character: longer ones cannot be "utm_source". */
+        /* Decoding makes one byte of at most three: a name longer than
+         * 30 bytes cannot be "utm_source". */
         char decoded[3 * (sizeof(name) - 1) + 1];
         if (nlen <= sizeof(decoded) - 1 && form_decode(p, nlen, decoded) == sizeof(name) - 1 &&
             memcmp(decoded, name, sizeof(name) - 1) == 0) {
@@ -419,23 +419,6 @@ static bool utm_source(struct beacon_urls *urls, const char *query, struct beaco
             return false;
         p += plen + 1;
     }
-}
-
-/* The source form of a referrer's host (clean text): lower case, without a
- * leading "www." label or a trailing dot, cut at a character boundary. */
-static void host_source(const char *host, struct beacon_origin *origin)
-{
-    size_t len = strlen(host);
-    if (len > 0 && host[len - 1] == '.')
-        len--;
-    if (len > 4 && strncasecmp(host, "www.", 4) == 0) {
-        host += 4;
-        len -= 4;
-    }
-    len = mochi_utf8_cut(host, len, BEACON_SOURCE_MAX);
-    for (size_t i = 0; i < len; i++)
-        origin->source[i] = (char)ascii_lower((unsigned char)host[i]);
-    origin->source[len] = '\0';
 }
 
 enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beacon_fields *fields,
@@ -516,7 +499,7 @@ enum beacon_reject beacon_normalize_origin(struct beacon_urls *urls,
         origin->source[0] = '\0';
         if (origin->entry && !(query != NULL && utm_source(urls, query, origin)) &&
             ev->has_referrer)
-            host_source(rhost, origin);
+            mochi_domain_source(rhost, strlen(rhost), origin->source, sizeof(origin->source));
         origin->has_source = origin->source[0] != '\0';
     }
     r = BEACON_OK;
