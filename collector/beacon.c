@@ -25,6 +25,7 @@ static enum beacon_reject fill_fields(const char *key, const char *url, const ch
 static enum beacon_reject check_text(const struct beacon_fields *fields, bool utf8_known_valid,
                                      char *why, size_t whylen);
 static int format_ip(int family, const unsigned char *bin, char *out, size_t size);
+static unsigned char ascii_lower(unsigned char c);
 
 /* Lower-case ASCII substrings of User-Agents that are not people. Short on
  * purpose: what matters is the traffic that reaches an analytics beacon
@@ -172,9 +173,17 @@ static enum beacon_reject check_text(const struct beacon_fields *fields, bool ut
     return BEACON_OK;
 }
 
+/* "http://x" + a canonical path, for libcurl to resolve its dot segments */
+#define DEDOT_PREFIX "http://x"
+#define DEDOT_PREFIX_LEN (sizeof(DEDOT_PREFIX) - 1)
+
 struct beacon_urls {
     CURLU *page;
     CURLU *referrer;
+    /* Scratch: a path's canonical form before it is cut (a stray '%' grows
+     * to three bytes), behind room for DEDOT_PREFIX; a decoded utm_source. */
+    char path[DEDOT_PREFIX_LEN + 3 * BEACON_URL_MAX + 1];
+    char value[BEACON_URL_MAX + 1];
 };
 
 int beacon_urls_new(struct beacon_urls **out)
@@ -210,15 +219,226 @@ static CURLUcode parse_url(CURLU *handle, const char *url, unsigned int flags)
     return rc == CURLUE_OK ? curl_url_set(handle, CURLUPART_URL, url, flags) : rc;
 }
 
+static const char hex_digits[] = "0123456789ABCDEF";
+
+/* The value of hex digit c, or -1. */
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (unsigned char)(c | 0x20);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* True when s[i..len) starts with a %XX escape; its byte goes to *byte. */
+static bool escape_at(const char *s, size_t len, size_t i, unsigned char *byte)
+{
+    if (i + 2 >= len || s[i] != '%')
+        return false;
+    int hi = hex_value((unsigned char)s[i + 1]), lo = hex_value((unsigned char)s[i + 2]);
+    if (hi < 0 || lo < 0)
+        return false;
+    *byte = (unsigned char)(hi << 4 | lo);
+    return true;
+}
+
+/* An ASCII byte that a canonical path keeps escaped: the path's own
+ * delimiters, the escape character, space and the controls. */
+static bool ascii_stays_escaped(unsigned char b)
+{
+    return b <= 0x20 || b == 0x7F || b == '/' || b == '?' || b == '#' || b == '%';
+}
+
+/* Appends n bytes to out[*pos..] when they fit before size - 1; a unit (a
+ * character or an escape) is written whole or not at all. */
+static bool put_unit(char *out, size_t size, size_t *pos, const void *bytes, size_t n)
+{
+    if (n > size - 1 - *pos)
+        return false;
+    memcpy(out + *pos, bytes, n);
+    *pos += n;
+    return true;
+}
+
+static bool put_escape(char *out, size_t size, size_t *pos, unsigned char b)
+{
+    char e[3] = {'%', hex_digits[b >> 4], hex_digits[b & 15]};
+    return put_unit(out, size, pos, e, 3);
+}
+
+/* A well-formed UTF-8 sequence of n bytes that is not a C1 control. */
+static bool is_printable_utf8(const unsigned char *seq, size_t n)
+{
+    return n > 1 && !(seq[0] == 0xC2 && seq[1] <= 0x9F);
+}
+
+size_t beacon_canonical_path(const char *path, size_t len, char *out, size_t size)
+{
+    size_t pos = 0, i = 0;
+    bool room = true;
+    while (i < len && room) {
+        unsigned char c = (unsigned char)path[i], b;
+        if (c == '%') {
+            if (!escape_at(path, len, i, &b)) {
+                room = put_unit(out, size, &pos, "%25", 3);
+                i++;
+            } else if (b < 0x80) {
+                room = ascii_stays_escaped(b) ? put_escape(out, size, &pos, b)
+                                              : put_unit(out, size, &pos, &b, 1);
+                i += 3;
+            } else {
+                /* Up to four escapes in a row may spell one character. */
+                unsigned char seq[4];
+                size_t k = 0;
+                for (size_t j = i; k < 4 && escape_at(path, len, j, &seq[k]); j += 3)
+                    k++;
+                size_t n = mochi_utf8_seq_len((const char *)seq, k);
+                if (n > 0 && is_printable_utf8(seq, n)) {
+                    room = put_unit(out, size, &pos, seq, n);
+                    i += 3 * n;
+                } else {
+                    room = put_escape(out, size, &pos, b);
+                    i += 3;
+                }
+            }
+        } else if (c < 0x80) {
+            room = c < 0x20 || c == 0x7F ? put_escape(out, size, &pos, c)
+                                         : put_unit(out, size, &pos, &c, 1);
+            i++;
+        } else {
+            /* beacon_check_text has refused such bytes; escaped all the
+             * same, so that the output is UTF-8 whatever it is given. */
+            size_t n = mochi_utf8_seq_len(path + i, len - i);
+            if (n > 0 && is_printable_utf8((const unsigned char *)path + i, n)) {
+                room = put_unit(out, size, &pos, path + i, n);
+                i += n;
+            } else {
+                room = put_escape(out, size, &pos, c);
+                i++;
+            }
+        }
+    }
+    out[pos] = '\0';
+    return pos;
+}
+
+/* True when path has a "." or ".." segment: decoding %2E can make one
+ * after libcurl has resolved the literal ones. */
+static bool has_dot_segment(const char *path)
+{
+    for (const char *p = strstr(path, "/."); p != NULL; p = strstr(p + 1, "/.")) {
+        size_t dots = p[2] == '.' ? 2 : 1;
+        if (p[1 + dots] == '/' || p[1 + dots] == '\0')
+            return true;
+    }
+    return false;
+}
+
+/* Writes the canonical form of the page's path into ev->path. */
+static void set_path(struct beacon_urls *urls, const char *path, struct mochi_pageview *ev)
+{
+    char *full = urls->path + DEDOT_PREFIX_LEN;
+    size_t cap = sizeof(urls->path) - DEDOT_PREFIX_LEN;
+    size_t n = beacon_canonical_path(path, strlen(path), full, cap);
+    char *dedotted = NULL;
+    if (has_dot_segment(full)) {
+        /* Browsers resolve "%2E%2E" as ".."; libcurl does that for the
+         * literal form only, so it gets the decoded path back to resolve.
+         * The page handle's parts have already been copied out. */
+        memcpy(urls->path, DEDOT_PREFIX, DEDOT_PREFIX_LEN);
+        if (parse_url(urls->page, urls->path, 0) == CURLUE_OK &&
+            curl_url_get(urls->page, CURLUPART_PATH, &dedotted, 0) == CURLUE_OK) {
+            full = dedotted;
+            n = strlen(dedotted);
+        }
+    }
+    if (n == 0)
+        memcpy(ev->path, "/", 2);
+    else /* canonical already: this pass only cuts it */
+        beacon_canonical_path(full, n, ev->path, sizeof(ev->path));
+    curl_free(dedotted);
+}
+
+/* Form-decodes s[0..len) ('+' is a space, %XX a byte, a '%' that starts
+ * no escape stays) into out, which has room for len + 1 bytes; returns
+ * the decoded length. */
+static size_t form_decode(const char *s, size_t len, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char b;
+        if (s[i] == '%' && escape_at(s, len, i, &b)) {
+            out[n++] = (char)b;
+            i += 3;
+        } else {
+            out[n++] = s[i] == '+' ? ' ' : s[i];
+            i++;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* Finds the first utm_source in query and writes its source form into
+ * origin->source. Returns false when there is none, it is empty or it is
+ * not clean text. */
+static bool utm_source(struct beacon_urls *urls, const char *query, struct beacon_origin *origin)
+{
+    static const char name[] = "utm_source";
+    const char *p = query;
+    for (;;) {
+        size_t plen = strcspn(p, "&");
+        size_t nlen = strcspn(p, "=&");
+        /* Decoding makes one byte of at most three: a name longer than
+         * 30 bytes cannot be "utm_source". */
+        char decoded[3 * (sizeof(name) - 1) + 1];
+        if (nlen <= sizeof(decoded) - 1 && form_decode(p, nlen, decoded) == sizeof(name) - 1 &&
+            memcmp(decoded, name, sizeof(name) - 1) == 0) {
+            const char *v = nlen < plen ? p + nlen + 1 : p + plen;
+            size_t vlen = (size_t)(p + plen - v);
+            char *value = urls->value;
+            size_t n =
+                form_decode(v, vlen < sizeof(urls->value) ? vlen : sizeof(urls->value) - 1, value);
+            if (!mochi_utf8_valid(value, n) || mochi_utf8_has_control(value, n))
+                return false;
+            while (n > 0 && *value == ' ') {
+                value++;
+                n--;
+            }
+            n = mochi_utf8_cut(value, n, BEACON_UTM_SOURCE_MAX);
+            while (n > 0 && value[n - 1] == ' ')
+                n--;
+            for (size_t i = 0; i < n; i++)
+                origin->source[i] = (char)ascii_lower((unsigned char)value[i]);
+            origin->source[n] = '\0';
+            return n > 0;
+        }
+        if (p[plen] == '\0')
+            return false;
+        p += plen + 1;
+    }
+}
+
 enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beacon_fields *fields,
                                     const char *site_domain, struct mochi_pageview *ev, char *why,
                                     size_t whylen)
 {
+    return beacon_normalize_origin(urls, fields, site_domain, ev, NULL, why, whylen);
+}
+
+enum beacon_reject beacon_normalize_origin(struct beacon_urls *urls,
+                                           const struct beacon_fields *fields,
+                                           const char *site_domain, struct mochi_pageview *ev,
+                                           struct beacon_origin *origin, char *why, size_t whylen)
+{
     enum beacon_reject r = BEACON_INVALID;
-    char *scheme = NULL, *host = NULL, *path = NULL;
+    char *scheme = NULL, *host = NULL, *path = NULL, *query = NULL;
     char *rscheme = NULL, *rhost = NULL;
     CURLU *page = urls->page;
     CURLU *ref = urls->referrer;
+    bool internal = false; /* the referrer is on the site's own host */
     if (parse_url(page, fields->url, 0) != CURLUE_OK ||
         curl_url_get(page, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(page, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
@@ -235,14 +455,10 @@ enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beaco
         r = BEACON_FOREIGN_HOST;
         goto out;
     }
-    size_t plen = strlen(path);
-    if (plen == 0) {
-        memcpy(ev->path, "/", 2);
-    } else {
-        plen = mochi_utf8_cut(path, plen, MOCHI_PATH_MAX);
-        memcpy(ev->path, path, plen);
-        ev->path[plen] = '\0';
-    }
+    /* Read before set_path, which may reuse the page handle. */
+    if (origin != NULL && curl_url_get(page, CURLUPART_QUERY, &query, 0) != CURLUE_OK)
+        query = NULL;
+    set_path(urls, path, ev);
 
     ev->has_referrer = false;
     if (fields->referrer[0] != '\0') {
@@ -254,9 +470,9 @@ enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beaco
         /* A referrer without a host (about:blank, data:) says nothing. */
         if (curl_url_get(ref, CURLUPART_HOST, &rhost, 0) == CURLUE_OK && rhost[0] != '\0') {
             size_t hlen = strlen(rhost);
-            bool own =
+            internal =
                 strcasecmp(rhost, host) == 0 || mochi_host_matches_domain(rhost, hlen, site_domain);
-            if (!own) {
+            if (!internal) {
                 /* libcurl percent-decodes the host ("%ef" is byte 0xEF) and
                  * checks only for ASCII controls and delimiters. */
                 if (!text_is_clean(rhost, hlen, false)) {
@@ -277,11 +493,21 @@ enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beaco
             }
         }
     }
+    if (origin != NULL) {
+        /* Internal navigation is never an entry and has no source. */
+        origin->entry = !internal;
+        origin->source[0] = '\0';
+        if (origin->entry && !(query != NULL && utm_source(urls, query, origin)) &&
+            ev->has_referrer)
+            mochi_domain_source(rhost, strlen(rhost), origin->source, sizeof(origin->source));
+        origin->has_source = origin->source[0] != '\0';
+    }
     r = BEACON_OK;
 out:
     curl_free(scheme);
     curl_free(host);
     curl_free(path);
+    curl_free(query);
     curl_free(rscheme);
     curl_free(rhost);
     return r;

@@ -60,17 +60,61 @@ int beacon_urls_new(struct beacon_urls **out) __attribute__((warn_unused_result)
 void beacon_urls_destroy(struct beacon_urls *urls);
 
 /* Normalises the page URL and the referrer for a site whose domain is
- * site_domain: path only (no query or fragment), "/" when empty, cut to
- * MOCHI_PATH_MAX bytes at a character boundary; referrer cut to
- * "scheme://host", or none when empty or on the site's own host or domain.
- * Writes into ev->path, ev->has_referrer, ev->referrer. Returns BEACON_OK,
- * BEACON_INVALID (a URL that does not parse, a page URL that is not http or
- * https) or BEACON_FOREIGN_HOST (page host is neither the domain nor a
- * subdomain of it), with why. urls is scratch space, left holding the last
- * URLs parsed. */
+ * site_domain: the path in its canonical form (beacon_canonical_path, after
+ * libcurl has dropped the query and fragment and resolved dot segments),
+ * "/" when empty, cut to MOCHI_PATH_MAX bytes without splitting a character
+ * or a %XX escape; referrer cut to "scheme://host", or none when empty or
+ * on the site's own host or domain. Writes into ev->path, ev->has_referrer,
+ * ev->referrer. Returns BEACON_OK, BEACON_INVALID (a URL that does not
+ * parse, a page URL that is not http or https) or BEACON_FOREIGN_HOST (page
+ * host is neither the domain nor a subdomain of it), with why. urls is
+ * scratch space, left holding the last URLs parsed. */
 enum beacon_reject beacon_normalize(struct beacon_urls *urls, const struct beacon_fields *fields,
                                     const char *site_domain, struct mochi_pageview *ev, char *why,
                                     size_t whylen);
+
+#define BEACON_SOURCE_MAX 253    /* bytes without the NUL: a DNS host name */
+#define BEACON_UTM_SOURCE_MAX 64 /* bytes kept of a utm_source value */
+
+/* Where a page view comes from (DESIGN.md, "entries and sources"), an
+ * output of its own beside the event. */
+struct beacon_origin {
+    /* True when the view starts a visit: no referrer, a referrer without a
+     * host (about:blank, data:), or one on another host than the site's
+     * own host and its subdomains. */
+    bool entry;
+    /* Entries only: source holds the page URL's utm_source (percent- and
+     * '+'-decoded, ASCII lower-cased, spaces trimmed, at most
+     * BEACON_UTM_SOURCE_MAX bytes cut at a character boundary) when the
+     * query has a non-empty, valid one, else the referrer's host, lower
+     * case, without a leading "www." label or a trailing dot. False for
+     * "Direct / none" and for every view that is not an entry. */
+    bool has_source;
+    char source[BEACON_SOURCE_MAX + 1]; /* UTF-8, no control characters; "" without a source */
+};
+
+/* beacon_normalize, and in the same pass over the URLs the view's entry
+ * and source into *origin (see struct beacon_origin). Returns as
+ * beacon_normalize; *origin is set only on BEACON_OK. The query is read for
+ * utm_source alone: the first "utm_source" name (case-sensitive, after
+ * decoding, as URLSearchParams.get reads it); a value that is not valid
+ * UTF-8 or holds control characters once decoded counts as absent. */
+enum beacon_reject beacon_normalize_origin(struct beacon_urls *urls,
+                                           const struct beacon_fields *fields,
+                                           const char *site_domain, struct mochi_pageview *ev,
+                                           struct beacon_origin *origin, char *why, size_t whylen);
+
+/* The canonical form of a URL path (docs/paths.md): each %XX escape with
+ * uppercase hex, decoded when it stands for an ASCII character other than
+ * '/', '?', '#', '%', space and controls, or for a whole well-formed UTF-8
+ * character other than a C1 control; escapes of anything else kept; a '%'
+ * that starts no escape written %25; raw bytes that are controls or not
+ * UTF-8 escaped. Writes at most size - 1 bytes and a NUL into out (size >=
+ * 1), never splitting a character or an escape, and returns the length
+ * written. Dot segments are not resolved here (beacon_normalize has
+ * libcurl do it). Idempotent: the canonical form of a canonical path is
+ * itself. */
+size_t beacon_canonical_path(const char *path, size_t len, char *out, size_t size);
 
 /* True for an empty User-Agent or one matching a known crawler, headless
  * browser, monitor or HTTP library. */

@@ -1,5 +1,6 @@
 #include "common/domain.h"
 #include "common/error.h"
+#include "common/utf8.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -50,4 +51,22 @@ bool mochi_host_matches_domain(const char *host, size_t len, const char *domain)
     if (len > dlen && host[len - dlen - 1] == '.')
         return strncasecmp(host + len - dlen, domain, dlen) == 0;
     return false;
+}
+
+size_t mochi_domain_source(const char *host, size_t len, char *out, size_t size)
+{
+    if (len > 0 && host[len - 1] == '.')
+        len--;
+    /* "www." alone is a host of one label, not a prefix */
+    if (len > 4 && strncasecmp(host, "www.", 4) == 0) {
+        host += 4;
+        len -= 4;
+    }
+    len = mochi_utf8_cut(host, len, size - 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)host[i];
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+    }
+    out[len] = '\0';
+    return len;
 }

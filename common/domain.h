@@ -19,4 +19,13 @@ int mochi_domain_normalize(const char *in, char *out, size_t size, char *err, si
  * "example.com"; "badexample.com" does not. */
 bool mochi_host_matches_domain(const char *host, size_t len, const char *domain);
 
+/* The traffic source a referring host stands for (DESIGN.md, "entries and
+ * sources"; docs/paths.md): host[0..len), well-formed UTF-8, with ASCII
+ * letters lower-cased, without one leading "www." label or one trailing
+ * dot ("WWW.Google.com." is "google.com"; "www2.example.org" and
+ * "wwwexample.org" stay), cut to at most size - 1 bytes at a character
+ * boundary. Writes it and a NUL into out (size >= 1) and returns its
+ * length. Thread-safe. */
+size_t mochi_domain_source(const char *host, size_t len, char *out, size_t size);
+
 #endif

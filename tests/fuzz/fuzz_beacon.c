@@ -13,6 +13,12 @@
  *   - accepted fields pass beacon_check_text again;
  *   - a normalised event passes mochi_pageview_validate, has a path
  *     starting with '/' and a referrer of the form scheme://host;
+ *   - its path is canonical: every '%' starts an escape with uppercase hex,
+ *     and beacon_canonical_path gives it back unchanged;
+ *   - beacon_normalize and beacon_normalize_origin agree on the event; the
+ *     origin has a source only for an entry, the source is non-empty clean
+ *     UTF-8 of at most BEACON_SOURCE_MAX bytes, and a view with a stored
+ *     (external) referrer is an entry;
  *   - it encodes, decodes to the same fields and re-encodes to the same
  *     bytes;
  *   - its COPY row has five columns, no raw control byte, and unescapes to
@@ -160,6 +166,32 @@ static void check_copy(const struct mochi_pageview *ev)
     FUZZ_REQUIRE(pos == row.len);
 }
 
+static bool upper_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
+
+/* The path properties of docs/paths.md that hold whatever came in. */
+static void check_canonical_path(const char *path)
+{
+    size_t len = strlen(path);
+    for (const char *p = strchr(path, '%'); p != NULL; p = strchr(p + 1, '%'))
+        FUZZ_REQUIRE(upper_hex(p[1]) && upper_hex(p[2]));
+    static char again[MOCHI_PATH_MAX + 1];
+    FUZZ_REQUIRE(beacon_canonical_path(path, len, again, sizeof(again)) == len);
+    FUZZ_REQUIRE(memcmp(again, path, len + 1) == 0);
+}
+
+static void check_origin(const struct beacon_origin *origin, const struct mochi_pageview *ev)
+{
+    size_t n = strnlen(origin->source, sizeof(origin->source));
+    FUZZ_REQUIRE(n < sizeof(origin->source));
+    FUZZ_REQUIRE(origin->has_source == (n > 0));
+    FUZZ_REQUIRE(!origin->has_source || origin->entry);
+    FUZZ_REQUIRE(!ev->has_referrer || origin->entry);
+    FUZZ_REQUIRE(mochi_utf8_valid(origin->source, n) && !mochi_utf8_has_control(origin->source, n));
+}
+
 static void check_event(const struct mochi_pageview *ev)
 {
     FUZZ_REQUIRE(mochi_pageview_validate(ev) == 0);
@@ -228,13 +260,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&ev, 0, sizeof(ev));
     /* The site's domain: "example.com", or a subdomain named by mode. */
     const char *domain = (mode & 2) ? "shop.example.com" : "example.com";
-    r = beacon_normalize(urls, &fields, domain, &ev, why, sizeof(why));
+    static struct mochi_pageview plain;
+    memset(&plain, 0, sizeof(plain));
+    enum beacon_reject plain_r = beacon_normalize(urls, &fields, domain, &plain, why, sizeof(why));
+    static struct beacon_origin origin;
+    r = beacon_normalize_origin(urls, &fields, domain, &ev, &origin, why, sizeof(why));
+    FUZZ_REQUIRE(r == plain_r);
     if (r != BEACON_OK) {
         FUZZ_REQUIRE(r == BEACON_INVALID || r == BEACON_FOREIGN_HOST);
         check_why(why, sizeof(why), true);
         free(text);
         return 0;
     }
+    FUZZ_REQUIRE(strcmp(plain.path, ev.path) == 0);
+    FUZZ_REQUIRE(plain.has_referrer == ev.has_referrer);
+    FUZZ_REQUIRE(!ev.has_referrer || strcmp(plain.referrer, ev.referrer) == 0);
+    check_canonical_path(ev.path);
+    check_origin(&origin, &ev);
     /* What handle_beacon adds after normalising. */
     memcpy(ev.site_id, "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f", sizeof(ev.site_id));
     memcpy(ev.visitor_hash, "0123456789abcdef0123456789abcdef", sizeof(ev.visitor_hash));

@@ -278,7 +278,7 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
     struct expect want[] = {
         {"/blog/a", "https://news.ycombinator.com", "198.18.0.1", chrome},
         {"/", NULL, "198.18.0.2", firefox},
-        {"/caf%C3%A9/\xe6\x97\xa5", NULL, "2001:db8::5", chrome},
+        {"/caf\xc3\xa9/\xe6\x97\xa5", NULL, "2001:db8::5", chrome}, /* one form: docs/paths.md */
         {"/cart", NULL, "198.18.0.3", "Mozilla/5.0 (iPhone) Safari/604.1"},
     };
     int32_t partition = msgs[0].partition;

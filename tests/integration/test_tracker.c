@@ -58,6 +58,8 @@ static const struct site fails = {"5a0e3c1d-7b2f-4e8a-9c61-0d1e2f3a4b03", "fails
                                   "trackerFailsKey_00001"};
 static const struct site pre = {"5a0e3c1d-7b2f-4e8a-9c61-0d1e2f3a4b04", "pre.test",
                                 "trackerPreKey_0000001"};
+static const struct site paths = {"5a0e3c1d-7b2f-4e8a-9c61-0d1e2f3a4b05", "paths.test",
+                                  "trackerPathsKey_00001"};
 
 struct fixture {
     struct mochi_test_db db;
@@ -127,9 +129,10 @@ static char *fill_template(const char *text, const char *const vars[])
     return out;
 }
 
-/* Writes tests/data/tracker/<name> into the served directory with vars
- * filled in. */
-static void write_page(struct fixture *f, const char *name, const char *const vars[])
+/* Writes tests/data/tracker/<name> into the served directory as <as>, with
+ * vars filled in. */
+static void write_page_as(struct fixture *f, const char *name, const char *as,
+                          const char *const vars[])
 {
     char src[256], dst[700];
     snprintf(src, sizeof(src), "tests/data/tracker/%s", name);
@@ -137,13 +140,18 @@ static void write_page(struct fixture *f, const char *name, const char *const va
     if (text == NULL)
         fail_msg("cannot read %s", src);
     char *page = fill_template(text, vars);
-    snprintf(dst, sizeof(dst), "%s/%s", f->www, name);
+    snprintf(dst, sizeof(dst), "%s/%s", f->www, as);
     FILE *fp = fopen(dst, "w");
     assert_non_null(fp);
     assert_int_equal(fputs(page, fp) >= 0, 1);
     assert_int_equal(fclose(fp), 0);
     free(page);
     free(text);
+}
+
+static void write_page(struct fixture *f, const char *name, const char *const vars[])
+{
+    write_page_as(f, name, name, vars);
 }
 
 static void insert_site(PGconn *conn, const struct site *s)
@@ -214,6 +222,11 @@ static void start_web(struct fixture *f)
                (const char *const[]){"COLLECTOR", f->collector_base, "KEY", fails.key, NULL});
     write_page(f, "nokey.html", (const char *const[]){"COLLECTOR", f->collector_base, NULL});
     write_page(f, "prerender.html", (const char *const[]){NULL});
+    /* python's http.server percent-decodes the request path as UTF-8 */
+    write_page_as(f, "paths.html", "caf\xc3\xa9.html",
+                  (const char *const[]){"COLLECTOR", f->collector_base, "KEY", paths.key, NULL});
+    write_page_as(f, "paths.html", "\xe2\x82\xac.html",
+                  (const char *const[]){"COLLECTOR", f->collector_base, "KEY", paths.key, NULL});
     write_page(f, "prerendered.html",
                (const char *const[]){"COLLECTOR", f->collector_base, "KEY", pre.key, NULL});
     /* -u: every request line reaches the log as it happens. */
@@ -242,6 +255,7 @@ static int group_setup(void **state)
     insert_site(conn, &xhr);
     insert_site(conn, &fails);
     insert_site(conn, &pre);
+    insert_site(conn, &paths);
     PQfinish(conn);
     snprintf(f->topic, sizeof(f->topic), "%s", mochi_test_unique("tracker"));
     const char *topics[] = {f->topic, NULL};
@@ -631,6 +645,27 @@ static void prerendered_page_counts_only_when_shown(void **state)
     assert_int_equal(report.xhrs, 0);
 }
 
+/* Non-ASCII paths as Chromium sends them, through page loads (the raw é
+ * typed, its escapes in lower case, € escaped) and pushState (an escaped
+ * dot segment and slash, raw characters and a space): each stored in its
+ * one canonical form (docs/paths.md), the query never. */
+static void non_ascii_paths_are_stored_in_one_form(void **state)
+{
+    struct fixture *f = *state;
+    if (!have_browser())
+        skip();
+    char url[256];
+    snprintf(url, sizeof(url), "http://www.paths.test:%d/caf\xc3\xa9.html", f->web_port);
+    const struct expect want[] = {
+        {"/caf\xc3\xa9.html", NULL},           {"/caf\xc3\xa9.html", NULL},
+        {"/\xe2\x82\xac.html", NULL},          {"/caf\xc3\xa9%2Fx", NULL},
+        {"/caf\xc3\xa9%20cr\xc3\xa8me", NULL},
+    };
+    struct report report;
+    run_page(f, url, "paths", &paths, want, 5, &report);
+    assert_int_equal(report.loaded, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -639,6 +674,7 @@ int main(void)
         cmocka_unit_test_teardown(failing_send_beacon_falls_back_to_xhr, teardown),
         cmocka_unit_test_teardown(missing_key_sends_nothing_and_throws_nothing, teardown),
         cmocka_unit_test_teardown(prerendered_page_counts_only_when_shown, teardown),
+        cmocka_unit_test_teardown(non_ascii_paths_are_stored_in_one_form, teardown),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
     mochi_test_cleanup();

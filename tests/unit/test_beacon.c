@@ -280,6 +280,304 @@ static void forwarded_tail_keeps_the_end(void **state)
     assert_null(beacon_forwarded_tail(NULL, NULL, 0, small, sizeof(small)));
 }
 
+/* The canonical path, each expectation written by hand (docs/paths.md). */
+struct path_case {
+    const char *url;
+    const char *path;
+};
+
+static const struct path_case path_cases[] = {
+    /* é as raw UTF-8, and escaped in either case: one page */
+    {"https://example.com/caf\xc3\xa9", "/caf\xc3\xa9"},
+    {"https://example.com/caf%C3%A9", "/caf\xc3\xa9"},
+    {"https://example.com/caf%c3%a9", "/caf\xc3\xa9"},
+    {"https://example.com/caf%c3%A9/", "/caf\xc3\xa9/"},
+    {"https://example.com/%E2%82%AC?x=1", "/\xe2\x82\xac"},
+    {"https://example.com/%F0%9F%98%80#top", "/\xf0\x9f\x98\x80"},
+    /* unreserved and other printable ASCII decoded */
+    {"https://example.com/%41%62c", "/Abc"},
+    {"https://example.com/%7e%2D%5f", "/~-_"},
+    {"https://example.com/a%28b%29%3Bc", "/a(b);c"},
+    {"https://example.com/a+b", "/a+b"},
+    /* the path's delimiters, '%', space and controls stay escaped */
+    {"https://example.com/a%2Fb", "/a%2Fb"},
+    {"https://example.com/a%2fb", "/a%2Fb"},
+    {"https://example.com/100%25", "/100%25"},
+    {"https://example.com/a%3fb%23c", "/a%3Fb%23c"},
+    {"https://example.com/a%20b", "/a%20b"},
+    {"https://example.com/%00%0a%7f", "/%00%0A%7F"},
+    {"https://example.com/%C2%85", "/%C2%85"},
+    /* a '%' that starts no escape is one */
+    {"https://example.com/100%", "/100%25"},
+    {"https://example.com/%zz%4", "/%25zz%254"},
+    /* escapes that are not UTF-8 stay, with uppercase hex */
+    {"https://example.com/%C3%28", "/%C3("},
+    {"https://example.com/%ff", "/%FF"},
+    {"https://example.com/%C0%AF", "/%C0%AF"},
+    {"https://example.com/%ed%a0%80", "/%ED%A0%80"},
+    {"https://example.com/%E2%82", "/%E2%82"},
+    {"https://example.com/%E2%82x", "/%E2%82x"},
+    {"https://example.com/%F4%90%80%80", "/%F4%90%80%80"},
+    {"https://example.com/%A9", "/%A9"},
+    /* dot segments, literal or escaped, are resolved */
+    {"https://example.com/a/../b", "/b"},
+    {"https://example.com/a/%2E%2E/b", "/b"},
+    {"https://example.com/a/.%2e/b", "/b"},
+    {"https://example.com/a/%2e/b", "/a/b"},
+    {"https://example.com/a/%2E%2E", "/"},
+    {"https://example.com/a%2E/..b", "/a./..b"},
+    /* no path, query or fragment */
+    {"https://example.com", "/"},
+    {"https://example.com?x=1", "/"},
+    {"https://example.com/p?q=%C3%A9#f%20g", "/p"},
+};
+
+static void paths_have_one_canonical_form(void **state)
+{
+    (void)state;
+    struct beacon_urls *urls = NULL;
+    assert_int_equal(beacon_urls_new(&urls), 0);
+    struct beacon_fields fields = {.key = "Xk3y_abcdefgh-1234"};
+    struct mochi_pageview ev;
+    char why[160];
+    for (size_t i = 0; i < sizeof(path_cases) / sizeof(path_cases[0]); i++) {
+        snprintf(fields.url, sizeof(fields.url), "%s", path_cases[i].url);
+        assert_int_equal(beacon_normalize(urls, &fields, "example.com", &ev, why, sizeof(why)),
+                         BEACON_OK);
+        if (strcmp(ev.path, path_cases[i].path) != 0)
+            fail_msg("%s: got %s, want %s", path_cases[i].url, ev.path, path_cases[i].path);
+        /* Idempotent: the canonical form of a canonical path is itself. */
+        char again[MOCHI_PATH_MAX + 1];
+        assert_int_equal(beacon_canonical_path(ev.path, strlen(ev.path), again, sizeof(again)),
+                         strlen(path_cases[i].path));
+        assert_string_equal(again, path_cases[i].path);
+    }
+    beacon_urls_destroy(urls);
+}
+
+/* Bytes beacon_check_text would refuse still come out as clean UTF-8. */
+static void canonical_path_escapes_raw_garbage(void **state)
+{
+    (void)state;
+    char out[32];
+    assert_int_equal(beacon_canonical_path("/\xff\x01"
+                                           "a\xc3",
+                                           5, out, sizeof(out)),
+                     11);
+    assert_string_equal(out, "/%FF%01a%C3");
+    assert_int_equal(beacon_canonical_path("/\xc2\x85\x7f", 4, out, sizeof(out)), 10);
+    assert_string_equal(out, "/%C2%85%7F");
+}
+
+/* The cut keeps whole escapes and whole characters. */
+static void canonical_path_cut_is_whole(void **state)
+{
+    (void)state;
+    char out[8];
+    /* "/ab%2Fc": the escape does not fit in 4 bytes, and fits in 6 */
+    assert_int_equal(beacon_canonical_path("/ab%2fc", 7, out, 5), 3);
+    assert_string_equal(out, "/ab");
+    assert_int_equal(beacon_canonical_path("/ab%2fc", 7, out, 6), 3);
+    assert_int_equal(beacon_canonical_path("/ab%2fc", 7, out, 7), 6);
+    assert_string_equal(out, "/ab%2F");
+    /* é from "%C3%A9" is two bytes out: all or nothing */
+    assert_int_equal(beacon_canonical_path("/a%C3%A9", 8, out, 3), 2);
+    assert_string_equal(out, "/a");
+    assert_int_equal(beacon_canonical_path("/a%C3%A9", 8, out, 5), 4);
+    assert_string_equal(out, "/a\xc3\xa9");
+    /* a stray '%' becomes three bytes, also whole */
+    assert_int_equal(beacon_canonical_path("/a%", 3, out, 4), 2);
+    assert_string_equal(out, "/a");
+
+    /* Through the collector, at MOCHI_PATH_MAX (1024) bytes. */
+    struct beacon_urls *urls = NULL;
+    assert_int_equal(beacon_urls_new(&urls), 0);
+    struct beacon_fields fields = {.key = "Xk3y_abcdefgh-1234"};
+    struct mochi_pageview ev;
+    char why[160];
+    char a[1100];
+    memset(a, 'a', sizeof(a));
+    /* "/" + 1022 a's + é: 1025 bytes, é is left out */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/%.1022s%%C3%%A9", a);
+    assert_int_equal(beacon_normalize(urls, &fields, "example.com", &ev, why, sizeof(why)),
+                     BEACON_OK);
+    assert_int_equal(strlen(ev.path), 1023);
+    assert_int_equal(ev.path[1022], 'a');
+    /* "/" + 1021 a's + é: 1024 bytes, kept whole */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/%.1021s%%c3%%a9", a);
+    assert_int_equal(beacon_normalize(urls, &fields, "example.com", &ev, why, sizeof(why)),
+                     BEACON_OK);
+    assert_int_equal(strlen(ev.path), 1024);
+    assert_memory_equal(ev.path + 1022, "\xc3\xa9", 3);
+    /* "/" + 1021 a's + %2F: 1025 bytes, the escape is left out whole */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/%.1021s%%2f", a);
+    assert_int_equal(beacon_normalize(urls, &fields, "example.com", &ev, why, sizeof(why)),
+                     BEACON_OK);
+    assert_int_equal(strlen(ev.path), 1022);
+    assert_int_equal(ev.path[1021], 'a');
+    /* "/" + 1020 a's + %2F: 1024 bytes, kept */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/%.1020s%%2f", a);
+    assert_int_equal(beacon_normalize(urls, &fields, "example.com", &ev, why, sizeof(why)),
+                     BEACON_OK);
+    assert_int_equal(strlen(ev.path), 1024);
+    assert_string_equal(ev.path + 1021, "%2F");
+    /* a dot segment past the cut still removes what precedes it */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/x/%.1100s/%%2e%%2E/y", a);
+    assert_int_equal(beacon_normalize(urls, &fields, "example.com", &ev, why, sizeof(why)),
+                     BEACON_OK);
+    assert_string_equal(ev.path, "/x/y");
+    beacon_urls_destroy(urls);
+}
+
+/* Entries and sources, each expectation written by hand. */
+struct origin_case {
+    const char *url;
+    const char *referrer;
+    bool entry;
+    const char *source; /* NULL: none */
+};
+
+static const struct origin_case origin_cases[] = {
+    /* direct visits */
+    {"https://example.com/", "", true, NULL},
+    {"https://example.com/", "file:///home/me/page.html", true, NULL},
+    /* the referrer's host, without a leading "www." label */
+    {"https://example.com/", "https://www.google.com/search?q=x", true, "google.com"},
+    {"https://example.com/", "https://WWW.Google.COM/", true, "google.com"},
+    {"https://example.com/", "https://news.ycombinator.com/item?id=1", true,
+     "news.ycombinator.com"},
+    {"https://example.com/", "https://www2.example.org/", true, "www2.example.org"},
+    {"https://example.com/", "https://wwwexample.org/", true, "wwwexample.org"},
+    {"https://example.com/", "https://foo.www.example.org/", true, "foo.www.example.org"},
+    {"https://example.com/", "https://www.example.org./", true, "example.org"},
+    {"https://example.com/", "http://badexample.com/", true, "badexample.com"},
+    {"https://example.com/", "https://example.com.evil.org/", true, "example.com.evil.org"},
+    {"https://example.com/", "android-app://com.google.android.gm/", true, "com.google.android.gm"},
+    {"https://example.com/", "https://caf%C3%A9.example.org/", true, "caf\xc3\xa9.example.org"},
+    /* internal navigation: never an entry, never a source */
+    {"https://example.com/b", "https://example.com/a", false, NULL},
+    {"https://example.com/b", "https://blog.example.com/a", false, NULL},
+    {"https://blog.example.com/b", "https://www.example.com/", false, NULL},
+    {"https://example.com/b?utm_source=news", "https://EXAMPLE.com/a", false, NULL},
+    /* utm_source wins over the referrer, lower-cased */
+    {"https://example.com/?utm_source=Newsletter&utm_medium=email", "https://www.google.com/", true,
+     "newsletter"},
+    {"https://example.com/?a=1&utm_source=first&utm_source=second", "", true, "first"},
+    {"https://example.com/p?utm_source=x#frag", "", true, "x"},
+    {"https://example.com/?utm_source=caf%C3%A9+Cr%C3%A8me", "", true, "caf\xc3\xa9 cr\xc3\xa8me"},
+    {"https://example.com/?utm_source=%C3%89T%C3%89", "", true, "\xc3\x89t\xc3\x89"},
+    {"https://example.com/?utm%5Fsource=decoded", "", true, "decoded"},
+    {"https://example.com/?utm_source=+%20Spaced+", "", true, "spaced"},
+    {"https://example.com/?utm_source=a%zz%", "", true, "a%zz%"},
+    {"https://example.com/?utm_source=a=b", "", true, "a=b"},
+    /* query names are case-sensitive, as URLSearchParams reads them */
+    {"https://example.com/?UTM_SOURCE=x", "https://www.bing.com/", true, "bing.com"},
+    {"https://example.com/?Utm_Source=x", "", true, NULL},
+    {"https://example.com/?utm_sourcex=x&xutm_source=y", "", true, NULL},
+    /* empty counts as absent */
+    {"https://example.com/?utm_source=", "https://duckduckgo.com/", true, "duckduckgo.com"},
+    {"https://example.com/?utm_source", "", true, NULL},
+    {"https://example.com/?utm_source=++%20", "https://t.co/x", true, "t.co"},
+    {"https://example.com/?utm_source=&utm_source=later", "", true, NULL},
+    /* hostile values count as absent */
+    {"https://example.com/?utm_source=%01evil", "https://www.google.com/", true, "google.com"},
+    {"https://example.com/?utm_source=a%0Ab", "", true, NULL},
+    {"https://example.com/?utm_source=%C2%85", "", true, NULL},
+    {"https://example.com/?utm_source=%FF", "", true, NULL},
+    {"https://example.com/?utm_source=%C0%AF", "", true, NULL},
+    {"https://example.com/?utm_source=%ED%A0%80", "", true, NULL},
+};
+
+static void origins_by_hand(void **state)
+{
+    (void)state;
+    struct beacon_urls *urls = NULL;
+    assert_int_equal(beacon_urls_new(&urls), 0);
+    struct beacon_fields fields = {.key = "Xk3y_abcdefgh-1234"};
+    struct mochi_pageview ev;
+    struct beacon_origin origin;
+    char why[160];
+    for (size_t i = 0; i < sizeof(origin_cases) / sizeof(origin_cases[0]); i++) {
+        const struct origin_case *c = &origin_cases[i];
+        snprintf(fields.url, sizeof(fields.url), "%s", c->url);
+        snprintf(fields.referrer, sizeof(fields.referrer), "%s", c->referrer);
+        memset(&origin, 0x55, sizeof(origin));
+        if (beacon_normalize_origin(urls, &fields, "example.com", &ev, &origin, why, sizeof(why)) !=
+            BEACON_OK)
+            fail_msg("%s from %s: %s", c->url, c->referrer, why);
+        if (origin.entry != c->entry)
+            fail_msg("%s from %s: entry %d, want %d", c->url, c->referrer, origin.entry, c->entry);
+        if (origin.has_source != (c->source != NULL) ||
+            strcmp(origin.source, c->source ? c->source : "") != 0)
+            fail_msg("%s from %s: source %d \"%s\", want %s", c->url, c->referrer,
+                     origin.has_source, origin.source, c->source ? c->source : "none");
+        /* the query is never part of the path */
+        assert_null(strchr(ev.path, '?'));
+        assert_null(strstr(ev.path, "utm"));
+    }
+    beacon_urls_destroy(urls);
+}
+
+/* A long utm_source is cut at 64 bytes, never inside a character. */
+static void utm_source_is_cut_whole(void **state)
+{
+    (void)state;
+    struct beacon_urls *urls = NULL;
+    assert_int_equal(beacon_urls_new(&urls), 0);
+    struct beacon_fields fields = {.key = "Xk3y_abcdefgh-1234"};
+    struct mochi_pageview ev;
+    struct beacon_origin origin;
+    char why[160];
+    char big[1100];
+    memset(big, 'A', sizeof(big));
+    /* 1 KB of 'A' */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/?utm_source=%.1024s&b=1", big);
+    assert_int_equal(
+        beacon_normalize_origin(urls, &fields, "example.com", &ev, &origin, why, sizeof(why)),
+        BEACON_OK);
+    assert_true(origin.has_source);
+    assert_int_equal(strlen(origin.source), 64);
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(origin.source[i], 'a');
+    /* 63 bytes, then é across bytes 64 and 65: left out */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/?utm_source=%.63s%%C3%%A9", big);
+    assert_int_equal(
+        beacon_normalize_origin(urls, &fields, "example.com", &ev, &origin, why, sizeof(why)),
+        BEACON_OK);
+    assert_int_equal(strlen(origin.source), 63);
+    /* 62 bytes and é: 64, kept */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/?utm_source=%.62s%%C3%%A9", big);
+    assert_int_equal(
+        beacon_normalize_origin(urls, &fields, "example.com", &ev, &origin, why, sizeof(why)),
+        BEACON_OK);
+    assert_int_equal(strlen(origin.source), 64);
+    assert_string_equal(origin.source + 62, "\xc3\xa9");
+    /* 63 bytes then a space at the cut: no trailing space */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/?utm_source=%.63s+zz", big);
+    assert_int_equal(
+        beacon_normalize_origin(urls, &fields, "example.com", &ev, &origin, why, sizeof(why)),
+        BEACON_OK);
+    assert_int_equal(strlen(origin.source), 63);
+    /* a 1 KB value with a control character at its end is refused whole */
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/?utm_source=%.1024s%%07", big);
+    snprintf(fields.referrer, sizeof(fields.referrer), "https://www.example.net/");
+    assert_int_equal(
+        beacon_normalize_origin(urls, &fields, "example.com", &ev, &origin, why, sizeof(why)),
+        BEACON_OK);
+    assert_string_equal(origin.source, "example.net");
+    /* a host longer than a DNS name is cut at BEACON_SOURCE_MAX */
+    char host[300];
+    memset(host, 'h', sizeof(host));
+    snprintf(fields.url, sizeof(fields.url), "https://example.com/");
+    snprintf(fields.referrer, sizeof(fields.referrer), "https://www.%.280s.org/", host);
+    assert_int_equal(
+        beacon_normalize_origin(urls, &fields, "example.com", &ev, &origin, why, sizeof(why)),
+        BEACON_OK);
+    assert_int_equal(strlen(origin.source), BEACON_SOURCE_MAX);
+    assert_int_equal(origin.source[0], 'h');
+    beacon_urls_destroy(urls);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +589,11 @@ int main(void)
         cmocka_unit_test(client_ip_through_trusted_proxies),
         cmocka_unit_test(referrer_host_must_be_clean_text),
         cmocka_unit_test(forwarded_tail_keeps_the_end),
+        cmocka_unit_test(paths_have_one_canonical_form),
+        cmocka_unit_test(canonical_path_escapes_raw_garbage),
+        cmocka_unit_test(canonical_path_cut_is_whole),
+        cmocka_unit_test(origins_by_hand),
+        cmocka_unit_test(utm_source_is_cut_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,10 +76,31 @@ int mochi_loadgen_url_path(const char *url, char *out, size_t size)
         p = "/";
         len = 1;
     }
-    if (len >= size)
+    /* docs/paths.md, for the paths traffic.c makes: every escape there
+     * spells a character the collector decodes, so all are decoded; one
+     * that is not (a delimiter, a control, bytes that are not UTF-8) is
+     * outside this model and refused. */
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned int byte = (unsigned char)p[i];
+        if (byte == '%') {
+            static const char hex[] = "0123456789abcdef0123456789ABCDEF";
+            const char *hi = i + 2 < len && p[i + 1] ? strchr(hex, p[i + 1]) : NULL;
+            const char *lo = hi && p[i + 2] ? strchr(hex, p[i + 2]) : NULL;
+            if (lo == NULL)
+                return MOCHI_ERR_INVALID;
+            byte = (unsigned int)((hi - hex) % 16 * 16 + (lo - hex) % 16);
+            if (byte <= ' ' || byte == 0x7F || strchr("/?#%", (int)byte) != NULL)
+                return MOCHI_ERR_INVALID;
+            i += 2;
+        }
+        if (n + 1 >= size)
+            return MOCHI_ERR_INVALID;
+        out[n++] = (char)byte;
+    }
+    out[n] = '\0';
+    if (!mochi_utf8_valid(out, n) || mochi_utf8_has_control(out, n))
         return MOCHI_ERR_INVALID;
-    memcpy(out, p, len);
-    out[len] = '\0';
     return 0;
 }
 

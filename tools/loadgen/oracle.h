@@ -91,9 +91,11 @@ void mochi_loadgen_origin(const char *url, const char *referrer, const char *dom
 bool mochi_loadgen_accepted(long status, bool gif);
 
 /* Writes the path of an absolute http(s) URL into out as DESIGN.md
- * normalizes it: no scheme, host, query or fragment, "/" when empty.
- * Returns 0, or MOCHI_ERR_INVALID when url has no "scheme://" or the path
- * does not fit. */
+ * normalizes it: no scheme, host, query or fragment, "/" when empty, its
+ * escapes decoded (docs/paths.md; the traffic escapes only characters that
+ * the canonical form decodes). Returns 0, or MOCHI_ERR_INVALID when url has
+ * no "scheme://", the path does not fit, or it has an escape outside that
+ * model (a delimiter, space or control, not UTF-8, not two hex digits). */
 int mochi_loadgen_url_path(const char *url, char *out, size_t size)
     __attribute__((warn_unused_result));
 
