@@ -25,6 +25,8 @@ extern const size_t collector_tracker_js_len;
 
 /* The public port serves beacons and the tracker only; /metrics and
  * /healthz are on --metrics-listen (main.c), out of visitors' reach. */
+_Static_assert(BEACON_SOURCE_MAX == MOCHI_SOURCE_MAX, "a derived source fits the event");
+
 enum route { ROUTE_EVENT, ROUTE_GIF, ROUTE_JS, ROUTE_OTHER, NROUTES };
 static const char *const route_names[NROUTES] = {"event", "gif", "tracker", "other"};
 static const unsigned int statuses[] = {200, 202, 204, 400, 403, 404, 405, 413, 500, 503};
@@ -376,8 +378,9 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         return send_error(http, conn, route, 500, "out of memory");
     }
     struct mochi_pageview ev;
+    struct beacon_origin origin;
     enum beacon_reject reject =
-        beacon_normalize(worker->urls, fields, site.domain, &ev, why, sizeof(why));
+        beacon_normalize_origin(worker->urls, fields, site.domain, &ev, &origin, why, sizeof(why));
     if (reject == BEACON_FOREIGN_HOST) {
         mochi_metric_inc(http->outcomes[OUT_FOREIGN_HOST]);
         return send_error(http, conn, route, 403, why);
@@ -412,14 +415,12 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     mochi_visitor_hash(salt, site.id, ip, ua, ev.visitor_hash);
     sodium_memzero(salt, sizeof(salt)); /* no copy of a salt outlives its use */
     ev.occurred_at_us = arrived_us;
-    ev.day = (int32_t)mochi_day_of_us(arrived_us); /* TEMPORARY: the UTC day, not the site's */
-    /* TEMPORARY (issue #13), until collector/beacon.c derives entry and
-     * source as DESIGN.md says (utm_source first, subdomains): an entry is a
-     * beacon without a referrer or with one on another host (the only kind
-     * beacon_normalize keeps), and its source is that host. A referrer
-     * without a host (about:blank) counts as internal here. */
-    ev.entry = ev.has_referrer || fields->referrer[0] == '\0';
-    ev.has_source = ev.has_referrer && mochi_pageview_referrer_source(ev.referrer, ev.source);
+    /* Still the UTC day (issue #13): the site-local day and its salt
+     * (collector_sites_local_day) are used once the rollup counts by it. */
+    ev.day = (int32_t)mochi_day_of_us(arrived_us);
+    ev.entry = origin.entry;
+    ev.has_source = origin.has_source;
+    memcpy(ev.source, origin.source, sizeof(ev.source));
 
     unsigned char wire[MOCHI_PAGEVIEW_WIRE_MAX];
     size_t len = 0;

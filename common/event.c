@@ -1,4 +1,5 @@
 #include "common/event.h"
+#include "common/domain.h"
 #include "common/clock.h"
 #include "common/utf8.h"
 
@@ -57,17 +58,8 @@ bool mochi_pageview_referrer_source(const char *referrer, char out[MOCHI_SOURCE_
     } else {
         len = strcspn(host, ":/?#");
     }
-    if (len > 4 && strncasecmp(host, "www.", 4) == 0) {
-        host += 4;
-        len -= 4;
-    }
-    len = mochi_utf8_cut(host, len, MOCHI_SOURCE_MAX);
-    for (size_t i = 0; i < len; i++) {
-        char c = host[i];
-        out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-    }
-    out[len] = '\0';
-    return len > 0;
+    /* The same source a v2 collector derives from this host. */
+    return mochi_domain_source(host, len, out, MOCHI_SOURCE_MAX + 1) > 0;
 }
 
 void mochi_pageview_fill_v1(struct mochi_pageview *ev)

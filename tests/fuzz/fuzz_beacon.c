@@ -281,10 +281,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(ev.site_id, "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f", sizeof(ev.site_id));
     memcpy(ev.visitor_hash, "0123456789abcdef0123456789abcdef", sizeof(ev.visitor_hash));
     ev.occurred_at_us = MOCHI_OCCURRED_AT_MIN_US + (int64_t)mode * 86400000123LL;
-    /* handle_beacon's temporary entry and source rule (issue #13). */
     ev.day = (int32_t)mochi_day_of_us(ev.occurred_at_us);
-    ev.entry = ev.has_referrer || fields.referrer[0] == '\0';
-    ev.has_source = ev.has_referrer && mochi_pageview_referrer_source(ev.referrer, ev.source);
+    ev.entry = origin.entry;
+    ev.has_source = origin.has_source;
+    memcpy(ev.source, origin.source, sizeof(ev.source));
     check_event(&ev);
     free(text);
     return 0;

@@ -159,7 +159,9 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
                      202);
     char url[512];
     snprintf(url, sizeof(url),
-             "%s/p.gif?k=" KEY "&u=https%%3A%%2F%%2Fshop.example.com%%2Fcart&r=", f->base);
+             "%s/p.gif?k=" KEY
+             "&u=https%%3A%%2F%%2Fshop.example.com%%2Fcart%%3Futm_source%%3DNewsletter&r=",
+             f->base);
     const char *gif_headers[] = {"User-Agent: Mozilla/5.0 (iPhone) Safari/604.1",
                                  "X-Forwarded-For: 198.18.0.3", NULL};
     struct mochi_test_response r;
@@ -302,13 +304,16 @@ static void routes_publish_exactly_the_valid_beacons(void **state)
         mochi_test_visitor_hash(conn, SITE_ID, want[i].ip, want[i].ua, hash);
         assert_string_equal(ev.visitor_hash, hash);
         assert_true(ev.occurred_at_us >= before && ev.occurred_at_us <= after);
-        /* The collector's temporary entry rule (issue #13): no referrer, or
-         * one on another host; the second came from the site itself. */
+        /* Entries and sources (DESIGN.md): the second came from the site
+         * itself, the fourth's page URL names its utm_source. The day is
+         * still the UTC day (issue #13). */
         assert_int_equal(ev.day, mochi_day_of_us(ev.occurred_at_us));
         assert_int_equal(ev.entry, i != 1);
-        assert_int_equal(ev.has_source, i == 0);
+        assert_int_equal(ev.has_source, i == 0 || i == 3);
         if (i == 0)
             assert_string_equal(ev.source, "news.ycombinator.com");
+        if (i == 3)
+            assert_string_equal(ev.source, "newsletter");
     }
     mochi_test_messages_free(msgs, count);
     PQfinish(conn);
