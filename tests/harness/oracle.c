@@ -106,7 +106,8 @@ static int line_cmp(const void *a, const void *b)
 static char *rows_join(struct rows *rows)
 {
     size_t len = 1;
-    qsort(rows->v, rows->n, sizeof(*rows->v), line_cmp);
+    if (rows->n > 0) /* qsort wants a non-NULL base even for no rows */
+        qsort(rows->v, rows->n, sizeof(*rows->v), line_cmp);
     for (size_t i = 0; i < rows->n; i++)
         len += strlen(rows->v[i]) + 1;
     char *text = malloc(len), *p = text;
