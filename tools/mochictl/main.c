@@ -22,7 +22,8 @@ static const struct command commands[] = {
      "create the page-view and dead-letter topics, or report how they differ"},
     {NULL, "lag", mochictl_lag, "committed offset, log end offset and lag per group and partition"},
     {NULL, "replay", mochictl_replay, "rebuild the aggregates of a date range from the topic"},
-    {NULL, "stats", mochictl_stats, "daily page views, unique visitors and top pages of a site"},
+    {NULL, "stats", mochictl_stats,
+     "a site's daily numbers, top pages, sources and entry pages, in its zone"},
     {NULL, "prune", mochictl_prune, "drop raw events and dedupe state past their retention"},
 };
 
