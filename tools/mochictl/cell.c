@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <locale.h>
+#include <wchar.h>
 
 #include "common/utf8.h"
 #include "tools/mochictl/cell.h"
@@ -22,42 +24,29 @@ static bool escaped_code_point(unsigned long cp);
 static void next_piece(const char *s, size_t len, size_t *at, bool first, struct piece *piece);
 static char *fit(const char *s, size_t len, size_t width, bool pad_to_width);
 
-struct range {
-    unsigned long lo, hi;
-};
-
-/* East Asian wide and fullwidth ranges (Unicode's EastAsianWidth W and F,
- * in blocks), and the common emoji blocks, which terminals draw two wide. */
-static const struct range wide[] = {
-    {0x1100, 0x115F},   {0x231A, 0x231B},   {0x2329, 0x232A},   {0x23E9, 0x23EC},
-    {0x2E80, 0x303E},   {0x3041, 0x33FF},   {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},
-    {0xA000, 0xA4CF},   {0xA960, 0xA97F},   {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},
-    {0xFE10, 0xFE19},   {0xFE30, 0xFE6F},   {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},
-    {0x1F300, 0x1F64F}, {0x1F900, 0x1F9FF}, {0x20000, 0x2FFFD}, {0x30000, 0x3FFFD},
-};
-
-/* Combining marks and zero-width characters, drawn on the column before. */
-static const struct range zero[] = {
-    {0x0300, 0x036F}, {0x0483, 0x0489}, {0x0591, 0x05BD}, {0x0610, 0x061A}, {0x064B, 0x065F},
-    {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF}, {0x200B, 0x200D}, {0x20D0, 0x20FF}, {0x302A, 0x302F},
-    {0x3099, 0x309A}, {0xFE00, 0xFE0F}, {0xFE20, 0xFE2F}, {0xFEFF, 0xFEFF}, {0xE0100, 0xE01EF},
-};
-
-static bool in(const struct range *r, size_t n, unsigned long cp)
+/* Columns come from glibc's wcwidth in its built-in C.UTF-8 locale, which
+ * carries Unicode's width data (East Asian wide, emoji, combining marks):
+ * kept current by the C library, not by a table here. The locale is
+ * switched for the call only (uselocale is per thread), so nothing else in
+ * the program sees it. */
+static locale_t utf8_locale(void)
 {
-    for (size_t i = 0; i < n; i++)
-        if (cp >= r[i].lo && cp <= r[i].hi)
-            return true;
-    return false;
+    static locale_t loc = (locale_t)0;
+    if (loc == (locale_t)0)
+        loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    return loc;
 }
 
 int mochictl_cell_columns(unsigned long cp)
 {
-    if (in(zero, sizeof(zero) / sizeof(zero[0]), cp))
-        return 0;
-    if (in(wide, sizeof(wide) / sizeof(wide[0]), cp))
-        return 2;
-    return 1;
+    locale_t loc = utf8_locale();
+    if (loc == (locale_t)0 || cp > 0x10FFFF)
+        return 1; /* no UTF-8 locale: every character counts one column */
+    locale_t old = uselocale(loc);
+    int w = wcwidth((wchar_t)cp);
+    uselocale(old);
+    /* -1: not printable here (unassigned); shown, so it takes a column. */
+    return w < 0 ? 1 : w > 2 ? 2 : w;
 }
 
 static unsigned long decode(const unsigned char *s, size_t n)
