@@ -231,15 +231,15 @@ static int load_sites(struct collector_sites *sites, PGconn *conn)
     for (int i = 0; i < n; i++) {
         struct site_entry *e = &entries[count];
         const char *key = PQgetvalue(res, i, 0);
-        const char *timezone = PQgetvalue(res, i, 3);
+        const char *zone = PQgetvalue(res, i, 3);
         if (strlen(key) >= sizeof(e->key) || mochi_uuid_parse(PQgetvalue(res, i, 1), e->site.id) ||
-            strlen(PQgetvalue(res, i, 2)) > MOCHI_DOMAIN_MAX || timezone[0] == '\0' ||
-            strlen(timezone) > COLLECTOR_TIMEZONE_MAX)
+            strlen(PQgetvalue(res, i, 2)) > MOCHI_DOMAIN_MAX || zone[0] == '\0' ||
+            strlen(zone) > COLLECTOR_TIMEZONE_MAX)
             continue; /* the schema's CHECKs and trigger make this unreachable */
         strcpy(e->key, key);
         mochi_uuid_format(e->site.id, e->site.id_text);
         strcpy(e->site.domain, PQgetvalue(res, i, 2));
-        strcpy(e->site.timezone, timezone);
+        strcpy(e->site.timezone, zone);
         count++;
     }
     PQclear(res);

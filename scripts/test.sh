@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what is needed, builds Mochi twice (a
 # release build with -Werror, and an ASan+UBSan build), and runs the whole
-# suite (ctest with cmocka) on both. The ctest fixture starts and stops the
+# suite (ctest with cmocka) on both, then compiles everything with clang. The ctest fixture starts and stops the
 # private PostgreSQL server. The release build's integration tests run on
 # Apache Kafka (scripts/kafka-test-server, one cluster per test process),
 # the sanitizer build's on the dev broker (mochi-devkafka, one per test):
@@ -33,6 +33,12 @@ run_suite() {
 
 run_suite build "${MOCHI_TEST_KAFKA:-apache}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_suite build-asan "${MOCHI_TEST_KAFKA:-dev}" -DCMAKE_BUILD_TYPE=Debug -DMOCHI_SANITIZE=ON
+# Every target (tests and bench tools too) also compiles with clang and
+# -Werror: its warnings differ from gcc's (-Wshadow sees libc's globals,
+# -Wstring-concatenation), and the fuzz build compiles only what it links.
+echo "== build build-clang (clang -Werror, compile only)"
+cmake -S . -B build-clang -DCMAKE_C_COMPILER=clang -DMOCHI_WERROR=ON >/dev/null
+cmake --build build-clang -j "$jobs" >/dev/null
 echo "== fuzz (30 s per target)"
 bash scripts/fuzz.sh --seconds 30
 echo "== all tests passed (release build on ${MOCHI_TEST_KAFKA:-apache} Kafka, sanitizer build on ${MOCHI_TEST_KAFKA:-dev} Kafka)"

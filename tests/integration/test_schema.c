@@ -688,8 +688,8 @@ static void sites_timezones(void **state)
     /* and by the database, whoever writes */
     PGconn *conn = mochi_test_db_connect(&db);
     const char *direct[] = {
-        "INSERT INTO sites (name, domain, tracking_key, timezone) VALUES "
-        "('x', 'x.example', 'tzTestKey_000000000', 'EST5EDT')",
+        ("INSERT INTO sites (name, domain, tracking_key, timezone) VALUES "
+         "('x', 'x.example', 'tzTestKey_000000000', 'EST5EDT')"), /* one statement */
         "UPDATE sites SET timezone = 'Europe/berlin'",
         "UPDATE sites SET timezone = 'right/Europe/Berlin'",
     };
