@@ -86,7 +86,6 @@ static struct mochi_metric *child_new(struct mochi_metric_family *family,
                                       const char *const *values);
 static void child_free(struct mochi_metric *metric);
 static bool sanitized_equal(const char *clean, const char *raw);
-static char *utf8_sanitize(const char *s);
 static uint64_t double_bits(double d);
 static double bits_double(uint64_t u);
 static void add_bits(_Atomic uint64_t *bits, double amount);
@@ -291,7 +290,7 @@ static struct mochi_metric *child_new(struct mochi_metric_family *family, const 
     atomic_init(&metric->bits, double_bits(0.0));
     bool ok = true;
     for (size_t i = 0; i < family->nlabels; i++) {
-        metric->values[i] = utf8_sanitize(values[i]);
+        metric->values[i] = mochi_utf8_sanitize(values[i], strlen(values[i]), NULL);
         ok = ok && metric->values[i];
     }
     if (ok && family->type == TYPE_HISTOGRAM) {
@@ -363,32 +362,7 @@ int mochi_metrics_on_scrape(struct mochi_metrics *reg, mochi_metrics_scrape_fn f
     return 0;
 }
 
-/* Returns a malloc'd copy of s with each byte that does not start a valid
- * sequence replaced by U+FFFD, or NULL when out of memory. */
-static char *utf8_sanitize(const char *s)
-{
-    size_t len = strlen(s);
-    char *out = malloc(3 * len + 1);
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        size_t n = mochi_utf8_seq_len(s + i, len - i);
-        if (n == 0) {
-            memcpy(out + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(out + o, s + i, n);
-            o += n;
-            i += n;
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* True when raw, cleaned as utf8_sanitize would, equals clean. */
+/* True when raw, cleaned as mochi_utf8_sanitize would, equals clean. */
 static bool sanitized_equal(const char *clean, const char *raw)
 {
     size_t len = strlen(raw);

@@ -1,5 +1,8 @@
 #include "common/utf8.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 size_t mochi_utf8_seq_len(const char *s, size_t len)
 {
     if (len == 0)
@@ -78,4 +81,28 @@ bool mochi_utf8_has_control(const char *s, size_t len)
             return true;
     }
     return false;
+}
+
+char *mochi_utf8_sanitize(const char *s, size_t len, size_t *out_len)
+{
+    char *out = malloc(3 * len + 1); /* each byte at worst becomes U+FFFD */
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = mochi_utf8_seq_len(s + i, len - i);
+        if (n == 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    out[o] = '\0';
+    if (out_len != NULL)
+        *out_len = o;
+    return out;
 }

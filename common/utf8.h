@@ -28,4 +28,11 @@ size_t mochi_utf8_cut(const char *s, size_t len, size_t max);
  * is always the two bytes C2 80..C2 9F. */
 bool mochi_utf8_has_control(const char *s, size_t len);
 
+/* A malloc'd copy of s[0..len), NUL-terminated, with each byte that does
+ * not start a well-formed sequence replaced by U+FFFD (EF BF BD), for
+ * consumers that accept only UTF-8 (Prometheus labels, jansson). Its
+ * length goes to *out_len when out_len is not NULL. NULL when out of
+ * memory. */
+char *mochi_utf8_sanitize(const char *s, size_t len, size_t *out_len);
+
 #endif

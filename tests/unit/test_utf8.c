@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -124,6 +125,45 @@ static void cut_at_a_boundary(void **state)
         assert_true(mochi_utf8_valid(s, mochi_utf8_cut(s, len, max)));
 }
 
+/* Every byte that starts no well-formed sequence becomes U+FFFD; what is
+ * well-formed is kept; the NUL inside the range is kept too. */
+static void sanitize_replaces_each_bad_byte(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *out;
+        size_t out_len;
+    } bad[] = {
+        {"", 0, "", 0},
+        {"caf\xC3\xA9", 5, "caf\xC3\xA9", 5},
+        {"a\xFF"
+         "b",
+         3,
+         "a\xEF\xBF\xBD"
+         "b",
+         5},
+        {"\xC3\x28", 2, "\xEF\xBF\xBD(", 4},                            /* bad continuation */
+        {"\xC0\xAF", 2, "\xEF\xBF\xBD\xEF\xBF\xBD", 6},                 /* overlong */
+        {"\xED\xA0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", 9}, /* surrogate */
+        {"\xE2\x82", 2, "\xEF\xBF\xBD\xEF\xBF\xBD", 6},                 /* cut short */
+        {"x\0y", 3, "x\0y", 3},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t len = 99;
+        char *out = mochi_utf8_sanitize(bad[i].in, bad[i].len, &len);
+        assert_non_null(out);
+        assert_int_equal(len, bad[i].out_len);
+        assert_memory_equal(out, bad[i].out, len);
+        assert_int_equal(out[len], '\0');
+        free(out);
+    }
+    char *out = mochi_utf8_sanitize("ok", 2, NULL);
+    assert_string_equal(out, "ok");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +171,7 @@ int main(void)
         cmocka_unit_test(seq_len_of_each_form),
         cmocka_unit_test(controls),
         cmocka_unit_test(cut_at_a_boundary),
+        cmocka_unit_test(sanitize_replaces_each_bad_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -236,22 +236,10 @@ static json_t *json_text(const PGresult *res, int row, int col)
     size_t len = (size_t)PQgetlength(res, row, col);
     if (mochi_utf8_valid(s, len))
         return json_stringn(s, len);
-    char *copy = malloc(len * 3 + 1);
+    size_t used = 0;
+    char *copy = mochi_utf8_sanitize(s, len, &used);
     if (copy == NULL)
         return NULL;
-    size_t used = 0;
-    for (size_t at = 0; at < len;) {
-        size_t n = mochi_utf8_seq_len(s + at, len - at);
-        if (n == 0) {
-            memcpy(copy + used, "\xEF\xBF\xBD", 3);
-            used += 3;
-            at++;
-        } else {
-            memcpy(copy + used, s + at, n);
-            used += n;
-            at += n;
-        }
-    }
     json_t *text = json_stringn(copy, used);
     free(copy);
     return text;
