@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 #include <strings.h>
 
 static enum beacon_reject copy_field(char *dst, size_t size, const char *src, const char *name,
@@ -221,27 +223,14 @@ static CURLUcode parse_url(CURLU *handle, const char *url, unsigned int flags)
 
 static const char hex_digits[] = "0123456789ABCDEF";
 
-/* The value of hex digit c, or -1. */
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)(c | 0x20);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* True when s[i..len) starts with a %XX escape; its byte goes to *byte. */
+/* True when s[i..len) starts with a %XX escape; its byte goes to *byte
+ * (libsodium reads the two hex digits, either case). */
 static bool escape_at(const char *s, size_t len, size_t i, unsigned char *byte)
 {
     if (i + 2 >= len || s[i] != '%')
         return false;
-    int hi = hex_value((unsigned char)s[i + 1]), lo = hex_value((unsigned char)s[i + 2]);
-    if (hi < 0 || lo < 0)
-        return false;
-    *byte = (unsigned char)(hi << 4 | lo);
-    return true;
+    size_t n = 0;
+    return sodium_hex2bin(byte, 1, s + i + 1, 2, NULL, &n, NULL) == 0 && n == 1;
 }
 
 /* An ASCII byte that a canonical path keeps escaped: the path's own
