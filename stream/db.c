@@ -41,8 +41,11 @@ int stream_db_ensure(struct stream_db *db, char *err, size_t errlen)
 
 int stream_db_ensure_days(struct stream_db *db, const struct stream_batch *b)
 {
-    for (size_t i = 0; i < b->nevents; i++) {
-        long long day = mochi_day_of_us(b->events[i].ev.occurred_at_us);
+    /* An event needs its UTC day's partitions (tables partitioned by a UTC
+     * timestamp) and its site-local day's (tables partitioned by date). */
+    for (size_t i = 0; i < 2 * b->nevents; i++) {
+        const struct mochi_pageview *ev = &b->events[i / 2].ev;
+        long long day = i % 2 == 0 ? mochi_day_of_us(ev->occurred_at_us) : ev->day;
         bool known = false;
         for (size_t k = 0; k < db->nknown_days && !known; k++)
             known = db->known_days[k] == day;

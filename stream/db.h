@@ -35,7 +35,8 @@ struct stream_db {
 int stream_db_ensure(struct stream_db *db, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Creates the partitions of each day b's events fall on, outside the
+/* Creates the partitions of each day b's events fall on (UTC and
+ * site-local), outside the
  * batch's transaction (creating a partition locks its parent); remembers
  * them until the next reconnect. Returns 0 or the code of the failed query
  * (logged). */

@@ -340,7 +340,7 @@ static void take(struct stream *s, const rd_kafka_message_t *m)
         return;
     }
     if (e->ev.occurred_at_us < now - s->retention_ms * 1000 &&
-        !(s->ops->accept_old && s->ops->accept_old(s->ops->arg, e->ev.occurred_at_us))) {
+        !(s->ops->accept_old && s->ops->accept_old(s->ops->arg, &e->ev))) {
         mochi_metric_inc(s->metrics->too_old);
         return;
     }

@@ -90,7 +90,7 @@ struct mochi_stream_ops {
                  size_t n, struct mochi_stream_counts *counts);
     /* For an event older than the retention: true to apply it anyway
      * (replay). May be NULL. */
-    bool (*accept_old)(void *arg, int64_t occurred_at_us);
+    bool (*accept_old)(void *arg, const struct mochi_pageview *ev);
 };
 
 /* The settings the stream reads besides ops->group and ops->metrics_listen,

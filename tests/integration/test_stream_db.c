@@ -120,8 +120,8 @@ static long long partitions_of(PGconn *conn, const char *day)
     return mochi_test_db_int(conn, sql);
 }
 
-/* The days of a batch's events get their partitions; a day is asked for
- * once until the next reconnect. */
+/* The days of a batch's events, UTC and site-local, get their partitions;
+ * a day is asked for once until the next reconnect. */
 static void day_partitions_made_on_demand(void **state)
 {
     struct fixture *f = *state;
@@ -129,9 +129,14 @@ static void day_partitions_made_on_demand(void **state)
     assert_int_equal(stream_db_ensure(&f->sdb, err, sizeof(err)), 0);
     struct mochi_stream_event events[3];
     memset(events, 0, sizeof(events));
+    /* Local days (days since 1970-01-01, counted by hand): at UTC+14,
+     * UTC-12 and UTC+14 again. */
     events[0].ev.occurred_at_us = INT64_C(1583020799999999); /* 2020-02-29T23:59:59.999999Z */
+    events[0].ev.day = 18322;                                /* 2020-03-01 */
     events[1].ev.occurred_at_us = INT64_C(1583020800000000); /* 2020-03-01T00:00:00Z */
+    events[1].ev.day = 18321;                                /* 2020-02-29 */
     events[2].ev.occurred_at_us = INT64_C(-1);               /* 1969-12-31T23:59:59.999999Z */
+    events[2].ev.day = 0;                                    /* 1970-01-01 */
     struct stream_batch b = {.events = events, .nevents = 3};
     PGconn *conn = mochi_test_db_connect(&f->db);
     long long tables = mochi_test_db_int(conn, "SELECT count(*) FROM partitioned_tables");
@@ -141,9 +146,10 @@ static void day_partitions_made_on_demand(void **state)
     assert_int_equal(partitions_of(conn, "2020-02-29"), tables);
     assert_int_equal(partitions_of(conn, "2020-03-01"), tables);
     assert_int_equal(partitions_of(conn, "1969-12-31"), tables);
-    assert_int_equal(f->sdb.nknown_days, 3);
+    assert_int_equal(partitions_of(conn, "1970-01-01"), tables);
+    assert_int_equal(f->sdb.nknown_days, 4);
     assert_int_equal(stream_db_ensure_days(&f->sdb, &b), 0);
-    assert_int_equal(f->sdb.nknown_days, 3);
+    assert_int_equal(f->sdb.nknown_days, 4);
     PQfinish(conn);
 }
 
