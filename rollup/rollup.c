@@ -30,38 +30,59 @@ struct rollup {
 };
 
 /* One statement per batch, after the batch is copied into a temporary
- * table:
- *   known        events of sites that exist;
- *   new_views    page views not counted before (rollup_counted), returned
- *                only when this insert added them;
- *   views        those page views with their path and day;
- *   new_visitors visitors not yet counted for their site and day;
- * then both aggregates get what is new, in key order (so that two
+ * table. Every count is by the day the event carries (its site-local day):
+ *   known         events of sites that exist;
+ *   copies        one row per page view of the batch (its first copy);
+ *   new_views     page views not counted before (rollup_counted), returned
+ *                 only when this insert added them, with their day so that
+ *                 a replay can forget exactly the views of its days;
+ *   views         those page views with what the aggregates need;
+ *   firsts        per visitor and day, the earliest of those views (then
+ *                 the smaller source), which earns the visitor's day for
+ *                 its source ('' for "Direct / none" and non-entries);
+ *   visitors      daily_visitors rows inserted (a new unique visitor,
+ *                 replaced_source NULL) or moved to an earlier first view
+ *                 (the credit moves from replaced_source to source);
+ * then the four aggregates get what is new, in key order (so that two
  * instances briefly sharing a site during a rebalance lock rows in the same
- * order). */
+ * order). A source's visitors therefore always add up to the day's unique
+ * visitors, whatever order the views of one visitor arrive in (they are
+ * spread over partitions). */
 static const char apply_sql[] =
     "WITH known AS ("
     "  SELECT b.* FROM rollup_batch b"
     "  WHERE EXISTS (SELECT 1 FROM sites s WHERE s.id = b.site_id)"
+    "), copies AS ("
+    "  SELECT DISTINCT ON (site_id, dedupe_key, occurred_minute) * FROM known"
+    "  ORDER BY site_id, dedupe_key, occurred_minute, ord"
     "), new_views AS ("
-    "  INSERT INTO rollup_counted (site_id, dedupe_key, occurred_minute)"
-    "  SELECT DISTINCT site_id, dedupe_key, occurred_minute FROM known"
+    "  INSERT INTO rollup_counted (site_id, dedupe_key, occurred_minute, day)"
+    "  SELECT site_id, dedupe_key, occurred_minute, day FROM copies"
     "  ON CONFLICT DO NOTHING"
     "  RETURNING site_id, dedupe_key, occurred_minute"
     "), views AS ("
-    "  SELECT DISTINCT ON (k.site_id, k.dedupe_key, k.occurred_minute) k.site_id, k.day, k.path"
-    "  FROM known k JOIN new_views n USING (site_id, dedupe_key, occurred_minute)"
-    "), new_visitors AS ("
-    "  INSERT INTO daily_visitors (site_id, date, visitor_hash)"
-    "  SELECT DISTINCT site_id, day, visitor_hash FROM known"
-    "  ON CONFLICT DO NOTHING"
-    "  RETURNING site_id, date"
+    "  SELECT c.site_id, c.day, c.path, c.visitor_hash, c.occurred_at, c.entry,"
+    "         CASE WHEN c.entry THEN coalesce(c.source, '') ELSE '' END AS source"
+    "  FROM copies c JOIN new_views n USING (site_id, dedupe_key, occurred_minute)"
+    "), firsts AS ("
+    "  SELECT DISTINCT ON (site_id, day, visitor_hash) site_id, day, visitor_hash,"
+    "         occurred_at, source"
+    "  FROM views ORDER BY site_id, day, visitor_hash, occurred_at, source"
+    "), visitors AS ("
+    "  INSERT INTO daily_visitors AS v (site_id, date, visitor_hash, first_at, source)"
+    "  SELECT site_id, day, visitor_hash, occurred_at, source FROM firsts"
+    "  ORDER BY site_id, day, visitor_hash"
+    "  ON CONFLICT (site_id, date, visitor_hash) DO UPDATE SET"
+    "    first_at = EXCLUDED.first_at, source = EXCLUDED.source, replaced_source = v.source"
+    "  WHERE (EXCLUDED.first_at, EXCLUDED.source) < (v.first_at, v.source)"
+    "  RETURNING site_id, date, source, replaced_source"
     "), site_rows AS ("
     "  INSERT INTO daily_site_metrics AS m (site_id, date, page_views, unique_visitors)"
     "  SELECT site_id, date, sum(pv), sum(uv) FROM ("
     "    SELECT site_id, day AS date, count(*) AS pv, 0 AS uv FROM views GROUP BY 1, 2"
     "    UNION ALL"
-    "    SELECT site_id, date, 0, count(*) FROM new_visitors GROUP BY 1, 2"
+    "    SELECT site_id, date, 0, count(*) FROM visitors WHERE replaced_source IS NULL"
+    "    GROUP BY 1, 2"
     "  ) x GROUP BY site_id, date ORDER BY site_id, date"
     "  ON CONFLICT (site_id, date) DO UPDATE SET"
     "    page_views = m.page_views + EXCLUDED.page_views,"
@@ -74,10 +95,32 @@ static const char apply_sql[] =
     "  ON CONFLICT (site_id, date, path) DO UPDATE SET page_views = m.page_views + "
     "EXCLUDED.page_views"
     "  RETURNING 1"
+    "), entry_rows AS ("
+    "  INSERT INTO daily_entry_page_metrics AS m (site_id, date, path, entries)"
+    "  SELECT site_id, day, path, count(*) FROM views WHERE entry"
+    "  GROUP BY site_id, day, path ORDER BY site_id, day, path"
+    "  ON CONFLICT (site_id, date, path) DO UPDATE SET entries = m.entries + EXCLUDED.entries"
+    "  RETURNING 1"
+    "), source_rows AS ("
+    "  INSERT INTO daily_source_metrics AS m (site_id, date, source, entries, visitors)"
+    "  SELECT site_id, date, source, sum(e), sum(n) FROM ("
+    "    SELECT site_id, day AS date, source, count(*) AS e, 0 AS n FROM views WHERE entry"
+    "    GROUP BY 1, 2, 3"
+    "    UNION ALL"
+    "    SELECT site_id, date, source, 0, count(*) FROM visitors GROUP BY 1, 2, 3"
+    "    UNION ALL"
+    "    SELECT site_id, date, replaced_source, 0, -count(*) FROM visitors"
+    "    WHERE replaced_source IS NOT NULL GROUP BY 1, 2, 3"
+    "  ) x GROUP BY site_id, date, source HAVING sum(e) <> 0 OR sum(n) <> 0"
+    "  ORDER BY site_id, date, source"
+    "  ON CONFLICT (site_id, date, source) DO UPDATE SET"
+    "    entries = m.entries + EXCLUDED.entries, visitors = m.visitors + EXCLUDED.visitors"
+    "  RETURNING 1"
     ")"
     "SELECT (SELECT count(*) FROM views), (SELECT count(*) FROM known),"
     "       (SELECT count(*) FROM rollup_batch),"
-    "       (SELECT count(*) FROM site_rows) + (SELECT count(*) FROM page_rows)";
+    "       (SELECT count(*) FROM site_rows) + (SELECT count(*) FROM page_rows)"
+    "       + (SELECT count(*) FROM entry_rows) + (SELECT count(*) FROM source_rows)";
 
 static void read_replays(struct rollup *rollup, PGconn *conn);
 
@@ -112,8 +155,9 @@ int rollup_prepare(void *arg, PGconn *conn)
         rc = mochi_db_exec(conn,
                            "CREATE TEMP TABLE IF NOT EXISTS rollup_batch ("
                            " ord integer, site_id uuid, dedupe_key text,"
-                           " occurred_minute timestamptz, day date, path text,"
-                           " visitor_hash text) ON COMMIT DELETE ROWS",
+                           " occurred_minute timestamptz, occurred_at timestamptz, day date,"
+                           " path text, visitor_hash text, entry boolean, source text)"
+                           " ON COMMIT DELETE ROWS",
                            err, sizeof(err));
     if (rc != 0)
         mochi_log(MOCHI_LOG_WARN, "rollup", "msg=\"cannot prepare the session\" error=\"%s\"", err);
@@ -153,10 +197,10 @@ static void read_replays(struct rollup *rollup, PGconn *conn)
     PQclear(res);
 }
 
-bool rollup_accept_old(void *arg, int64_t occurred_at_us)
+bool rollup_accept_old(void *arg, const struct mochi_pageview *ev)
 {
     struct rollup *rollup = arg;
-    long long day = mochi_day_of_us(occurred_at_us);
+    long long day = ev->day; /* replays are by the day the aggregates use */
     bool open = false;
     pthread_mutex_lock(&rollup->replays_lock);
     for (size_t i = 0; i < rollup->nreplays && !open; i++)
@@ -172,14 +216,17 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
     for (size_t i = 0; i < n; i++) {
         const struct mochi_stream_event *e = &events[i];
         char day[11];
-        mochi_day_format(mochi_day_of_us(e->ev.occurred_at_us), day);
+        mochi_day_format(e->ev.day, day);
         mochi_copy_int(rows, (long long)i, 0);
         mochi_copy_text(rows, e->ev.site_id, 0);
         mochi_copy_text(rows, e->dedupe_key, 0);
         mochi_copy_time(rows, e->minute_us, 0);
+        mochi_copy_time(rows, e->ev.occurred_at_us, 0);
         mochi_copy_text(rows, day, 0);
         mochi_copy_text(rows, e->ev.path, 0);
-        mochi_copy_text(rows, e->ev.visitor_hash, 1);
+        mochi_copy_text(rows, e->ev.visitor_hash, 0);
+        mochi_copy_text(rows, e->ev.entry ? "t" : "f", 0);
+        mochi_copy_text(rows, e->ev.has_source ? e->ev.source : NULL, 1);
     }
 }
 

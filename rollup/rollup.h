@@ -2,7 +2,9 @@
 #define ROLLUP_ROLLUP_H
 
 /* mochi-rollup's applier: one transaction per batch adds the batch's new
- * page views and new visitors to daily_site_metrics and daily_page_metrics.
+ * page views, entries and visitors to daily_site_metrics,
+ * daily_page_metrics, daily_entry_page_metrics and daily_source_metrics, by
+ * the site-local day each event carries.
  * "New" is decided by the rollup's own state (rollup_counted for page
  * views, daily_visitors for visitors), so applying a batch twice adds
  * nothing and the rollup never waits for the consumer. */
@@ -21,8 +23,8 @@ void rollup_destroy(struct rollup *rollup);
 int rollup_prepare(void *arg, PGconn *conn);
 int rollup_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
                  size_t n, struct mochi_stream_counts *counts);
-/* True when occurred_at falls in a replay's days (read from rollup_replays
- * at most every few seconds). */
-bool rollup_accept_old(void *arg, int64_t occurred_at_us);
+/* True when the event's day falls in a replay's days (read from
+ * rollup_replays at most every few seconds). */
+bool rollup_accept_old(void *arg, const struct mochi_pageview *ev);
 
 #endif

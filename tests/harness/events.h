@@ -35,6 +35,11 @@ struct mochi_test_event *mochi_test_events_make(size_t n, const char *const *sit
                                                 int span_minutes, int days, double dup_share,
                                                 unsigned int seed);
 
+/* Writes ev as a v1 collector did: the v1 schema (id 1) in Confluent's
+ * wire format, without day, entry or source. Fails the test on error. */
+void mochi_test_encode_v1(const struct mochi_pageview *ev, unsigned char *buf, size_t size,
+                          size_t *len);
+
 /* Encodes and produces events[0..n) to topic with key = site id. */
 void mochi_test_events_produce(const char *bootstrap, const char *topic, struct mochi_codec *codec,
                                const struct mochi_test_event *events, size_t n);
