@@ -396,10 +396,14 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         return send_accepted(http, conn, route);
     }
 
+    /* The site-local day: its salt hashes the visitor, and the event
+     * carries it for the rollup to count by. */
+    long long day = 0;
     unsigned char salt[MOCHI_SALT_LEN];
-    if (collector_sites_salt(http->deps.sites, mochi_day_of_us(arrived_us), salt) != 0) {
+    if (collector_sites_local_day(http->deps.sites, &site, arrived_us, &day) != 0 ||
+        collector_sites_salt(http->deps.sites, day, salt) != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
-        return send_error(http, conn, route, 503, "not ready: no salt for today");
+        return send_error(http, conn, route, 503, "not ready: no salt for the site's day");
     }
     char ip[64];
     const union MHD_ConnectionInfo *info =
@@ -415,9 +419,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     mochi_visitor_hash(salt, site.id, ip, ua, ev.visitor_hash);
     sodium_memzero(salt, sizeof(salt)); /* no copy of a salt outlives its use */
     ev.occurred_at_us = arrived_us;
-    /* Still the UTC day (issue #13): the site-local day and its salt
-     * (collector_sites_local_day) are used once the rollup counts by it. */
-    ev.day = (int32_t)mochi_day_of_us(arrived_us);
+    ev.day = (int32_t)day;
     ev.entry = origin.entry;
     ev.has_source = origin.has_source;
     memcpy(ev.source, origin.source, sizeof(ev.source));
