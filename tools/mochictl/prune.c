@@ -36,7 +36,9 @@ static const struct mochi_program_spec prune_spec = {
         "--dedupe-retention (use the same value as the consumer and rollup: they refuse "
         "events older than it), and deletes the salts of days that have ended everywhere "
         "(day D's at D+1 13:00 UTC: D ends at UTC-12 at noon, plus an hour). A day is dropped "
-        "only when all of it is older than the retention. Aggregates are never pruned.",
+        "only when all of it is older than the retention: a UTC day for the tables kept by "
+        "time, and for daily_visitors (kept by site-local date) a day that has ended in every "
+        "zone, so one day later. Aggregates are never pruned.",
     .settings = prune_settings,
 };
 
@@ -82,17 +84,25 @@ int mochictl_prune(int argc, char **argv)
     mochi_day_format(raw_keep, raw_day);
     mochi_day_format(state_keep, state_day);
     const char *params[] = {raw_day, state_day};
+    /* A table partitioned by date holds site-local days: local day D still
+     * receives events until D+1 12:00 UTC (UTC-12), so its partition goes
+     * one day after the UTC day's. */
     if (mochi_db_query(conn,
-                       "SELECT partition_name, table_name, day FROM day_partitions"
-                       " WHERE (table_name = 'page_view_events' AND day < $1::date)"
-                       "    OR (table_name <> 'page_view_events' AND day < $2::date)"
-                       " ORDER BY day, table_name",
+                       "SELECT d.partition_name, d.table_name, d.day FROM day_partitions d"
+                       " JOIN partitioned_tables t USING (table_name)"
+                       " WHERE (d.table_name = 'page_view_events' AND d.day < $1::date)"
+                       "    OR (d.table_name <> 'page_view_events' AND NOT t.is_date"
+                       "        AND d.day < $2::date)"
+                       "    OR (t.is_date AND d.day < $2::date - 1)"
+                       " ORDER BY d.day, d.table_name",
                        2, params, &res, err, sizeof(err)) != 0) {
         fprintf(stderr, "mochictl prune: %s\n", err);
         goto out;
     }
     int n = PQntuples(res);
-    printf("keeping raw events from %s and dedupe state from %s (UTC)\n", raw_day, state_day);
+    printf("keeping raw events from %s and dedupe state from %s (UTC days; visitors of "
+           "site-local days from the day before)\n",
+           raw_day, state_day);
     int dropped = 0;
     for (int i = 0; i < n; i++) {
         const char *name = PQgetvalue(res, i, 0);

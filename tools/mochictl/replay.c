@@ -13,9 +13,13 @@
 static const struct mochi_setting setting_from = {.name = "from",
                                                   .type = MOCHI_SETTING_DATE,
                                                   .required = true,
-                                                  .help = "first UTC day to rebuild"};
+                                                  .help = "first day to rebuild (a date as the "
+                                                          "aggregates hold it: each site's own "
+                                                          "local day)"};
 static const struct mochi_setting setting_to = {
-    .name = "to", .type = MOCHI_SETTING_DATE, .help = "last UTC day to rebuild (default: today)"};
+    .name = "to",
+    .type = MOCHI_SETTING_DATE,
+    .help = "last day to rebuild (default: today in UTC+14, the newest date anywhere)"};
 static const struct mochi_setting setting_group = {.name = "group",
                                                    .type = MOCHI_SETTING_STRING,
                                                    .default_value = MOCHI_GROUP_ROLLUP,
@@ -29,8 +33,9 @@ static const struct mochi_setting setting_rewind = {
     .default_value = "earliest",
     .choices = rewind_choices,
     .help = "where the group restarts: 'earliest' (the log start: exact whatever the events' "
-            "delays) or 'time' (the first offset at --from minus --margin, faster on a long "
-            "topic; needs a broker that looks offsets up by time, which the dev broker does not)"};
+            "delays) or 'time' (the first offset at the earliest start of --from in any zone, "
+            "10:00 UTC the day before, minus --margin; faster on a long topic; needs a broker "
+            "that looks offsets up by time, which the dev broker does not)"};
 static const struct mochi_setting setting_margin = {
     .name = "margin",
     .type = MOCHI_SETTING_DURATION,
@@ -55,7 +60,8 @@ static const struct mochi_program_spec replay_spec = {
     .name = "mochictl replay",
     .usage = "--from DATE [--to DATE] [--rewind time|earliest]",
     .summary =
-        "Rebuilds daily_site_metrics and daily_page_metrics for the days from --from to --to: "
+        "Rebuilds the daily aggregates (site, page, source and entry-page metrics) of the days "
+        "from --from to --to, each site's days in its own time zone as the events carry them: "
         "refuses while a mochi-rollup is running (it holds a PostgreSQL advisory lock while "
         "connected, and the group must have no members), rewinds the rollup's group, resets "
         "the aggregates and the rollup's state of those days, and opens a replay window so that "
@@ -95,26 +101,35 @@ static int rewind_offsets(rd_kafka_t *rk, const char *topic, const struct partit
     return 0;
 }
 
+/* The aggregates, then the rollup's state, of the days from..to; every
+ * table keyed by the event's (site-local) day. A view of local day D
+ * happened in UTC days D-1..D+1 (zones span UTC-12..UTC+14), which bounds
+ * the partitions of rollup_counted (by UTC minute) to search. */
 static int reset_days(PGconn *conn, const char *from, const char *to, char *err, size_t errlen)
 {
+    static const char *const aggregates[] = {"daily_site_metrics", "daily_page_metrics",
+                                             "daily_source_metrics", "daily_entry_page_metrics"};
     static const char *const statements[] = {
-        "DELETE FROM daily_site_metrics WHERE date BETWEEN $1::date AND $2::date",
-        "DELETE FROM daily_page_metrics WHERE date BETWEEN $1::date AND $2::date",
         "DELETE FROM daily_visitors WHERE date BETWEEN $1::date AND $2::date",
-        /* One statement over two lines: the parentheses tell clang's
-         * -Wstring-concatenation that no comma is missing. */
-        ("DELETE FROM rollup_counted WHERE occurred_minute >= ($1::date)::timestamp AT TIME ZONE "
-         "'UTC' AND occurred_minute < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'"),
+        ("DELETE FROM rollup_counted WHERE day BETWEEN $1::date AND $2::date"
+         " AND occurred_minute >= ($1::date - 1)::timestamp AT TIME ZONE 'UTC'"
+         " AND occurred_minute < ($2::date + 2)::timestamp AT TIME ZONE 'UTC'"),
         "INSERT INTO rollup_replays (from_day, to_day) VALUES ($1::date, $2::date)",
     };
     const char *params[2] = {from, to};
     int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
+    for (size_t i = 0; rc == 0 && i < sizeof(aggregates) / sizeof(aggregates[0]); i++) {
+        char sql[128];
+        long long rows = 0;
+        snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE date BETWEEN $1::date AND $2::date",
+                 aggregates[i]);
+        rc = mochi_db_command(conn, sql, 2, params, &rows, err, errlen);
+        if (rc == 0)
+            printf("reset %lld rows of %s\n", rows, aggregates[i]);
+    }
     for (size_t i = 0; rc == 0 && i < sizeof(statements) / sizeof(statements[0]); i++) {
         long long rows = 0;
         rc = mochi_db_command(conn, statements[i], 2, params, &rows, err, errlen);
-        if (rc == 0 && i < 2)
-            printf("reset %lld rows of %s\n", rows,
-                   i == 0 ? "daily_site_metrics" : "daily_page_metrics");
     }
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);
@@ -169,8 +184,10 @@ int mochictl_replay(int argc, char **argv)
     char err[512] = "";
     char to[11];
     long long from_day = mochi_config_int(config, &setting_from);
-    long long to_day = mochi_config_str(config, &setting_to) ? mochi_config_int(config, &setting_to)
-                                                             : mochi_day_today();
+    /* The newest local day anywhere is UTC+14's. */
+    long long to_day = mochi_config_str(config, &setting_to)
+                           ? mochi_config_int(config, &setting_to)
+                           : mochi_day_of_us(mochi_clock_now_us() + 14 * 3600 * INT64_C(1000000));
     bool by_time = mochi_config_enum(config, &setting_rewind) == REWIND_TIME;
     const char *from = mochi_config_str(config, &setting_from);
     mochi_day_format(to_day, to);
@@ -225,7 +242,9 @@ int mochictl_replay(int argc, char **argv)
     if (mochictl_kafka_offsets(rk, mochi_config_str(config, &mochi_setting_topic), 10000, &offs,
                                &n) != 0)
         goto out;
-    long long ts_ms = from_day * MOCHI_MS_PER_DAY - mochi_config_ms(config, &setting_margin);
+    /* --from begins first in UTC+14, at 10:00 UTC the day before. */
+    long long ts_ms = from_day * MOCHI_MS_PER_DAY - 14 * 3600 * 1000LL -
+                      mochi_config_ms(config, &setting_margin);
     rewind_offsets(rk, mochi_config_str(config, &mochi_setting_topic), offs, n, by_time, ts_ms,
                    &list);
     rd_kafka_resp_err_t e =
