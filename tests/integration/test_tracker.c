@@ -89,6 +89,8 @@ struct report {
 struct expect {
     const char *path;
     const char *referrer; /* NULL: none */
+    bool entry;           /* starts a visit: no referrer, or another site's */
+    const char *source;   /* an entry's source; NULL: none ("Direct / none") */
 };
 
 /* Replaces every "@NAME@" in text with its value (pairs of name, value,
@@ -212,7 +214,10 @@ static void start_web(struct fixture *f)
     f->web_port = mochi_test_free_port();
     char port[16], next[256];
     snprintf(port, sizeof(port), "%d", f->web_port);
-    snprintf(next, sizeof(next), "http://www.shop.test:%d/spa.html?from=landing", f->web_port);
+    /* a campaign link: its utm_source wins over the referrer */
+    snprintf(next, sizeof(next),
+             "http://www.shop.test:%d/spa.html?from=landing&utm_source=Mochi%%20Letter",
+             f->web_port);
     write_page(f, "landing.html", (const char *const[]){"NEXT", next, NULL});
     write_page(f, "spa.html",
                (const char *const[]){"COLLECTOR", f->collector_base, "KEY", shop.key, NULL});
@@ -461,12 +466,17 @@ static void expect_events(struct fixture *f, const struct site *site, const stru
             bool same_ref = want[i].referrer
                                 ? ev.has_referrer && strcmp(ev.referrer, want[i].referrer) == 0
                                 : !ev.has_referrer;
-            if (!matched[i] && strcmp(ev.path, want[i].path) == 0 && same_ref)
+            bool same_source = want[i].source
+                                   ? ev.has_source && strcmp(ev.source, want[i].source) == 0
+                                   : !ev.has_source;
+            if (!matched[i] && strcmp(ev.path, want[i].path) == 0 && same_ref &&
+                ev.entry == want[i].entry && same_source)
                 break;
         }
         if (i == n)
-            fail_msg("unexpected event: path %s referrer %s", ev.path,
-                     ev.has_referrer ? ev.referrer : "(none)");
+            fail_msg("unexpected event: path %s referrer %s entry %d source %s", ev.path,
+                     ev.has_referrer ? ev.referrer : "(none)", ev.entry,
+                     ev.has_source ? ev.source : "(none)");
         matched[i] = true;
     }
     for (size_t i = 0; i < n; i++)
@@ -541,10 +551,13 @@ static void spa_sends_one_beacon_per_view(void **state)
     char url[256];
     snprintf(url, sizeof(url), "http://news.ref.test:%d/landing.html", f->web_port);
     const struct expect want[] = {
-        {"/spa.html", "http://news.ref.test"},
-        {"/app/two", NULL},
-        {"/app/three", NULL},
-        {"/app/two", NULL},
+        /* the landing: an entry from the linking site, whose source is the
+         * link's utm_source (lower-cased) rather than the referrer; the
+         * SPA's own navigations are never entries */
+        {"/spa.html", "http://news.ref.test", true, "mochi letter"},
+        {"/app/two", NULL, false, NULL},
+        {"/app/three", NULL, false, NULL},
+        {"/app/two", NULL, false, NULL},
     };
     struct report report;
     run_page(f, url, "spa", &shop, want, 4, &report);
@@ -562,8 +575,8 @@ static void without_send_beacon_xhr_sends_each_view_once(void **state)
     char url[256];
     snprintf(url, sizeof(url), "http://www.xhr.test:%d/nobeacon.html", f->web_port);
     const struct expect want[] = {
-        {"/nobeacon.html", NULL},
-        {"/xhr/two", NULL},
+        {"/nobeacon.html", NULL, true, NULL}, /* opened directly: Direct / none */
+        {"/xhr/two", NULL, false, NULL},
     };
     struct report report;
     run_page(f, url, "nobeacon", &xhr, want, 2, &report);
@@ -580,8 +593,8 @@ static void failing_send_beacon_falls_back_to_xhr(void **state)
     char url[256];
     snprintf(url, sizeof(url), "http://fails.test:%d/beaconfails.html", f->web_port);
     const struct expect want[] = {
-        {"/beaconfails.html", NULL},
-        {"/fails/two", NULL},
+        {"/beaconfails.html", NULL, true, NULL},
+        {"/fails/two", NULL, false, NULL},
     };
     struct report report;
     run_page(f, url, "beaconfails", &fails, want, 2, &report);
@@ -637,7 +650,7 @@ static void prerendered_page_counts_only_when_shown(void **state)
     assert_int_equal(fclose(fp), 0);
     struct report report;
     wait_report(f, "prerendered", &report);
-    const struct expect want[] = {{"/prerendered.html", NULL}};
+    const struct expect want[] = {{"/prerendered.html", NULL, false, NULL}};
     finish_page(f, &before, &pre, want, 1, &report);
     assert_int_equal(report.activated, 1);
     assert_int_equal(report.loaded, 1);
@@ -657,9 +670,13 @@ static void non_ascii_paths_are_stored_in_one_form(void **state)
     char url[256];
     snprintf(url, sizeof(url), "http://www.paths.test:%d/caf\xc3\xa9.html", f->web_port);
     const struct expect want[] = {
-        {"/caf\xc3\xa9.html", NULL},           {"/caf\xc3\xa9.html", NULL},
-        {"/\xe2\x82\xac.html", NULL},          {"/caf\xc3\xa9%2Fx", NULL},
-        {"/caf\xc3\xa9%20cr\xc3\xa8me", NULL},
+        /* the first load is direct; the others follow links or
+         * pushState on the same host */
+        {"/caf\xc3\xa9.html", NULL, true, NULL},
+        {"/caf\xc3\xa9.html", NULL, false, NULL},
+        {"/\xe2\x82\xac.html", NULL, false, NULL},
+        {"/caf\xc3\xa9%2Fx", NULL, false, NULL},
+        {"/caf\xc3\xa9%20cr\xc3\xa8me", NULL, false, NULL},
     };
     struct report report;
     run_page(f, url, "paths", &paths, want, 5, &report);
