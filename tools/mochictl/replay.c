@@ -243,8 +243,8 @@ int mochictl_replay(int argc, char **argv)
                                &n) != 0)
         goto out;
     /* --from begins first in UTC+14, at 10:00 UTC the day before. */
-    long long ts_ms = from_day * MOCHI_MS_PER_DAY - 14 * 3600 * 1000LL -
-                      mochi_config_ms(config, &setting_margin);
+    long long ts_ms =
+        from_day * MOCHI_MS_PER_DAY - 14 * 3600 * 1000LL - mochi_config_ms(config, &setting_margin);
     rewind_offsets(rk, mochi_config_str(config, &mochi_setting_topic), offs, n, by_time, ts_ms,
                    &list);
     rd_kafka_resp_err_t e =
