@@ -150,7 +150,10 @@ int web_app_params(const struct web_request *req, const struct web_site *site,
     /* An empty value (a form's blank field) counts as absent. */
     from = from && from[0] ? from : NULL;
     to = to && to[0] ? to : NULL;
+    preset = preset && preset[0] ? preset : NULL;
     compare = compare && compare[0] ? compare : NULL;
+    limit_text = limit_text && limit_text[0] ? limit_text : NULL;
+    offset_text = offset_text && offset_text[0] ? offset_text : NULL;
     *limit = 10;
     *offset = 0;
     if (limit_text != NULL && web_parse_int(limit_text, 1, 1000, limit) != 0) {

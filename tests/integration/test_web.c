@@ -1207,6 +1207,14 @@ static void malformed_parameters(void **state)
         snprintf(path, sizeof(path), "/api/v1/sites/%s/%s", t.site_a, cases[i].query);
         expect_error(path, cookie, 400, cases[i].message);
     }
+    /* an empty value is no value: the defaults */
+    snprintf(path, sizeof(path),
+             "/api/v1/sites/%s/pages?from=2024-12-30&to=2025-01-02&range=&compare=&limit=&offset=",
+             t.site_a);
+    json_t *doc = get_json(path, cookie, 200);
+    assert_int_equal(json_integer_value(json_object_get(doc, "limit")), 10);
+    assert_int_equal(json_array_size(json_object_get(doc, "rows")), 4);
+    json_decref(doc);
     /* unknown endpoints */
     snprintf(path, sizeof(path), "/api/v1/sites/%s/bogus", t.site_a);
     expect_error(path, cookie, 404, "no such endpoint");
