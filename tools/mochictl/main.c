@@ -25,6 +25,13 @@ static const struct command commands[] = {
     {NULL, "stats", mochictl_stats,
      "a site's daily numbers, top pages, sources and entry pages, in its zone"},
     {NULL, "prune", mochictl_prune, "drop raw events and dedupe state past their retention"},
+    {"users", "add", mochictl_users_add,
+     "add a dashboard user (password from stdin or asked; never a flag)"},
+    {"users", "passwd", mochictl_users_passwd, "set a user's password and end their sessions"},
+    {"users", "grant", mochictl_users_grant, "give a user a role (viewer or admin) on a site"},
+    {"users", "revoke", mochictl_users_revoke, "take a user's role on a site away"},
+    {"users", "remove", mochictl_users_remove, "remove a user with their roles and sessions"},
+    {"users", "list", mochictl_users_list, "list the users and the sites they may see"},
 };
 
 static void usage(FILE *out)

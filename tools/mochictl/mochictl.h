@@ -21,6 +21,12 @@ int mochictl_lag(int argc, char **argv);
 int mochictl_replay(int argc, char **argv);
 int mochictl_stats(int argc, char **argv);
 int mochictl_prune(int argc, char **argv);
+int mochictl_users_add(int argc, char **argv);
+int mochictl_users_passwd(int argc, char **argv);
+int mochictl_users_grant(int argc, char **argv);
+int mochictl_users_revoke(int argc, char **argv);
+int mochictl_users_remove(int argc, char **argv);
+int mochictl_users_list(int argc, char **argv);
 
 /* Connects to the configured database or prints why not. Returns NULL on
  * failure (the message is printed). */
