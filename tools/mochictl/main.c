@@ -32,6 +32,10 @@ static const struct command commands[] = {
     {"users", "revoke", mochictl_users_revoke, "take a user's role on a site away"},
     {"users", "remove", mochictl_users_remove, "remove a user with their roles and sessions"},
     {"users", "list", mochictl_users_list, "list the users and the sites they may see"},
+    {"tokens", "create", mochictl_tokens_create,
+     "make an API token for one site: printed once, stored as a hash"},
+    {"tokens", "list", mochictl_tokens_list, "list the API tokens (never the tokens themselves)"},
+    {"tokens", "revoke", mochictl_tokens_revoke, "revoke an API token"},
 };
 
 static void usage(FILE *out)

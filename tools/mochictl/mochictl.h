@@ -27,6 +27,9 @@ int mochictl_users_grant(int argc, char **argv);
 int mochictl_users_revoke(int argc, char **argv);
 int mochictl_users_remove(int argc, char **argv);
 int mochictl_users_list(int argc, char **argv);
+int mochictl_tokens_create(int argc, char **argv);
+int mochictl_tokens_list(int argc, char **argv);
+int mochictl_tokens_revoke(int argc, char **argv);
 
 /* Connects to the configured database or prints why not. Returns NULL on
  * failure (the message is printed). */
