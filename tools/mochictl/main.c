@@ -36,6 +36,9 @@ static const struct command commands[] = {
      "make an API token for one site: printed once, stored as a hash"},
     {"tokens", "list", mochictl_tokens_list, "list the API tokens (never the tokens themselves)"},
     {"tokens", "revoke", mochictl_tokens_revoke, "revoke an API token"},
+    {"shares", "create", mochictl_shares_create, "make a read-only public link to a dashboard"},
+    {"shares", "list", mochictl_shares_list, "list the share links"},
+    {"shares", "revoke", mochictl_shares_revoke, "revoke a share link"},
 };
 
 static void usage(FILE *out)

@@ -30,6 +30,9 @@ int mochictl_users_list(int argc, char **argv);
 int mochictl_tokens_create(int argc, char **argv);
 int mochictl_tokens_list(int argc, char **argv);
 int mochictl_tokens_revoke(int argc, char **argv);
+int mochictl_shares_create(int argc, char **argv);
+int mochictl_shares_list(int argc, char **argv);
+int mochictl_shares_revoke(int argc, char **argv);
 
 /* Connects to the configured database or prints why not. Returns NULL on
  * failure (the message is printed). */
