@@ -71,6 +71,11 @@ bool mochi_test_proc_alive(struct mochi_test_proc *proc, int *status);
 int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, char **out,
                    char **err);
 
+/* As mochi_test_run, with input[0..input_len) as the child's standard
+ * input (a file, read at the child's pace); input NULL: /dev/null. */
+int mochi_test_run_input(char *const argv[], char *const extra_env[], const char *input,
+                         size_t input_len, int timeout_ms, char **out, char **err);
+
 /* The exit code a wait status stands for: 128 + the signal's number for a
  * process a signal ended, as a shell says. */
 int mochi_test_exit_code(int status);
@@ -82,6 +87,11 @@ int mochi_test_exit_code(int status);
  * mochi_test_run. */
 int mochi_test_mochictl(const char *database_url, const char *brokers, const char *topic,
                         const char *const args[], int timeout_ms, char **out, char **err);
+/* As mochi_test_mochictl, with input[0..input_len) on mochictl's standard
+ * input (mochi_test_run_input). */
+int mochi_test_mochictl_input(const char *database_url, const char *brokers, const char *topic,
+                              const char *const args[], const char *input, size_t input_len,
+                              int timeout_ms, char **out, char **err);
 
 /* Reads a whole file into a malloc'd string (caller frees); NULL if absent. */
 char *mochi_test_read_file(const char *path);
@@ -135,6 +145,13 @@ struct mochi_test_kafka {
  * shared single-node cluster is used (replication factor 1). */
 void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
                             const char *const topics[]);
+/* mochi_test_kafka_start, and on Apache Kafka sets config (NULL-terminated
+ * "name", "value" pairs of topic configs, such as
+ * "message.timestamp.after.max.ms") on each topic it creates, .dlq
+ * included. The dev broker ignores config: its mock cluster has no topic
+ * configs and enforces none of them. */
+void mochi_test_kafka_start_config(struct mochi_test_kafka *kafka, int brokers, int partitions,
+                                   const char *const topics[], const char *const config[]);
 /* The same on the dev broker whatever MOCHI_TEST_KAFKA says. */
 void mochi_test_devkafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
                                const char *const topics[]);
