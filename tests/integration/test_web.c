@@ -945,6 +945,96 @@ static void share_links(void **state)
     mochi_test_db_exec(t.conn, sql);
 }
 
+/* The accounts mochictl makes (users, grants, tokens, shares) work here:
+ * the two sides agree on the hashes of docs/web-api.md. */
+static json_t *mochictl_json(const char *const args[], const char *input)
+{
+    char *out = NULL, *err = NULL;
+    int code = input ? mochi_test_mochictl_input(t.db.conninfo, NULL, NULL, args, input,
+                                                 strlen(input), 60000, &out, &err)
+                     : mochi_test_mochictl(t.db.conninfo, NULL, NULL, args, 60000, &out, &err);
+    if (code != 0)
+        fail_msg("mochictl %s %s: exit %d: %s", args[0], args[1], code, err);
+    json_error_t jerr;
+    /* the commands without --json print a line of text: nothing to read */
+    json_t *doc = out[0] == '{' || out[0] == '[' ? json_loads(out, 0, &jerr) : json_object();
+    if (doc == NULL)
+        fail_msg("mochictl %s %s: not JSON: %s", args[0], args[1], out);
+    free(out);
+    free(err);
+    return doc;
+}
+
+static void made_by_mochictl(void **state)
+{
+    (void)state;
+    const char *add[] = {"users", "add", "--email", "Carol@Example.com", NULL};
+    json_decref(mochictl_json(add, "carol's long passphrase\n"));
+    remember_secret("carol's long passphrase");
+    const char *grant_b[] = {"users",  "grant",  "--email", "carol@example.com", "--site", t.site_b,
+                             "--role", "viewer", NULL};
+    json_decref(mochictl_json(grant_b, NULL));
+    const char *token_args[] = {"tokens", "create", "--site", t.site_b,
+                                "--name", "carol",  "--json", NULL};
+    json_t *token = mochictl_json(token_args, NULL);
+    const char *text = json_string_value(json_object_get(token, "token"));
+    assert_non_null(text);
+    remember_secret(text);
+    const char *share_args[] = {"shares", "create", "--site", t.site_b, "--json", NULL};
+    json_t *share = mochictl_json(share_args, NULL);
+    const char *slug = json_string_value(json_object_get(share, "slug"));
+    assert_non_null(slug);
+
+    struct mochi_test_response r;
+    char origin[128], cookie[64], attrs[256], path[256], auth[128];
+    snprintf(origin, sizeof(origin), "Origin: %s", t.base);
+    post_login("email=carol%40example.com&password=carol%27s+long+passphrase", "198.51.100.20",
+               origin, &r);
+    expect_status(&r, 303);
+    assert_true(set_cookie(&r, cookie, attrs));
+    remember_secret(cookie);
+    mochi_test_response_free(&r);
+    snprintf(path, sizeof(path), "/sites/%s?from=2024-12-31&to=2024-12-31", t.site_b);
+    get(path, cookie, &r);
+    expect_status(&r, 200);
+    assert_non_null(strstr(r.body, "<dd class=\"total-value\" data-value=\"555\">555</dd>"));
+    mochi_test_response_free(&r);
+    snprintf(path, sizeof(path), "/sites/%s", t.site_a);
+    get(path, cookie, &r);
+    expect_status(&r, 403);
+    mochi_test_response_free(&r);
+
+    snprintf(path, sizeof(path), "/api/v1/sites/%s/summary?from=2024-12-31&to=2024-12-31",
+             t.site_b);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", text);
+    request("GET", path, NULL, auth, NULL, NULL, NULL, &r);
+    expect_status(&r, 200);
+    mochi_test_response_free(&r);
+    snprintf(path, sizeof(path), "/share/%s/api/v1/pages?from=2024-12-31&to=2024-12-31", slug);
+    json_t *doc = get_json(path, NULL, 200);
+    expect_json(doc, "{\"from\":\"2024-12-31\",\"to\":\"2024-12-31\",\"total\":1,\"limit\":10,"
+                     "\"offset\":0,\"rows\":[{\"path\":\"/b-only\",\"page_views\":555}]}");
+    json_decref(doc);
+
+    /* revoked by mochictl: refused at once */
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(token, "id")));
+    const char *revoke_token[] = {"tokens", "revoke", "--id", id, NULL};
+    json_decref(mochictl_json(revoke_token, NULL));
+    snprintf(path, sizeof(path), "/api/v1/sites/%s/summary", t.site_b);
+    request("GET", path, NULL, auth, NULL, NULL, NULL, &r);
+    expect_status(&r, 401);
+    mochi_test_response_free(&r);
+    const char *revoke_share[] = {"shares", "revoke", "--slug", slug, NULL};
+    json_decref(mochictl_json(revoke_share, NULL));
+    snprintf(path, sizeof(path), "/share/%s", slug);
+    get(path, NULL, &r);
+    expect_status(&r, 404);
+    mochi_test_response_free(&r);
+    json_decref(token);
+    json_decref(share);
+}
+
 /* ---- the numbers ---- */
 
 static void api_across_year_end(void **state)
@@ -1629,6 +1719,7 @@ int main(void)
         cmocka_unit_test(access_by_role),
         cmocka_unit_test(api_tokens),
         cmocka_unit_test(share_links),
+        cmocka_unit_test(made_by_mochictl),
         cmocka_unit_test(api_across_year_end),
         cmocka_unit_test(presets_by_site_today),
         cmocka_unit_test(malformed_parameters),
