@@ -199,7 +199,9 @@ int mochictl_stats(int argc, char **argv)
                           " WHERE site_id = $1::uuid AND date BETWEEN $2::date AND $3::date"
                           /* a row left at zero when a visitor's credit moved */
                           " GROUP BY source HAVING sum(entries) <> 0 OR sum(visitors) <> 0"
-                          " ORDER BY n DESC, source COLLATE \"C\" LIMIT $4::int",
+                          /* as the dashboard: by visitors, then entries */
+                          " ORDER BY sum(visitors) DESC, n DESC, source COLLATE \"C\""
+                          " LIMIT $4::int",
                           4, p4);
     if (stats.sources == NULL)
         goto out;
