@@ -46,8 +46,10 @@ struct rollup {
  * then the four aggregates get what is new, in key order (so that two
  * instances briefly sharing a site during a rebalance lock rows in the same
  * order). A source's visitors therefore always add up to the day's unique
- * visitors, whatever order the views of one visitor arrive in (they are
- * spread over partitions). */
+ * visitors, and go to the same source whatever order the views of one
+ * visitor arrive in: one collector publishes a site's views in order to
+ * one partition (the key is the site), but several collectors interleave
+ * theirs as their queues and clocks allow. */
 static const char apply_sql[] =
     "WITH known AS ("
     "  SELECT b.* FROM rollup_batch b"

@@ -17,8 +17,8 @@ ALTER TABLE rollup_counted ALTER COLUMN day SET NOT NULL;
 -- earned the visitor's day for a source: the earliest of their counted
 -- views (first_at, then the smaller source), and that view's source
 -- ('' for "Direct / none", also when the view is not an entry). When a
--- view counted later turns out to be earlier (events of one visitor reach
--- Kafka's partitions, and so the rollup, in no particular order), the
+-- view counted later turns out to be earlier (one collector publishes a
+-- site's views in order, but several collectors interleave theirs), the
 -- credit moves: replaced_source keeps the source the row credited before
 -- its last move, only for the rollup's statement to read back (RETURNING
 -- sees the new row only). It is NULL on a row just inserted.
