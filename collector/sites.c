@@ -211,6 +211,22 @@ static int load_zones(PGconn *conn, const struct site_entry *entries, size_t cou
     return rc;
 }
 
+/* Says which sites' zones changed between two loads (both sorted by key):
+ * from this moment their new views carry days of the new zone. */
+static void log_zone_changes(const struct site_entry *old, size_t nold,
+                             const struct site_entry *now, size_t nnow)
+{
+    for (size_t i = 0, j = 0; i < nold && j < nnow;) {
+        int c = strcmp(old[i].key, now[j].key);
+        if (c == 0 && strcmp(old[i].site.timezone, now[j].site.timezone) != 0)
+            mochi_log(MOCHI_LOG_INFO, "collector",
+                      "msg=\"site time zone changed\" site=%s from=%s to=%s", now[j].site.id_text,
+                      old[i].site.timezone, now[j].site.timezone);
+        i += c <= 0;
+        j += c >= 0;
+    }
+}
+
 static int load_sites(struct collector_sites *sites, PGconn *conn)
 {
     char err[256];
@@ -261,6 +277,7 @@ static int load_sites(struct collector_sites *sites, PGconn *conn)
     sites->loaded = true;
     sites->loaded_at_ms = mochi_clock_mono_ms();
     pthread_rwlock_unlock(&sites->lock);
+    log_zone_changes(old, old_count, entries, count);
     free(old);
     collector_zones_destroy(old_zones);
     if (count != old_count)

@@ -452,6 +452,13 @@ static void zone_change_mid_day_keeps_earlier_days_and_replay_reproduces(void **
     free(out);
     free(err);
     wait_sites_reloaded(p, mochi_test_now_ms(), 30000);
+    /* and it says so */
+    char *log = mochi_test_read_file(p->collector.log);
+    assert_non_null(log);
+    if (strstr(log, "msg=\"site time zone changed\"") == NULL ||
+        strstr(log, "from=Pacific/Kiritimati to=Etc/GMT+12") == NULL)
+        fail_msg("the collector's log does not tell the zone change:\n%s", log);
+    free(log);
 
     /* Phase 2: the site in UTC-12, another seed. */
     keep_clear_of_midnight(-12, 30);
