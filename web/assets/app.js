@@ -335,6 +335,11 @@
         setText(el, freshnessText(f));
         var box = byId('freshness');
         box.setAttribute('data-state', f.state || 'unknown');
+        if (f.counted_up_to) {
+          box.setAttribute('data-counted-up-to', f.counted_up_to);
+        } else {
+          box.removeAttribute('data-counted-up-to');
+        }
       },
       function () {
         /* keep the last line; the next round tries again */
