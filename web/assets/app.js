@@ -19,11 +19,8 @@
   var QUERY_KEYS = ['range', 'from', 'to', 'compare'];
 
   var main = document.querySelector('main[data-api]');
-  if (!main) {
-    return; /* the login page and the site list need nothing */
-  }
-  var api = main.getAttribute('data-api');
-  var zone = main.getAttribute('data-timezone') || 'UTC';
+  var api = main ? main.getAttribute('data-api') : '';
+  var zone = (main && main.getAttribute('data-timezone')) || 'UTC';
 
   /* The range the page shows, as the API's query string: only the
    * parameters the API knows, copied from the page's own address. */
@@ -39,9 +36,10 @@
     return out;
   }
 
+  /* GET api/endpoint?params, or GET url when endpoint starts with '/'. */
   function getJSON(endpoint, params) {
     var qs = params ? params.toString() : '';
-    var url = api + '/' + endpoint + (qs ? '?' + qs : '');
+    var url = endpoint.charAt(0) === '/' ? endpoint : api + '/' + endpoint + (qs ? '?' + qs : '');
     return fetch(url, {
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
@@ -230,9 +228,11 @@
     chart.el.setAttribute('data-state', 'loading');
     chart.el.setAttribute('role', 'img');
     chart.el.setAttribute('aria-label', 'Daily page views and visitors (the table below has the same numbers)');
-    var params = rangeQuery();
+    /* The server writes the timeseries URL of the page's range on the
+     * container; the page's own query is the fallback. */
+    var source = chart.el.getAttribute('data-api');
     var started = performance.now();
-    getJSON('timeseries', params)
+    (source ? getJSON(source) : getJSON('timeseries', rangeQuery()))
       .then(function (ts) {
         chart.data = ts;
         if (chart.status) {
@@ -312,17 +312,17 @@
   function freshnessText(f) {
     if (f.state === 'catching_up') {
       var n = f.behind;
-      return 'catching up: ' + fmtInt(n) + (n === 1 ? ' event' : ' events') + ' behind';
+      return 'Catching up: ' + fmtInt(n) + (n === 1 ? ' event' : ' events') + ' behind';
     }
     if (f.counted_up_to) {
       var at = new Date(f.counted_up_to);
-      var text = 'counted up to ' + timeFormat.format(at);
+      var text = 'Counted up to ' + timeFormat.format(at);
       if (typeof f.lag_seconds === 'number') {
         text += ' (' + fmtAgo(f.lag_seconds) + ' ago)';
       }
       return text;
     }
-    return 'freshness unknown: the rollup has recorded no progress yet';
+    return 'Freshness unknown: the rollup has recorded no progress yet';
   }
 
   function updateFreshness() {
@@ -347,19 +347,18 @@
     );
   }
 
+  /* The server's sentence "N visitors (M page views) in the last 5
+   * minutes" keeps its words; only the numbers change. */
   function updateRealtime() {
-    var el = find(['#realtime [data-live]', '#realtime']);
-    if (!el) {
+    var visitors = byId('realtime-visitors');
+    var views = byId('realtime-page-views');
+    if (!visitors && !views) {
       return Promise.resolve();
     }
     return getJSON('realtime').then(
       function (r) {
-        var v = r.visitors;
-        setText(
-          el,
-          fmtInt(v) + (v === 1 ? ' visitor' : ' visitors') + ' in the last ' + r.minutes + ' minutes (' +
-            fmtInt(r.page_views) + (r.page_views === 1 ? ' page view' : ' page views') + ')'
-        );
+        setText(visitors, fmtInt(r.visitors));
+        setText(views, fmtInt(r.page_views));
       },
       function () {}
     );
@@ -377,29 +376,38 @@
 
   /* ------------------------------------------------------------- keyboard */
 
-  /* A table wider than the screen scrolls inside its wrapper: the wrapper
-   * takes the focus so that the keyboard can scroll it. */
-  function focusableScrollers() {
-    var wraps = document.querySelectorAll('.table-scroll, .table-wrap');
-    for (var i = 0; i < wraps.length; i++) {
-      var w = wraps[i];
-      if (!w.hasAttribute('tabindex')) {
-        w.setAttribute('tabindex', '0');
+  /* Every table sits in a box that scrolls sideways when the screen is
+   * narrower than the table, so that the page itself never does. The box
+   * takes the keyboard focus (a region named by the table's caption or
+   * its section's heading), so that the keyboard reaches the numbers and
+   * can scroll them. */
+  function scrollingTables() {
+    var tables = document.querySelectorAll('main table');
+    for (var i = 0; i < tables.length; i++) {
+      var t = tables[i];
+      if (t.parentElement && t.parentElement.classList.contains('table-scroll')) {
+        continue;
       }
-      if (!w.hasAttribute('role')) {
-        w.setAttribute('role', 'region');
+      var box = document.createElement('div');
+      box.className = 'table-scroll';
+      box.setAttribute('tabindex', '0');
+      box.setAttribute('role', 'region');
+      var cap = t.querySelector('caption');
+      var section = t.closest('section');
+      var heading = section ? section.querySelector('h2') : null;
+      if (cap && cap.textContent.trim()) {
+        box.setAttribute('aria-label', cap.textContent.trim());
+      } else if (heading && heading.id) {
+        box.setAttribute('aria-labelledby', heading.id);
+      } else {
+        box.setAttribute('aria-label', 'Table');
       }
-      if (!w.hasAttribute('aria-label') && !w.hasAttribute('aria-labelledby')) {
-        var cap = w.querySelector('caption');
-        if (cap) {
-          w.setAttribute('aria-label', cap.textContent.trim());
-        }
-      }
+      t.parentNode.insertBefore(box, t);
+      box.appendChild(t);
     }
   }
 
   function start() {
-    focusableScrollers();
     drawChart();
     refreshLive();
     window.addEventListener('resize', onResize);
@@ -414,9 +422,18 @@
     });
   }
 
+  /* Every page gets scrolling tables; the dashboard also its chart and
+   * live lines. */
+  function ready() {
+    scrollingTables();
+    if (main) {
+      start();
+    }
+  }
+
   if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', start);
+    document.addEventListener('DOMContentLoaded', ready);
   } else {
-    start();
+    ready();
   }
 })();
