@@ -97,6 +97,7 @@ struct world {
     char password[64];
     char share[64];
     int traffic_runs;
+    long long produced; /* messages the collector accepted for Kafka, all told */
 };
 
 static bool executable(const char *path)
@@ -244,7 +245,6 @@ static void start_pipeline(struct world *w)
                          wlisten,
                          "--metrics-listen",
                          "127.0.0.1:0",
-                         "--no-secure-cookie",
                          "--brokers",
                          w->kafka.bootstrap,
                          "--topic",
@@ -253,7 +253,13 @@ static void start_pipeline(struct world *w)
     mochi_test_proc_start_as(&w->collector, &w->db, "mochi_collector", collector);
     mochi_test_proc_start_as(&w->consumer, &w->db, "mochi_consumer", consumer);
     start_rollup(w);
-    mochi_test_proc_start_as(&w->web, &w->db, "mochi_web", web);
+    /* On http: the session cookie goes without Secure (the contract's
+     * MOCHI_WEB_SECURE_COOKIE, as the demo does). */
+    char web_db[600], web_db_env[700];
+    mochi_test_db_conninfo_as(&w->db, "mochi_web", web_db, sizeof(web_db));
+    snprintf(web_db_env, sizeof(web_db_env), "MOCHI_DATABASE_URL=%s", web_db);
+    char *const web_env[] = {web_db_env, "MOCHI_WEB_SECURE_COOKIE=false", NULL};
+    mochi_test_proc_start(&w->web, web, web_env, false);
     assert_true(mochi_test_wait_port(cport, 30000));
     assert_true(mochi_test_wait_port(wport, 30000));
 
@@ -297,11 +303,19 @@ static void traffic(struct world *w, int seconds, int rate)
     int status = mochi_test_run(loadgen, NULL, 120000, &out, &err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fail_msg("loadgen failed: %s%s", out, err);
+    const char *published = out ? strstr(out, "(published ") : NULL;
+    long long n = 0;
+    if (published == NULL || sscanf(published, "(published %lld", &n) != 1)
+        fail_msg("no \"(published N\" in loadgen's summary: %s", out);
+    w->produced += n;
     print_message("loadgen: %s", out);
     free(out);
     free(err);
 }
 
+/* Each hostile beacon from 20 visitors, so that its path and source are
+ * in the dashboard's top ten beside loadgen's. */
+#define HOSTILE_VISITORS 20
 static void send_hostile(struct world *w)
 {
     char url[128];
@@ -310,14 +324,20 @@ static void send_hostile(struct world *w)
         json_t *body =
             json_pack("{s:s, s:s, s:s}", "k", sites[0].key, "u", hostile[i].url, "r", "");
         char *text = json_dumps(body, JSON_COMPACT);
-        const char *headers[] = {"User-Agent: " BROWSER_UA,
-                                 "Content-Type: text/plain;charset=UTF-8",
-                                 "X-Forwarded-For: 203.0.113.77", NULL};
-        struct mochi_test_response r;
-        mochi_test_http("POST", url, headers, text, &r);
-        if (r.status != 202)
-            fail_msg("collector answered %ld to %s: %s", r.status, text, r.body);
-        mochi_test_response_free(&r);
+        for (int v = 0; v < HOSTILE_VISITORS; v++) {
+            char xff[64];
+            /* visitors of their own: a visitor's source is that of their first view */
+            snprintf(xff, sizeof(xff), "X-Forwarded-For: 203.0.113.%d",
+                     (int)i * HOSTILE_VISITORS + v + 1);
+            const char *headers[] = {"User-Agent: " BROWSER_UA,
+                                     "Content-Type: text/plain;charset=UTF-8", xff, NULL};
+            struct mochi_test_response r;
+            mochi_test_http("POST", url, headers, text, &r);
+            if (r.status != 202)
+                fail_msg("collector answered %ld to %s: %s", r.status, text, r.body);
+            w->produced++;
+            mochi_test_response_free(&r);
+        }
         free(text);
         json_decref(body);
     }
@@ -327,6 +347,23 @@ static void send_hostile(struct world *w)
  * aggregates count as many page views as its raw events. */
 static bool caught_up(struct world *w, bool ingest, bool rollup, int timeout_ms)
 {
+    /* The collector's producer may still hold the last messages: first the
+     * topic must have them all. */
+    int64_t ends[PARTITIONS];
+    int64_t until = mochi_test_now_ms() + timeout_ms;
+    for (;;) {
+        mochi_test_kafka_end_offsets(w->kafka.bootstrap, w->topic, PARTITIONS, ends);
+        long long sum = 0;
+        for (int p = 0; p < PARTITIONS; p++)
+            sum += ends[p];
+        if (sum >= w->produced)
+            break;
+        if (mochi_test_now_ms() > until) {
+            print_message("the topic holds %lld messages, %lld were accepted\n", sum, w->produced);
+            return false;
+        }
+        usleep(100000);
+    }
     if (ingest && !mochi_test_kafka_wait_committed(w->kafka.bootstrap, MOCHI_GROUP_INGEST, w->topic,
                                                    PARTITIONS, timeout_ms))
         return false;
