@@ -14,7 +14,7 @@
  * its stdin:
  *   {"cmd":"sql","sql":"...","params":["..."]} -> {"rows":[["text"|null,...]...]}
  *   {"cmd":"rollup","action":"stop"|"start"}  -> {"ok":true}
- *   {"cmd":"traffic","seconds":N,"rate":R}   -> {"ok":true}  (loadgen, run to its end)
+ *   {"cmd":"traffic","seconds":N,"rate":R}   -> {"ok":true,"published":N}  (loadgen, to its end)
  *   {"cmd":"caught_up","group":"ingest"|"rollup"|"both"} -> {"ok":true|false}
  *   {"cmd":"mochictl","args":["..."]}         -> {"code":N,"out":"...","err":"..."}
  * The expected numbers are SQL over page_view_events (the consumer's raw
@@ -270,8 +270,9 @@ static void start_pipeline(struct world *w)
 }
 
 /* Runs loadgen to its end: seconds of traffic at rate beacons/s, each
- * visitor a real browser (no bots), every beacon once. */
-static void traffic(struct world *w, int seconds, int rate)
+ * visitor a real browser (no bots), every beacon once. Returns how many
+ * beacons the collector accepted (each one message on the topic). */
+static long long traffic(struct world *w, int seconds, int rate)
 {
     char duration[16], rate_s[16], seed[16];
     snprintf(duration, sizeof(duration), "%ds", seconds);
@@ -311,6 +312,7 @@ static void traffic(struct world *w, int seconds, int rate)
     print_message("loadgen: %s", out);
     free(out);
     free(err);
+    return n;
 }
 
 /* Each hostile beacon from 20 visitors, so that its path and source are
@@ -465,8 +467,8 @@ static json_t *answer(struct world *w, json_t *req)
         json_int_t rate = json_integer_value(json_object_get(req, "rate"));
         if (seconds < 1 || seconds > 60 || rate < 1 || rate > 1000)
             return json_pack("{s:s}", "error", "traffic: seconds 1..60, rate 1..1000");
-        traffic(w, (int)seconds, (int)rate);
-        return json_pack("{s:b}", "ok", 1);
+        long long published = traffic(w, (int)seconds, (int)rate);
+        return json_pack("{s:b, s:I}", "ok", 1, "published", (json_int_t)published);
     }
     if (strcmp(cmd, "caught_up") == 0) {
         const char *group = json_string_value(json_object_get(req, "group"));

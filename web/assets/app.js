@@ -17,6 +17,9 @@
   var CHART_HEIGHT = 260;
   var CHART_HEIGHT_NARROW = 200;
   var QUERY_KEYS = ['range', 'from', 'to', 'compare'];
+  var DAY = 86400;
+  /* uPlot reads 30-day and 365-day steps as calendar months and years. */
+  var DAY_INCRS = [DAY, 2 * DAY, 3 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 60 * DAY, 90 * DAY, 180 * DAY, 365 * DAY];
 
   var main = document.querySelector('main[data-api]');
   var api = main ? main.getAttribute('data-api') : '';
@@ -146,7 +149,7 @@
     ];
     var few = points.length <= 2;
     var series = [
-      {},
+      { label: 'Date', value: '{YYYY}-{MM}-{DD}' },
       { label: 'Page views', stroke: colors.views, width: 2, fill: colors.viewsFill, points: { show: few } },
       { label: 'Visitors', stroke: colors.visitors, width: 2, points: { show: few } }
     ];
@@ -176,10 +179,25 @@
       tzDate: function (t) {
         return uPlot.tzDate(new Date(t * 1000), 'Etc/UTC');
       },
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.1]; } } },
+      scales: {
+        /* One day alone still gets an axis: the day before and after. */
+        x: {
+          time: true,
+          range: function (u, min, max) {
+            return min === max ? [min - DAY, max + DAY] : [min, max];
+          }
+        },
+        y: {
+          range: function (u, min, max) {
+            return [0, Math.max(1, max) * 1.1];
+          }
+        }
+      },
       series: series,
       axes: [
-        Object.assign({}, axis),
+        /* Ticks on whole days, weeks or months: the data has one point a
+         * day, so no hour ever has a label. */
+        Object.assign({}, axis, { incrs: DAY_INCRS }),
         Object.assign({}, axis, {
           size: 56,
           values: function (u, vals) {
