@@ -159,13 +159,15 @@ static bool any_process_mentions(const char *needle)
 static void demo_command_runs_twice_and_stops_clean(void **state)
 {
     (void)state;
-    char dir[300], env_dir[330], env_build[600], env_port[64], env_page[64], env_metrics[64];
+    char dir[300], env_dir[330], env_build[600], env_port[64], env_page[64], env_web[64],
+        env_metrics[64];
     snprintf(dir, sizeof(dir), "%s/demo", mochi_test_tmpdir());
     snprintf(env_dir, sizeof(env_dir), "MOCHI_DEMO_DIR=%s", dir);
     snprintf(env_build, sizeof(env_build), "MOCHI_DEMO_BUILD_DIR=%s", getenv("MOCHI_BINARY_DIR"));
     snprintf(env_port, sizeof(env_port), "MOCHI_DEMO_PORT=%d", mochi_test_free_port());
     snprintf(env_page, sizeof(env_page), "MOCHI_DEMO_PAGE_PORT=%d", mochi_test_free_port());
-    /* three consecutive ports from a free one well away from the others */
+    snprintf(env_web, sizeof(env_web), "MOCHI_DEMO_WEB_PORT=%d", mochi_test_free_port());
+    /* five consecutive ports from a free one well away from the others */
     int base = 10000 + (getpid() % 9000); /* below the ephemeral range */
     snprintf(env_metrics, sizeof(env_metrics), "MOCHI_DEMO_METRICS_PORT=%d", base);
     /* packages are installed and the tree is built by the test command */
@@ -178,6 +180,7 @@ static void demo_command_runs_twice_and_stops_clean(void **state)
                          env_build,
                          env_port,
                          env_page,
+                         env_web,
                          env_metrics,
                          "MOCHI_DEMO_SKIP_INSTALL=1",
                          "MOCHI_DEMO_SKIP_BUILD=1",
@@ -199,6 +202,9 @@ static void demo_command_runs_twice_and_stops_clean(void **state)
         assert_true(views > 0);
         assert_true(visitors > 0);
         assert_non_null(strstr(out, "bash scripts/demo.sh stop"));
+        /* the dashboard's address and a demo user with a password */
+        assert_non_null(strstr(out, "Dashboard:"));
+        assert_non_null(strstr(out, "(log in as demo@mochi.example, password "));
         print_message("demo run %d: %lld page views, %lld unique visitors today\n", run + 1, views,
                       visitors);
         free(out);
