@@ -209,10 +209,22 @@ def check_our_service(w, label, s, r):
         s.effective = [line for line in out.split("\n") if line]
 
 
+def listen_names(effective):
+    """The names of a program's listen settings, from its --print-config:
+    (address, metrics address), MOCHI_LISTEN and MOCHI_METRICS_LISTEN
+    unless the program has its own (MOCHI_WEB_LISTEN, ...)."""
+    names = [line.partition("=")[0] for line in effective]
+    metrics = [n for n in names if n.endswith("_METRICS_LISTEN")]
+    listen = [n for n in names if n.endswith("_LISTEN") and n not in metrics]
+    return (listen[0] if len(listen) == 1 else "MOCHI_LISTEN",
+            metrics[0] if len(metrics) == 1 else "MOCHI_METRICS_LISTEN")
+
+
 def check_ports(w, label, s, r):
     """Its listen settings against its ports and healthcheck."""
-    listen = values_get(s.effective, "MOCHI_LISTEN")
-    metrics = values_get(s.effective, "MOCHI_METRICS_LISTEN")
+    listen_name, metrics_name = listen_names(s.effective)
+    listen = values_get(s.effective, listen_name)
+    metrics = values_get(s.effective, metrics_name)
     healthz = metrics if metrics is not None else listen
     lhost, lport = split_address(listen) if listen is not None else ("", "")
     mhost, mport = split_address(metrics) if metrics is not None else ("", "")
@@ -223,8 +235,8 @@ def check_ports(w, label, s, r):
             host = lhost if port == lport else mhost if port == mport else None
             if host is None:
                 where = " and ".join(x for x in (
-                    "%s (MOCHI_LISTEN)" % listen if listen is not None else "",
-                    "%s (MOCHI_METRICS_LISTEN)" % metrics if metrics is not None else "") if x)
+                    "%s (%s)" % (listen, listen_name) if listen is not None else "",
+                    "%s (%s)" % (metrics, metrics_name) if metrics is not None else "") if x)
                 r.add("%s: service %s %s container port %s, but %s listens on %s" %
                       (label, s.name, verb, port, s.program.name, where))
             elif is_loopback(host):
