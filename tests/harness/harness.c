@@ -284,9 +284,23 @@ static char *drain_fd(int fd)
 int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, char **out,
                    char **err)
 {
-    char outpath[256], errpath[256];
+    return mochi_test_run_input(argv, extra_env, NULL, 0, timeout_ms, out, err);
+}
+
+int mochi_test_run_input(char *const argv[], char *const extra_env[], const char *input,
+                         size_t input_len, int timeout_ms, char **out, char **err)
+{
+    char outpath[256], errpath[256], inpath[256];
     snprintf(outpath, sizeof(outpath), "%s/run.%d.out", mochi_test_tmpdir(), unique_counter);
-    snprintf(errpath, sizeof(errpath), "%s/run.%d.err", mochi_test_tmpdir(), unique_counter++);
+    snprintf(errpath, sizeof(errpath), "%s/run.%d.err", mochi_test_tmpdir(), unique_counter);
+    snprintf(inpath, sizeof(inpath), "%s/run.%d.in", mochi_test_tmpdir(), unique_counter++);
+    if (input != NULL) {
+        /* A file rather than a pipe: the child reads it at its own pace and
+         * nobody waits on anybody. */
+        int fd = open(inpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || write(fd, input, input_len) != (ssize_t)input_len || close(fd) != 0)
+            fail_msg("writing %s: %s", inpath, strerror(errno));
+    }
     char **env = merged_env(extra_env);
     fflush(NULL);
     pid_t pid = fork();
@@ -296,10 +310,10 @@ int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, 
         setpgid(0, 0);
         int o = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (o < 0 || e < 0 || devnull < 0)
+        int in = open(input != NULL ? inpath : "/dev/null", O_RDONLY);
+        if (o < 0 || e < 0 || in < 0)
             _exit(127);
-        dup2(devnull, STDIN_FILENO);
+        dup2(in, STDIN_FILENO);
         dup2(o, STDOUT_FILENO);
         dup2(e, STDERR_FILENO);
         execve(argv[0], argv, env);
@@ -335,6 +349,8 @@ int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, 
     }
     unlink(outpath);
     unlink(errpath);
+    if (input != NULL)
+        unlink(inpath);
     return status;
 }
 
@@ -347,6 +363,14 @@ int mochi_test_exit_code(int status)
 
 int mochi_test_mochictl(const char *database_url, const char *brokers, const char *topic,
                         const char *const args[], int timeout_ms, char **out, char **err)
+{
+    return mochi_test_mochictl_input(database_url, brokers, topic, args, NULL, 0, timeout_ms, out,
+                                     err);
+}
+
+int mochi_test_mochictl_input(const char *database_url, const char *brokers, const char *topic,
+                              const char *const args[], const char *input, size_t input_len,
+                              int timeout_ms, char **out, char **err)
 {
     char db_env[700], brokers_env[600], topic_env[300];
     char *env[4];
@@ -372,7 +396,8 @@ int mochi_test_mochictl(const char *database_url, const char *brokers, const cha
         argv[argc++] = (char *)args[i];
     }
     argv[argc] = NULL;
-    return mochi_test_exit_code(mochi_test_run(argv, env, timeout_ms, out, err));
+    return mochi_test_exit_code(
+        mochi_test_run_input(argv, env, input, input_len, timeout_ms, out, err));
 }
 
 /* Applies the migrations to db with `mochictl migrate`. */

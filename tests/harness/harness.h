@@ -71,6 +71,11 @@ bool mochi_test_proc_alive(struct mochi_test_proc *proc, int *status);
 int mochi_test_run(char *const argv[], char *const extra_env[], int timeout_ms, char **out,
                    char **err);
 
+/* As mochi_test_run, with input[0..input_len) as the child's standard
+ * input (a file, read at the child's pace); input NULL: /dev/null. */
+int mochi_test_run_input(char *const argv[], char *const extra_env[], const char *input,
+                         size_t input_len, int timeout_ms, char **out, char **err);
+
 /* The exit code a wait status stands for: 128 + the signal's number for a
  * process a signal ended, as a shell says. */
 int mochi_test_exit_code(int status);
@@ -82,6 +87,11 @@ int mochi_test_exit_code(int status);
  * mochi_test_run. */
 int mochi_test_mochictl(const char *database_url, const char *brokers, const char *topic,
                         const char *const args[], int timeout_ms, char **out, char **err);
+/* As mochi_test_mochictl, with input[0..input_len) on mochictl's standard
+ * input (mochi_test_run_input). */
+int mochi_test_mochictl_input(const char *database_url, const char *brokers, const char *topic,
+                              const char *const args[], const char *input, size_t input_len,
+                              int timeout_ms, char **out, char **err);
 
 /* Reads a whole file into a malloc'd string (caller frees); NULL if absent. */
 char *mochi_test_read_file(const char *path);

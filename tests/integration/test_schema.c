@@ -420,6 +420,170 @@ static void roles_have_least_privilege(void **state)
     mochi_test_db_drop(&db);
 }
 
+/* Runs sql on conn and expects it refused for want of a privilege. */
+static void expect_denied(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_FATAL_ERROR)
+        fail_msg("allowed: %s", sql);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state == NULL || strcmp(state, "42501") != 0)
+        fail_msg("%s: SQLSTATE %s, not 42501: %s", sql, state ? state : "(none)",
+                 PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+/* mochi_web (sql/008_web.sql): it reads the aggregates and the auth tables,
+ * keeps sessions and the tokens' last use, and sees raw events only as the
+ * two counts of mochi_recent_counts(); salts, raw events and per-event
+ * state stay closed, and it writes nothing the pipeline counts. */
+static void web_role_reads_counts_not_events(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create_migrated(&db);
+    PGconn *admin = mochi_test_db_connect(&db);
+    /* Raw events of the last minutes (yesterday's partitions too, for a
+     * run just after midnight UTC): in the last 5 minutes, visitor v1 twice
+     * and v2 once; v3 10 minutes ago, v4 2 hours ago; another site's v1. */
+    mochi_test_db_exec(admin,
+                       "SELECT mochi_ensure_day(current_date - 1);"
+                       "INSERT INTO sites (id, name, domain, tracking_key) VALUES "
+                       "('00000000-0000-4000-8000-0000000000a1', 'a', 'a.example', "
+                       "'webTestKey_a0000000'), "
+                       "('00000000-0000-4000-8000-0000000000b2', 'b', 'b.example', "
+                       "'webTestKey_b0000000');"
+                       "INSERT INTO page_view_events (site_id, path, visitor_hash, occurred_at) "
+                       "VALUES "
+                       "('00000000-0000-4000-8000-0000000000a1', '/', 'v1', now() - "
+                       "interval '30 seconds'), "
+                       "('00000000-0000-4000-8000-0000000000a1', '/x', 'v1', now() - "
+                       "interval '2 minutes'), "
+                       "('00000000-0000-4000-8000-0000000000a1', '/', 'v2', now() - "
+                       "interval '3 minutes'), "
+                       "('00000000-0000-4000-8000-0000000000a1', '/', 'v3', now() - "
+                       "interval '10 minutes'), "
+                       "('00000000-0000-4000-8000-0000000000a1', '/', 'v4', now() - "
+                       "interval '2 hours'), "
+                       "('00000000-0000-4000-8000-0000000000b2', '/', 'v1', now() - "
+                       "interval '1 minute');"
+                       "INSERT INTO salts (day, salt) VALUES "
+                       "(current_date - 7, decode(repeat('ab', 32), 'hex'));"
+                       "INSERT INTO users (email, password_hash) VALUES "
+                       "('web@example.org', '$argon2id$v=19$m=65536,t=2,p=1$x$y');"
+                       "INSERT INTO api_tokens (site_id, name, token_hash) VALUES "
+                       "('00000000-0000-4000-8000-0000000000a1', 't', "
+                       "decode(repeat('01', 32), 'hex'))");
+    char conninfo[600];
+    mochi_test_db_conninfo_as(&db, "mochi_web", conninfo, sizeof(conninfo));
+    PGconn *web = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(web), CONNECTION_OK);
+
+    /* counts of the last minutes, and of nothing else */
+    PGresult *res = PQexec(web, "SELECT visitors, page_views FROM "
+                                "mochi_recent_counts('00000000-0000-4000-8000-0000000000a1', 5)");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), "2");
+    assert_string_equal(PQgetvalue(res, 0, 1), "3");
+    PQclear(res);
+    res = PQexec(web, "SELECT * FROM "
+                      "mochi_recent_counts('00000000-0000-4000-8000-0000000000a1', 15)");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "3");
+    assert_string_equal(PQgetvalue(res, 0, 1), "4");
+    PQclear(res);
+    /* at most the last hour, whatever it is asked */
+    assert_int_equal(mochi_test_db_int(web, "SELECT page_views FROM mochi_recent_counts("
+                                            "'00000000-0000-4000-8000-0000000000a1', 100000)"),
+                     4);
+
+    /* reads: the aggregates, sites, the auth tables, the rollup's progress */
+    const char *readable[] = {
+        "SELECT count(*) FROM sites",
+        "SELECT count(*) FROM daily_site_metrics",
+        "SELECT count(*) FROM daily_page_metrics",
+        "SELECT count(*) FROM daily_source_metrics",
+        "SELECT count(*) FROM daily_entry_page_metrics",
+        "SELECT count(*) FROM users",
+        "SELECT count(*) FROM site_roles",
+        "SELECT count(*) FROM shares",
+        "SELECT count(*) FROM api_tokens",
+        "SELECT count(*) FROM rollup_progress",
+        "UPDATE api_tokens SET last_used_at = now()",
+    };
+    for (size_t i = 0; i < sizeof(readable) / sizeof(readable[0]); i++)
+        mochi_test_db_exec(web, readable[i]);
+    assert_int_equal(
+        mochi_test_db_int(web, "SELECT (password_hash LIKE '$argon2id$%')::int FROM users"), 1);
+
+    /* sessions: it makes, extends and ends them */
+    mochi_test_db_exec(web, "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) "
+                            "SELECT decode(repeat('5a', 32), 'hex'), id, repeat('c', 43), "
+                            "now() + interval '1 day' FROM users");
+    mochi_test_db_exec(web, "UPDATE sessions SET expires_at = now() + interval '14 days'");
+    assert_int_equal(mochi_test_db_int(web, "SELECT count(*) FROM sessions"), 1);
+    mochi_test_db_exec(web, "DELETE FROM sessions");
+    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM sessions"), 0);
+
+    /* refused: raw events, salts and per-event state; writing the
+     * aggregates, the accounts and anything else but sessions */
+    const char *refused[] = {
+        "SELECT count(*) FROM salts",
+        "SELECT count(*) FROM page_view_events",
+        "SELECT visitor_hash FROM page_view_events LIMIT 1",
+        "SELECT count(*) FROM ingestion_dedupe",
+        "SELECT count(*) FROM rollup_counted",
+        "SELECT count(*) FROM daily_visitors",
+        "INSERT INTO page_view_events (site_id, path, visitor_hash, occurred_at) VALUES "
+        "('00000000-0000-4000-8000-0000000000a1', '/', 'v9', now())",
+        "INSERT INTO daily_site_metrics VALUES ('00000000-0000-4000-8000-0000000000a1', "
+        "current_date, 1, 1)",
+        "UPDATE daily_site_metrics SET page_views = page_views + 1",
+        "DELETE FROM daily_site_metrics",
+        "INSERT INTO daily_page_metrics VALUES ('00000000-0000-4000-8000-0000000000a1', "
+        "current_date, '/', 1)",
+        "UPDATE daily_page_metrics SET page_views = 0",
+        "DELETE FROM daily_page_metrics",
+        "INSERT INTO daily_source_metrics VALUES ('00000000-0000-4000-8000-0000000000a1', "
+        "current_date, '', 1, 1)",
+        "UPDATE daily_source_metrics SET entries = 0",
+        "DELETE FROM daily_source_metrics",
+        "INSERT INTO daily_entry_page_metrics VALUES ('00000000-0000-4000-8000-0000000000a1', "
+        "current_date, '/', 1)",
+        "UPDATE daily_entry_page_metrics SET entries = 0",
+        "DELETE FROM daily_entry_page_metrics",
+        "INSERT INTO daily_visitors (site_id, date, visitor_hash) VALUES "
+        "('00000000-0000-4000-8000-0000000000a1', current_date, 'v9')",
+        "INSERT INTO users (email, password_hash) VALUES ('x@example.org', '$argon2id$x')",
+        "UPDATE users SET password_hash = '$argon2id$mine'",
+        "DELETE FROM users",
+        "INSERT INTO site_roles SELECT id, '00000000-0000-4000-8000-0000000000b2', 'admin' "
+        "FROM users",
+        "UPDATE site_roles SET role = 'admin'",
+        "INSERT INTO api_tokens (site_id, name, token_hash) VALUES "
+        "('00000000-0000-4000-8000-0000000000b2', 'x', decode(repeat('02', 32), 'hex'))",
+        "UPDATE api_tokens SET revoked_at = NULL",
+        "UPDATE api_tokens SET token_hash = decode(repeat('03', 32), 'hex')",
+        "DELETE FROM api_tokens",
+        "INSERT INTO shares (slug, site_id) VALUES ('AAAAAAAAAAAAAAAAAAAAAA', "
+        "'00000000-0000-4000-8000-0000000000b2')",
+        "UPDATE shares SET revoked_at = NULL",
+        "UPDATE sites SET domain = 'evil.example'",
+        "INSERT INTO rollup_progress (topic, partition, next_offset) VALUES ('t', 0, 0)",
+        "SELECT mochi_ensure_salts()",
+        "SELECT mochi_ensure_day(current_date + 50)",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        expect_denied(web, refused[i]);
+    PQfinish(web);
+    /* nothing it was refused changed anything */
+    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM page_view_events"), 6);
+    assert_int_equal(mochi_test_db_int(admin, "SELECT count(*) FROM users"), 1);
+    PQfinish(admin);
+    mochi_test_db_drop(&db);
+}
+
 /* The README's "Grants" block, one "role privilege object" per line, as
  * sorted "role|privilege|object" lines. */
 static char *readme_grants(void)
@@ -837,6 +1001,7 @@ int main(void)
         cmocka_unit_test(definer_functions_cannot_be_hijacked),
         cmocka_unit_test(grants_are_what_the_readme_says),
         cmocka_unit_test(roles_have_least_privilege),
+        cmocka_unit_test(web_role_reads_counts_not_events),
         cmocka_unit_test(db_helpers_count_and_classify),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);

@@ -25,6 +25,20 @@ static const struct command commands[] = {
     {NULL, "stats", mochictl_stats,
      "a site's daily numbers, top pages, sources and entry pages, in its zone"},
     {NULL, "prune", mochictl_prune, "drop raw events and dedupe state past their retention"},
+    {"users", "add", mochictl_users_add,
+     "add a dashboard user (password from stdin or asked; never a flag)"},
+    {"users", "passwd", mochictl_users_passwd, "set a user's password and end their sessions"},
+    {"users", "grant", mochictl_users_grant, "give a user a role (viewer or admin) on a site"},
+    {"users", "revoke", mochictl_users_revoke, "take a user's role on a site away"},
+    {"users", "remove", mochictl_users_remove, "remove a user with their roles and sessions"},
+    {"users", "list", mochictl_users_list, "list the users and the sites they may see"},
+    {"tokens", "create", mochictl_tokens_create,
+     "make an API token for one site: printed once, stored as a hash"},
+    {"tokens", "list", mochictl_tokens_list, "list the API tokens (never the tokens themselves)"},
+    {"tokens", "revoke", mochictl_tokens_revoke, "revoke an API token"},
+    {"shares", "create", mochictl_shares_create, "make a read-only public link to a dashboard"},
+    {"shares", "list", mochictl_shares_list, "list the share links"},
+    {"shares", "revoke", mochictl_shares_revoke, "revoke a share link"},
 };
 
 static void usage(FILE *out)
