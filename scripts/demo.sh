@@ -169,7 +169,7 @@ say "starting the dashboard (mochi-web) and its demo user"
 # freshness line asks Kafka for the log ends.
 start web env MOCHI_DATABASE_URL="$(role mochi_web)" "$build/mochi-web" \
   --listen "127.0.0.1:$web_port" --metrics-listen "127.0.0.1:$((mport + 4))" \
-  --no-secure-cookie --brokers "$brokers"
+  --secure-cookie false --brokers "$brokers"
 wait_http "http://127.0.0.1:$((mport + 4))/healthz"
 # A new random password each run, shown once below; the user sees the demo sites.
 demo_password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
