@@ -623,10 +623,6 @@ checkEqual('no request left this machine', foreign, []);
 checkEqual('no console errors', consoleErrors, []);
 checkEqual('no dialog opened', dialogs, []);
 
-if (process.env.MOCHI_UPDATE_SCREENSHOT === '1') {
-  fs.copyFileSync(path.join(ARTIFACTS, 'desktop-light.png'), path.join(ROOT, 'docs', 'dashboard.png'));
-  log('docs/dashboard.png updated');
-}
 await context.close();
 fs.rmSync(userDataDir, { recursive: true, force: true });
 log(`\n${checks - failures.length} passed, ${failures.length} failed`);
