@@ -10,7 +10,7 @@ packages=(
   librdkafka-dev libavro-dev libsodium-dev libcmocka-dev
   libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev
   postgresql postgresql-contrib
-  kcat wrk nginx-light curl jq time python3 python3-yaml chromium
+  kcat wrk nginx-light curl jq time faketime python3 python3-yaml chromium
   default-jdk-headless maven
   prometheus
 )

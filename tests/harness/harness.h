@@ -145,6 +145,13 @@ struct mochi_test_kafka {
  * shared single-node cluster is used (replication factor 1). */
 void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
                             const char *const topics[]);
+/* mochi_test_kafka_start, and on Apache Kafka sets config (NULL-terminated
+ * "name", "value" pairs of topic configs, such as
+ * "message.timestamp.after.max.ms") on each topic it creates, .dlq
+ * included. The dev broker ignores config: its mock cluster has no topic
+ * configs and enforces none of them. */
+void mochi_test_kafka_start_config(struct mochi_test_kafka *kafka, int brokers, int partitions,
+                                   const char *const topics[], const char *const config[]);
 /* The same on the dev broker whatever MOCHI_TEST_KAFKA says. */
 void mochi_test_devkafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
                                const char *const topics[]);

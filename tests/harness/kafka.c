@@ -109,8 +109,10 @@ static bool topic_ready(rd_kafka_t *rk, const char *topic, int nparts)
     return ready;
 }
 
+/* Creates names[0..count) with config ("name", "value" pairs, NULL-
+ * terminated; may be NULL) set on each. */
 static void create_topics(const char *bootstrap, int nodes, int partitions,
-                          const char *const names[], size_t count)
+                          const char *const names[], size_t count, const char *const config[])
 {
     rd_kafka_t *rk = admin_client(bootstrap);
     rd_kafka_NewTopic_t *topics[32];
@@ -122,6 +124,14 @@ static void create_topics(const char *bootstrap, int nodes, int partitions,
         topics[i] = rd_kafka_NewTopic_new(names[i], partitions, rf, err, sizeof(err));
         if (topics[i] == NULL)
             fail_msg("topic %s: %s", names[i], err);
+        for (size_t c = 0; config != NULL && config[c] != NULL; c += 2) {
+            if (config[c + 1] == NULL)
+                fail_msg("topic config %s has no value", config[c]);
+            rd_kafka_resp_err_t e =
+                rd_kafka_NewTopic_set_config(topics[i], config[c], config[c + 1]);
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+                fail_msg("topic %s: config %s: %s", names[i], config[c], rd_kafka_err2str(e));
+        }
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, topics, count, NULL, q);
@@ -174,13 +184,20 @@ static size_t with_dlq(const char *const topics[], char storage[][256], const ch
     return n;
 }
 
-void mochi_test_kafka_create_topics(struct mochi_test_kafka *kafka, int partitions,
-                                    const char *const topics[])
+/* topics[] and their .dlq, each with config (may be NULL). */
+static void create_with_dlq(struct mochi_test_kafka *kafka, int partitions,
+                            const char *const topics[], const char *const config[])
 {
     char storage[32][256];
     const char *names[32];
     size_t n = with_dlq(topics, storage, names, 32);
-    create_topics(kafka->bootstrap, kafka->nodes, partitions, names, n);
+    create_topics(kafka->bootstrap, kafka->nodes, partitions, names, n, config);
+}
+
+void mochi_test_kafka_create_topics(struct mochi_test_kafka *kafka, int partitions,
+                                    const char *const topics[])
+{
+    create_with_dlq(kafka, partitions, topics, NULL);
 }
 
 void mochi_test_devkafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
@@ -225,7 +242,17 @@ void mochi_test_apache_kafka_start(struct mochi_test_kafka *kafka, int nodes, in
 void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int partitions,
                             const char *const topics[])
 {
+    mochi_test_kafka_start_config(kafka, brokers, partitions, topics, NULL);
+}
+
+void mochi_test_kafka_start_config(struct mochi_test_kafka *kafka, int brokers, int partitions,
+                                   const char *const topics[], const char *const config[])
+{
     if (mochi_test_kafka_kind() == MOCHI_TEST_KAFKA_DEV) {
+        /* config is ignored: librdkafka's mock cluster has no topic
+         * configs, and of a produced batch checks only the idempotent
+         * producer's sequence (rd_kafka_mock_validate_records), never a
+         * timestamp. */
         mochi_test_devkafka_start(kafka, brokers, partitions, topics);
         return;
     }
@@ -239,7 +266,7 @@ void mochi_test_kafka_start(struct mochi_test_kafka *kafka, int brokers, int par
     }
     *kafka = shared;
     kafka->own = false;
-    mochi_test_kafka_create_topics(kafka, partitions, topics);
+    create_with_dlq(kafka, partitions, topics, config);
 }
 
 /* "down N", "down all", "up N", "up all" on an Apache Kafka cluster. */

@@ -151,7 +151,7 @@ static void produce(struct fixture *f, const struct view *views, size_t n)
                 fail_msg("cannot encode view %zu", i);
         }
         /* keyed by visitor: the same visitor's views may land anywhere */
-        char key[16];
+        char key[24];
         snprintf(key, sizeof(key), "%zu", i);
         mochi_test_produce(p, f->topic, key, buf, len);
     }
