@@ -1,15 +1,21 @@
 /* Mochi's dashboard script. The server renders every page complete, with
- * each number in an HTML table; this script only adds what a static page
- * cannot do:
- *   - draws the daily chart (uPlot) from the JSON API's timeseries, with
- *     the previous period when the page compares, and redraws it when the
- *     window or the colour scheme changes;
- *   - refreshes "visitors in the last 5 minutes" and the freshness line
- *     ("counted up to 14:03:27 (0.4 s ago)" in the site's zone, or
- *     "catching up: N events behind") every few seconds.
+ * each number in an HTML table (docs/web-api.md lists the pages' ids);
+ * this script only adds what a static page cannot do:
+ *   - draws the daily chart (uPlot) from the JSON API's timeseries (the
+ *     URL the server writes on #chart), with the previous period dashed
+ *     when the page compares, and redraws it when the window or the colour
+ *     scheme changes; the table beside it stays;
+ *   - refreshes the numbers of "N visitors (M page views) in the last 5
+ *     minutes" and the freshness line ("Counted up to 14:03:27 (0.4 s
+ *     ago)" in the site's zone, or "Catching up: N events behind") every
+ *     few seconds while the page is visible;
+ *   - puts every table in a box that scrolls sideways on a narrow screen
+ *     and that the keyboard can reach.
  * It runs under the pages' Content-Security-Policy (script-src 'self'): no
  * eval, no inline handlers, and data reaches the page only as text
- * (textContent, createTextNode), never as markup. */
+ * (textContent), never as markup. It sets the performance mark
+ * "mochi-chart-drawn" and #chart's data-state ("loading", "drawn",
+ * "error"), which the browser test and scripts/bench-web.sh read. */
 (function () {
   'use strict';
 
@@ -73,18 +79,6 @@
 
   function byId(id) {
     return document.getElementById(id);
-  }
-
-  /* The first element matching one of the selectors, or null: the
-   * server's ids, with class fallbacks. */
-  function find(selectors) {
-    for (var i = 0; i < selectors.length; i++) {
-      var el = document.querySelector(selectors[i]);
-      if (el) {
-        return el;
-      }
-    }
-    return null;
   }
 
   var numberFormat = new Intl.NumberFormat('en-US');
@@ -344,14 +338,13 @@
   }
 
   function updateFreshness() {
-    var el = find(['#freshness [data-live]', '#freshness']);
-    if (!el) {
+    var box = byId('freshness');
+    if (!box) {
       return Promise.resolve();
     }
     return getJSON('freshness').then(
       function (f) {
-        setText(el, freshnessText(f));
-        var box = byId('freshness');
+        setText(box, freshnessText(f));
         box.setAttribute('data-state', f.state || 'unknown');
         if (f.counted_up_to) {
           box.setAttribute('data-counted-up-to', f.counted_up_to);
