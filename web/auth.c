@@ -3,6 +3,8 @@
 #include "common/log.h"
 #include "web/parse.h"
 
+#include <errno.h>
+#include <semaphore.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +16,15 @@
  * wrong address takes as long as a wrong password. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
-int web_auth_init(void)
+/* Argon2id checks running at once: each takes 64 MiB and a core for a
+ * tenth of a second, so a flood of logins from many addresses must queue
+ * rather than take every worker's memory at once. */
+static sem_t pwhash_slots;
+
+int web_auth_init(unsigned int concurrent)
 {
+    if (sem_init(&pwhash_slots, 0, concurrent > 0 ? concurrent : 1) != 0)
+        return MOCHI_ERR_INTERNAL;
     unsigned char junk[32];
     char password[sizeof(junk) * 2 + 1];
     randombytes_buf(junk, sizeof(junk));
@@ -111,7 +120,10 @@ int web_login_check(struct web_db *db, const char *email, const char *password, 
     bool known = PQntuples(res) == 1;
     const char *hash = known ? PQgetvalue(res, 0, 1) : dummy_hash;
     /* The same work whether the address is known or not. */
+    while (sem_wait(&pwhash_slots) != 0 && errno == EINTR)
+        ;
     bool match = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    sem_post(&pwhash_slots);
     if (known && match)
         *user_id = atoll(PQgetvalue(res, 0, 0));
     PQclear(res);

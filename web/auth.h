@@ -27,9 +27,10 @@ struct web_session {
 };
 
 /* Makes the dummy hash that unknown e-mail addresses are checked against
- * (same cost as a user's). Call once at start. Returns 0 or
- * MOCHI_ERR_NOMEM. */
-int web_auth_init(void) __attribute__((warn_unused_result));
+ * (same cost as a user's), and lets at most concurrent password checks run
+ * at once. Call once at start. Returns 0, MOCHI_ERR_NOMEM or
+ * MOCHI_ERR_INTERNAL. */
+int web_auth_init(unsigned int concurrent) __attribute__((warn_unused_result));
 
 /* Looks up the session whose cookie value is cookie (NULL: none). Returns
  * 1 with *session, 0 when there is none (unknown, malformed or expired: an

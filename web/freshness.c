@@ -174,7 +174,7 @@ static void format_utc(long long us, char out[32])
     snprintf(out, 32, "%s.%03dZ", day, (int)(us % 1000000 / 1000));
 }
 
-int web_freshness_get(struct web_freshness *fresh, struct web_db *db, const char *timezone,
+int web_freshness_get(struct web_freshness *fresh, struct web_db *db, const char *zone,
                       json_t **out)
 {
     const char *params[] = {fresh->topic};
@@ -251,12 +251,12 @@ int web_freshness_get(struct web_freshness *fresh, struct web_db *db, const char
     }
     if (doc == NULL)
         return MOCHI_ERR_NOMEM;
-    if (timezone != NULL) {
+    if (zone != NULL) {
         json_t *local = json_null();
         if (t_us >= 0) {
             char us[32];
             snprintf(us, sizeof(us), "%lld", t_us);
-            const char *p2[] = {us, timezone};
+            const char *p2[] = {us, zone};
             rc = web_db_query(db, "freshness_local",
                               "SELECT CASE WHEN (t AT TIME ZONE $2)::date"
                               " = (now() AT TIME ZONE $2)::date"

@@ -29,10 +29,10 @@ void web_freshness_destroy(struct web_freshness *fresh);
 
 /* {"counted_up_to": RFC 3339 UTC | null, "lag_seconds": x.y | null,
  * "behind": N, "state": "current" | "catching_up" | "stale" | "unknown",
- * "partitions": N}, and, when timezone is not NULL, "local_time" (HH:MM:SS
+ * "partitions": N}, and, when zone is not NULL, "local_time" (HH:MM:SS
  * in that zone, with the date before it when it is not today there) |
  * null. Returns 0 with *out (caller owns it) or a database error. */
-int web_freshness_get(struct web_freshness *fresh, struct web_db *db, const char *timezone,
+int web_freshness_get(struct web_freshness *fresh, struct web_db *db, const char *zone,
                       json_t **out) __attribute__((warn_unused_result));
 
 /* The watermark from per-partition progress, pure (for tests): n

@@ -136,7 +136,10 @@ int main(int argc, char **argv)
     char err[512] = "";
     int code = 1;
 
-    if (mochi_hash_init() != 0 || web_auth_init() != 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 2)
+        cpus = 2;
+    if (mochi_hash_init() != 0 || web_auth_init((unsigned int)cpus) != 0) {
         mochi_log(MOCHI_LOG_ERROR, "web", "msg=\"library initialisation failed\"");
         goto out;
     }
@@ -165,10 +168,8 @@ int main(int argc, char **argv)
         goto out;
 
     long threads = mochi_config_int(config, &setting_threads);
-    if (threads == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cpus > 2 ? 2 * cpus : 4;
-    }
+    if (threads == 0)
+        threads = 2 * cpus > 4 ? 2 * cpus : 4;
     struct web_server_options server_options = {
         .listen = mochi_config_str(config, &setting_listen),
         .threads = (unsigned int)threads,

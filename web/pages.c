@@ -17,7 +17,10 @@ static void page_open(struct web_buf *b, const char *title, const struct web_vie
                            : NULL;
     web_buf_puts(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                    "<meta name=\"color-scheme\" content=\"light dark\">\n");
+                    "<meta name=\"color-scheme\" content=\"light dark\">\n"
+                    /* no icon: and no request for /favicon.ico, which would
+                     * be a 404 in the browser's console */
+                    "<link rel=\"icon\" href=\"data:,\">\n");
     if (csrf != NULL) {
         web_buf_puts(b, "<meta name=\"csrf-token\" content=\"");
         web_buf_html(b, csrf);
@@ -267,7 +270,7 @@ static void custom_range(struct web_buf *b, const struct web_viewer *viewer,
         range_query(&q, range, !range->compare);
     link_href(b, viewer->page_base, q.data ? q.data : "");
     web_buf_free(&q);
-    web_buf_printf(b, " aria-pressed=\"%s\">%s</a></p>\n", range->compare ? "true" : "false",
+    web_buf_printf(b, ">%s</a></p>\n",
                    range->compare ? "Stop comparing" : "Compare with the previous period");
 }
 
