@@ -382,7 +382,11 @@ step('range presets and compare', async () => {
     check(`${preset}: chart drawn`, (await chartDrawn()) === 'drawn');
     await expectRange(alpha, await presetRange(alpha, preset), preset, false);
   }
-  await goto(`/sites/${alpha.id}?range=7d&compare=previous`);
+  await goto(`/sites/${alpha.id}?range=7d`);
+  await chartDrawn();
+  await Promise.all([page.waitForNavigation(), page.click('#compare-toggle a')]);
+  const u = new URL(page.url());
+  check('compare: the toggle keeps the range and compares', u.searchParams.get('range') === '7d' && u.searchParams.get('compare') === 'previous', page.url());
   check('compare: chart drawn', (await chartDrawn()) === 'drawn');
   await expectRange(alpha, await presetRange(alpha, '7d'), '7d compared', true);
   const series = await page.$$eval('.u-legend .u-series', (els) => els.map((e) => e.textContent.trim()));
