@@ -230,15 +230,14 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
     }
 }
 
-int rollup_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
-                 size_t n, struct mochi_stream_counts *counts)
+int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
+                 struct mochi_stream_counts *counts)
 {
-    (void)slot;
     struct rollup *rollup = arg;
     char err[512] = "";
     PGresult *res = NULL;
     read_replays(rollup, conn);
-    build_rows(rollup, events, n);
+    build_rows(rollup, batch->events, batch->nevents);
     int rc = mochi_copy_apply(conn, "COPY rollup_batch FROM STDIN", &rollup->rows, apply_sql, &res,
                               err, sizeof(err));
     if (rc != 0) {

@@ -21,8 +21,8 @@ void rollup_destroy(struct rollup *rollup);
 
 /* mochi_stream_ops callbacks; arg is the struct rollup. */
 int rollup_prepare(void *arg, PGconn *conn);
-int rollup_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
-                 size_t n, struct mochi_stream_counts *counts);
+int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
+                 struct mochi_stream_counts *counts);
 /* True when the event's day falls in a replay's days (read from
  * rollup_replays at most every few seconds). */
 bool rollup_accept_old(void *arg, const struct mochi_pageview *ev);
