@@ -549,6 +549,7 @@ step('freshness: advances with traffic, catches up after the rollup stops, recov
   };
   await page.waitForFunction(() => /counted up to/i.test(document.querySelector('#freshness')?.textContent || ''), null, { timeout: 20000 });
   const first = await read();
+  log(`     ${first.text} [${first.at}]`);
   check('freshness: "Counted up to HH:MM:SS (x s ago)"', /counted up to \d\d:\d\d:\d\d \(\d+(\.\d)? (s|min) ago\)/i.test(first.text), first.text);
   const [[local]] = await sql(
     `SELECT to_char($1::timestamptz AT TIME ZONE timezone, 'HH24:MI:SS') FROM sites WHERE id = $2`,
@@ -566,6 +567,7 @@ step('freshness: advances with traffic, catches up after the rollup stops, recov
     { timeout: 20000 }
   );
   const second = await read();
+  log(`     ${second.text} [${second.at}]`);
   check('freshness: the watermark advanced with traffic', Date.parse(second.at) > Date.parse(first.at), [first.at, second.at]);
 
   // Stopped (SIGTERM: it applies what it holds and records it), the rollup
@@ -576,6 +578,7 @@ step('freshness: advances with traffic, catches up after the rollup stops, recov
   await page.waitForFunction(() => /catching up/i.test(document.querySelector('#freshness')?.textContent || ''), null, { timeout: 20000 });
   await page.waitForTimeout(6000); // one more refresh: the count is final
   const behind = await read();
+  log(`     ${behind.text} (loadgen: ${published} accepted)`);
   check('freshness: "Catching up: N events behind" while the rollup is stopped', /catching up: [\d,]+ events? behind/i.test(behind.text), behind.text);
   const n = num((behind.text.match(/catching up: ([\d,]+)/i) || [])[1]);
   check('freshness: N is the number of beacons accepted since the rollup stopped', n === published, `${n} vs ${published}`);
@@ -583,7 +586,9 @@ step('freshness: advances with traffic, catches up after the rollup stops, recov
 
   await ask({ cmd: 'rollup', action: 'start' });
   await page.waitForFunction(() => /counted up to/i.test(document.querySelector('#freshness')?.textContent || ''), null, { timeout: 60000 });
-  check('freshness: recovers after the rollup restarts', /counted up to/i.test((await read()).text));
+  const recovered = await read();
+  log(`     ${recovered.text} [${recovered.state}]`);
+  check('freshness: recovers after the rollup restarts', /counted up to/i.test(recovered.text) && recovered.state === 'current', recovered);
 });
 
 // The artifacts: the second site's dashboard (loadgen's traffic only),
