@@ -557,7 +557,7 @@ step('freshness: advances with traffic, catches up after the rollup stops, recov
     alpha.id
   );
   check("freshness: the time is in the site's zone", first.text.toLowerCase().includes(`counted up to ${local}`), `${first.text} vs ${local}`);
-  await ask({ cmd: 'traffic', seconds: 4, rate: 60 });
+  await ask({ cmd: 'traffic', seconds: 3, rate: 60 });
   await page.waitForFunction(
     (before) => {
       const el = document.querySelector('#freshness');
@@ -575,8 +575,15 @@ step('freshness: advances with traffic, catches up after the rollup stops, recov
   await ask({ cmd: 'rollup', action: 'stop' });
   const { published } = await ask({ cmd: 'traffic', seconds: 3, rate: 60 });
   await ask({ cmd: 'caught_up', group: 'ingest' });
-  await page.waitForFunction(() => /catching up/i.test(document.querySelector('#freshness')?.textContent || ''), null, { timeout: 20000 });
-  await page.waitForTimeout(6000); // one more refresh: the count is final
+  // the first refresh may come before the last messages reached the topic:
+  // wait for the count to settle on the number (or time out and say what it was)
+  await page
+    .waitForFunction(
+      (n) => new RegExp(`catching up: ${n} events? behind`, 'i').test((document.querySelector('#freshness')?.textContent || '').replace(/,/g, '')),
+      published,
+      { timeout: 20000 }
+    )
+    .catch(() => {});
   const behind = await read();
   log(`     ${behind.text} (loadgen: ${published} accepted)`);
   check('freshness: "Catching up: N events behind" while the rollup is stopped', /catching up: [\d,]+ events? behind/i.test(behind.text), behind.text);
@@ -620,8 +627,10 @@ step('screenshots', async () => {
 
 for (const [name, fn] of steps) {
   log(`\n== ${name}`);
+  const started = Date.now();
   try {
     await fn();
+    log(`   (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   } catch (err) {
     check(`${name} (ran to its end)`, false, err.stack || String(err));
     await shot(`failed-${steps.findIndex((s) => s[0] === name)}`).catch(() => {});
