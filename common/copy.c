@@ -165,31 +165,3 @@ int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_
         PQclear(res);
     return rc;
 }
-
-int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
-                     const char *apply_sql, PGresult **result, char *err, size_t errlen)
-{
-    if (rows->failed) {
-        snprintf(err, errlen, "out of memory building the batch");
-        return MOCHI_ERR_NOMEM;
-    }
-    PGresult *res = NULL;
-    int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
-    if (rc == 0)
-        rc = mochi_copy_send(conn, copy_sql, rows, err, errlen);
-    if (rc == 0)
-        rc = mochi_db_query(conn, apply_sql, 0, NULL, &res, err, errlen);
-    if (rc == 0 && PQntuples(res) != 1) {
-        snprintf(err, errlen, "the apply statement returned %d rows, not one", PQntuples(res));
-        rc = MOCHI_ERR_DB;
-    }
-    if (rc == 0)
-        rc = mochi_db_exec(conn, "COMMIT", err, errlen);
-    if (rc != 0) {
-        mochi_db_rollback(conn);
-        PQclear(res);
-        return rc;
-    }
-    *result = res;
-    return 0;
-}

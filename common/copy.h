@@ -31,13 +31,4 @@ void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);
 int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                     char *err, size_t errlen) __attribute__((warn_unused_result));
 
-/* Applies a batch in one transaction: BEGIN; copy_sql (a COPY ... FROM
- * STDIN) fed with rows; apply_sql, one statement that must return exactly
- * one row; COMMIT. Returns 0 with that row in *result (caller PQclear()s
- * it), or the classification of mochi_db_error with the reason in err,
- * after rolling back; MOCHI_ERR_NOMEM when rows could not be built. */
-int mochi_copy_apply(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
-                     const char *apply_sql, PGresult **result, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
-
 #endif

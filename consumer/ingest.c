@@ -519,11 +519,13 @@ static int reserve_apply(struct ingest *ingest, size_t n)
  * COPY; the next try sees that. More than a few in a row is not a race. */
 #define CONFLICT_TRIES 5
 
-int ingest_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
-                 size_t n, struct mochi_stream_counts *counts)
+int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
+                 struct mochi_stream_counts *counts)
 {
     struct ingest *ingest = arg;
-    const struct staged *st = &ingest->slots[slot];
+    const struct mochi_stream_event *events = batch->events;
+    size_t n = batch->nevents;
+    const struct staged *st = &ingest->slots[batch->slot];
     char err[512] = "";
     int rc = st->rc != 0 ? st->rc : st->n != n ? MOCHI_ERR_INTERNAL : reserve_apply(ingest, n);
     for (int attempt = 1; rc == 0;) {

@@ -17,7 +17,7 @@ void ingest_destroy(struct ingest *ingest);
 
 /* mochi_stream_ops callbacks; arg is the struct ingest. */
 int ingest_stage(void *arg, int slot, const struct mochi_stream_event *events, size_t n);
-int ingest_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
-                 size_t n, struct mochi_stream_counts *counts);
+int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
+                 struct mochi_stream_counts *counts);
 
 #endif

@@ -36,6 +36,7 @@ static const struct mochi_stream_ops base_ops = {
     .prepare = rollup_prepare,
     .apply = rollup_apply,
     .accept_old = rollup_accept_old,
+    .idle = rollup_idle,
 };
 
 /* --print-metrics: the families mochi_stream_run registers. */

@@ -19,8 +19,19 @@ struct replay_window {
     long long from_day, to_day; /* days since 1970-01-01, inclusive */
 };
 
+/* The arrays of a progress write (write_progress), as array literals. */
+enum {
+    PROGRESS_PARTITION,
+    PROGRESS_NEXT,
+    PROGRESS_LAST_MS,
+    PROGRESS_END,
+    PROGRESS_AGE_MS,
+    NPROGRESS
+};
+
 struct rollup {
     struct mochi_copy_buf rows;
+    struct mochi_copy_buf progress[NPROGRESS];
     /* Written by the thread that applies batches, read by the one that
      * polls Kafka (accept_old). */
     pthread_mutex_t replays_lock;
@@ -124,7 +135,41 @@ static const char apply_sql[] =
     "       (SELECT count(*) FROM site_rows) + (SELECT count(*) FROM page_rows)"
     "       + (SELECT count(*) FROM entry_rows) + (SELECT count(*) FROM source_rows)";
 
+/* How far the rollup has counted each partition, for the freshness
+ * watermark (sql/008, rollup_progress; sql/009, mochi_freshness): written
+ * in the transaction of the batch it describes, so that it never says
+ * more than the aggregates hold. Every message below next_offset is
+ * counted (or was skipped: undecodable, too old); applied_until is the
+ * broker timestamp of the last one; end_offset the log end as the stream
+ * knew it; end_seen_at, when the stream found the log end at or below
+ * next_offset by a look-up (stream/ends.h): now() less the look-up's age,
+ * measured after BEGIN, so that it is never later than the look-up on the
+ * server's clock. A row moves forward only: a batch applied again after a
+ * crash or by a member that lost the partition (its offsets below the
+ * row's) changes nothing, so next_offset is always exactly how far the
+ * aggregates go; mochictl replay moves it back itself. $2..$6 are arrays
+ * of one element per partition; NULL where a value is unknown. */
+static const char progress_sql[] =
+    "INSERT INTO rollup_progress AS p"
+    "  (topic, partition, next_offset, applied_until, end_offset, end_seen_at, updated_at)"
+    " SELECT $1, m.partition, m.next_offset,"
+    "  timestamptz 'epoch' + m.last_ms * interval '1 millisecond', m.end_offset,"
+    "  now() - m.age_ms * interval '1 millisecond', now()"
+    " FROM unnest($2::int[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])"
+    "  AS m(partition, next_offset, last_ms, end_offset, age_ms)"
+    " ORDER BY m.partition"
+    " ON CONFLICT (topic, partition) DO UPDATE SET"
+    "  next_offset = EXCLUDED.next_offset,"
+    "  applied_until = coalesce(EXCLUDED.applied_until, p.applied_until),"
+    "  end_offset = coalesce(EXCLUDED.end_offset, p.end_offset),"
+    "  end_seen_at = greatest(EXCLUDED.end_seen_at, p.end_seen_at),"
+    "  updated_at = EXCLUDED.updated_at"
+    " WHERE p.next_offset <= EXCLUDED.next_offset";
+
 static void read_replays(struct rollup *rollup, PGconn *conn);
+static int write_progress(struct rollup *rollup, PGconn *conn, const char *topic,
+                          const struct mochi_stream_mark *marks, size_t n, char *err,
+                          size_t errlen);
 
 struct rollup *rollup_new(void)
 {
@@ -139,6 +184,8 @@ void rollup_destroy(struct rollup *rollup)
     if (rollup == NULL)
         return;
     mochi_copy_free(&rollup->rows);
+    for (int i = 0; i < NPROGRESS; i++)
+        mochi_copy_free(&rollup->progress[i]);
     pthread_mutex_destroy(&rollup->replays_lock);
     free(rollup);
 }
@@ -232,21 +279,82 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
     }
 }
 
-int rollup_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
-                 size_t n, struct mochi_stream_counts *counts)
+/* Appends value (or NULL) to an array literal being built in buf. */
+static void array_add(struct mochi_copy_buf *buf, long long value, bool null)
 {
-    (void)slot;
+    char text[24];
+    int len = null ? snprintf(text, sizeof(text), "%sNULL", buf->len > 1 ? "," : "")
+                   : snprintf(text, sizeof(text), "%s%lld", buf->len > 1 ? "," : "", value);
+    mochi_copy_raw(buf, text, (size_t)len);
+}
+
+/* Writes marks[0..n) to rollup_progress (progress_sql) in the session's
+ * transaction. Returns 0 or mochi_db_error's class with the reason in
+ * err; MOCHI_ERR_NOMEM when the arrays could not be built. */
+static int write_progress(struct rollup *rollup, PGconn *conn, const char *topic,
+                          const struct mochi_stream_mark *marks, size_t n, char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    struct mochi_copy_buf *a = rollup->progress;
+    for (int i = 0; i < NPROGRESS; i++) {
+        mochi_copy_reset(&a[i]);
+        mochi_copy_raw(&a[i], "{", 1);
+    }
+    int64_t now_ms = mochi_clock_mono_ms(); /* after BEGIN: now() is earlier */
+    for (size_t i = 0; i < n; i++) {
+        const struct mochi_stream_mark *m = &marks[i];
+        int64_t age = now_ms - m->end_seen_mono_ms;
+        array_add(&a[PROGRESS_PARTITION], m->partition, false);
+        array_add(&a[PROGRESS_NEXT], m->next_offset, false);
+        array_add(&a[PROGRESS_LAST_MS], m->last_timestamp_ms, m->last_timestamp_ms < 0);
+        array_add(&a[PROGRESS_END], m->end_offset, m->end_offset < 0);
+        array_add(&a[PROGRESS_AGE_MS], age > 0 ? age : 0, m->end_seen_mono_ms <= 0);
+    }
+    const char *params[1 + NPROGRESS] = {topic};
+    for (int i = 0; i < NPROGRESS; i++) {
+        mochi_copy_raw(&a[i], "}", 2); /* and the NUL */
+        if (a[i].failed) {
+            snprintf(err, errlen, "out of memory building the progress");
+            return MOCHI_ERR_NOMEM;
+        }
+        params[1 + i] = a[i].data;
+    }
+    long long rows = 0;
+    return mochi_db_command(conn, progress_sql, 1 + NPROGRESS, params, &rows, err, errlen);
+}
+
+int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
+                 struct mochi_stream_counts *counts)
+{
     struct rollup *rollup = arg;
     char err[512] = "";
     PGresult *res = NULL;
     read_replays(rollup, conn);
-    build_rows(rollup, events, n);
-    int rc = mochi_copy_apply(conn, "COPY rollup_batch FROM STDIN", &rollup->rows, apply_sql, &res,
-                              err, sizeof(err));
+    build_rows(rollup, batch->events, batch->nevents);
+    int rc = rollup->rows.failed ? MOCHI_ERR_NOMEM : mochi_db_exec(conn, "BEGIN", err, sizeof(err));
+    /* A batch whose messages were all skipped only moves the progress. */
+    if (rc == 0 && batch->nevents > 0) {
+        rc = mochi_copy_send(conn, "COPY rollup_batch FROM STDIN", &rollup->rows, err, sizeof(err));
+        if (rc == 0)
+            rc = mochi_db_query(conn, apply_sql, 0, NULL, &res, err, sizeof(err));
+    }
+    if (rc == 0)
+        rc = write_progress(rollup, conn, batch->topic, batch->marks, batch->nmarks, err,
+                            sizeof(err));
+    if (rc == 0)
+        rc = mochi_db_exec(conn, "COMMIT", err, sizeof(err));
     if (rc != 0) {
+        mochi_db_rollback(conn);
+        PQclear(res);
+        if (err[0] == '\0')
+            snprintf(err, sizeof(err), "%s", mochi_strerror(rc));
         mochi_log(MOCHI_LOG_WARN, "rollup", "msg=\"batch transaction failed\" error=\"%s\"", err);
         return rc == MOCHI_ERR_NOMEM ? MOCHI_ERR_AGAIN : rc;
     }
+    memset(counts, 0, sizeof(*counts));
+    if (res == NULL)
+        return 0;
     long long counted = atoll(PQgetvalue(res, 0, 0));
     long long known = atoll(PQgetvalue(res, 0, 1));
     long long total = atoll(PQgetvalue(res, 0, 2));
@@ -255,4 +363,22 @@ int rollup_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_ev
     counts->n[ROLLUP_DUPLICATE] = (uint64_t)(known - counted);
     counts->n[ROLLUP_UNKNOWN_SITE] = (uint64_t)(total - known);
     return 0;
+}
+
+int rollup_idle(void *arg, PGconn *conn, const char *topic, const struct mochi_stream_mark *ends,
+                size_t n)
+{
+    struct rollup *rollup = arg;
+    char err[512] = "";
+    int rc = mochi_db_exec(conn, "BEGIN", err, sizeof(err));
+    if (rc == 0)
+        rc = write_progress(rollup, conn, topic, ends, n, err, sizeof(err));
+    if (rc == 0)
+        rc = mochi_db_exec(conn, "COMMIT", err, sizeof(err));
+    if (rc != 0) {
+        mochi_db_rollback(conn);
+        mochi_log(MOCHI_LOG_DEBUG, "rollup",
+                  "msg=\"cannot record partitions at their end\" error=\"%s\"", err);
+    }
+    return rc == MOCHI_ERR_NOMEM ? MOCHI_ERR_AGAIN : rc;
 }

@@ -7,7 +7,9 @@
  * the site-local day each event carries.
  * "New" is decided by the rollup's own state (rollup_counted for page
  * views, daily_visitors for visitors), so applying a batch twice adds
- * nothing and the rollup never waits for the consumer. */
+ * nothing and the rollup never waits for the consumer. The same
+ * transaction records how far each partition is counted
+ * (rollup_progress), for the freshness watermark. */
 
 #include "stream/stream.h"
 
@@ -21,8 +23,13 @@ void rollup_destroy(struct rollup *rollup);
 
 /* mochi_stream_ops callbacks; arg is the struct rollup. */
 int rollup_prepare(void *arg, PGconn *conn);
-int rollup_apply(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
-                 size_t n, struct mochi_stream_counts *counts);
+/* Adds the batch's events to the aggregates and writes its marks to
+ * rollup_progress, in one transaction. */
+int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
+                 struct mochi_stream_counts *counts);
+/* Writes the partitions found at their end to rollup_progress. */
+int rollup_idle(void *arg, PGconn *conn, const char *topic, const struct mochi_stream_mark *ends,
+                size_t n);
 /* True when the event's day falls in a replay's days (read from
  * rollup_replays at most every few seconds). */
 bool rollup_accept_old(void *arg, const struct mochi_pageview *ev);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one-command demo: installs what is needed, builds, starts PostgreSQL
 # and Kafka, migrates, creates a demo site, starts one collector, two
-# consumers and one rollup, drives realistic traffic with mochi-loadgen,
-# then prints the lag of both groups and the site's stats. Everything keeps
-# running until `bash scripts/demo.sh stop`.
+# consumers, one rollup and the dashboard (mochi-web), drives realistic
+# traffic with mochi-loadgen, then prints the lag of both groups, the
+# site's stats, and the dashboard's URL with a demo user's e-mail and a
+# new random password. Everything keeps running until `bash scripts/demo.sh stop`.
 #
 #   bash scripts/demo.sh                  start on the dev broker (stops a previous demo first)
 #   bash scripts/demo.sh --kafka apache   the same on Apache Kafka (scripts/kafka-test-server)
@@ -16,8 +17,9 @@
 #
 # Settings (environment): MOCHI_DEMO_DIR (state, default .demo), MOCHI_DEMO_SECONDS
 # (traffic, 20), MOCHI_DEMO_RATE (beacons/s, 300), MOCHI_DEMO_PORT (collector,
-# 8080), MOCHI_DEMO_PAGE_PORT (demo page, 8000), MOCHI_DEMO_METRICS_PORT (first
-# of four /metrics ports, 9101: consumer, rollup, consumer, collector), MOCHI_DEMO_BUILD_DIR (build), and
+# 8080), MOCHI_DEMO_PAGE_PORT (demo page, 8000), MOCHI_DEMO_WEB_PORT (dashboard,
+# 8090), MOCHI_DEMO_METRICS_PORT (first of five /metrics ports, 9101: consumer,
+# rollup, consumer, collector, mochi-web), MOCHI_DEMO_BUILD_DIR (build), and
 # MOCHI_DEMO_SKIP_INSTALL=1 / MOCHI_DEMO_SKIP_BUILD=1 to reuse what is there,
 # MOCHI_DEMO_KAFKA (dev or apache, as --kafka).
 set -euo pipefail
@@ -26,6 +28,8 @@ state=${MOCHI_DEMO_DIR:-$root/.demo}
 build=${MOCHI_DEMO_BUILD_DIR:-$root/build}
 port=${MOCHI_DEMO_PORT:-8080}
 page_port=${MOCHI_DEMO_PAGE_PORT:-8000}
+web_port=${MOCHI_DEMO_WEB_PORT:-8090}
+demo_email=demo@mochi.example
 mport=${MOCHI_DEMO_METRICS_PORT:-9101}
 seconds=${MOCHI_DEMO_SECONDS:-20}
 rate=${MOCHI_DEMO_RATE:-300}
@@ -160,6 +164,26 @@ start consumer-2 env MOCHI_DATABASE_URL="$(role mochi_consumer)" "$build/mochi-c
   --metrics-listen "127.0.0.1:$((mport + 2))" -X session.timeout.ms=6000
 for p in "$mport" $((mport + 1)) $((mport + 2)) $((mport + 3)); do wait_http "http://127.0.0.1:$p/healthz"; done
 
+say "starting the dashboard (mochi-web) and its demo user"
+# On http, so the session cookie goes without Secure; with the brokers, the
+# freshness line asks Kafka for the log ends.
+start web env MOCHI_DATABASE_URL="$(role mochi_web)" "$build/mochi-web" \
+  --listen "127.0.0.1:$web_port" --metrics-listen "127.0.0.1:$((mport + 4))" \
+  --secure-cookie false --brokers "$brokers"
+wait_http "http://127.0.0.1:$((mport + 4))/healthz"
+# A new random password each run, shown once below; the user sees the demo sites.
+demo_password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+if "$build/mochictl" users list --json | python3 -c '
+import json, sys
+sys.exit(0 if any(u["email"] == sys.argv[1] for u in json.load(sys.stdin)) else 1)' "$demo_email"; then
+  printf '%s\n' "$demo_password" | "$build/mochictl" users passwd --email "$demo_email" >/dev/null
+else
+  printf '%s\n' "$demo_password" | "$build/mochictl" users add --email "$demo_email" >/dev/null
+fi
+for domain in localhost blog.example shop.example; do
+  "$build/mochictl" users grant --email "$demo_email" --site "$(site_key "$domain")" --role admin >/dev/null
+done
+
 cat >"$state/www/index.html" <<HTML
 <!doctype html>
 <html><head><meta charset="utf-8"><title>Mochi demo</title>
@@ -190,6 +214,7 @@ cat <<TEXT
 Mochi is running (state and logs in $state).
   Tracker demo page:  http://localhost:$page_port/   (open it in a browser; each view and
                       each "Navigate" click is one page view)
+  Dashboard:          http://127.0.0.1:$web_port/   (log in as $demo_email, password $demo_password)
   Collector:          http://127.0.0.1:$port/mochi.js   (metrics: http://127.0.0.1:$((mport + 3))/metrics, /healthz)
   Consumers, rollup:  http://127.0.0.1:$mport/metrics, :$((mport + 2))/metrics, rollup :$((mport + 1))/metrics
   Stats again:        MOCHI_DATABASE_URL="$MOCHI_DATABASE_URL" $build/mochictl stats --site $key

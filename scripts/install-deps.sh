@@ -22,13 +22,32 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node.js and npm run the browser tests (playwright-core drives Debian's
+# chromium): Debian's nodejs and npm unless a node is there already (a
+# NodeSource nodejs carries its own npm and conflicts with Debian's).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  for p in nodejs npm; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+fi
 fetch_kafka() {
   # The broker for tests, benchmarks and `demo.sh --kafka apache`.
   bash "$(dirname "$0")/kafka-test-server" fetch >/dev/null
 }
+npm_ci() {
+  # The versions package-lock.json pins (uplot, playwright-core), into
+  # node_modules/ at the root; skipped when they are there already.
+  local root
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  if ! cmp -s "$root/package-lock.json" "$root/node_modules/.mochi-lock" 2>/dev/null; then
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$root/package-lock.json" "$root/node_modules/.mochi-lock"
+  fi
+}
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
   fetch_kafka
+  npm_ci
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
@@ -43,4 +62,5 @@ for service in nginx prometheus; do
   fi
 done
 fetch_kafka
+npm_ci
 echo "install-deps: done"

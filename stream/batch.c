@@ -54,17 +54,25 @@ void stream_batches_fini(struct stream_batches *bs)
     memset(bs, 0, sizeof(*bs));
 }
 
-void stream_batch_mark(struct stream_batch *b, int32_t partition, int64_t offset)
+void stream_batch_mark(struct stream_batch *b, int32_t partition, int64_t offset,
+                       int64_t timestamp_ms)
 {
     for (size_t i = 0; i < b->nmarks; i++) {
-        if (b->marks[i].partition == partition) {
-            if (offset + 1 > b->marks[i].next_offset)
-                b->marks[i].next_offset = offset + 1;
+        struct mochi_stream_mark *mark = &b->marks[i];
+        if (mark->partition == partition) {
+            if (offset + 1 > mark->next_offset) {
+                mark->next_offset = offset + 1;
+                mark->last_timestamp_ms = timestamp_ms;
+            }
             return;
         }
     }
     if (b->nmarks < STREAM_MAX_PARTITIONS)
-        b->marks[b->nmarks++] = (struct stream_mark){partition, offset + 1};
+        b->marks[b->nmarks++] = (struct mochi_stream_mark){.partition = partition,
+                                                           .next_offset = offset + 1,
+                                                           .last_timestamp_ms = timestamp_ms,
+                                                           .end_offset = -1,
+                                                           .end_seen_mono_ms = 0};
 }
 
 void stream_batch_keep(struct stream_batch *b)
@@ -76,6 +84,17 @@ void stream_batch_keep(struct stream_batch *b)
 bool stream_batches_pending(const struct stream_batches *bs)
 {
     return bs->flight != NULL || bs->hand->nevents > 0 || bs->hand->nmarks > 0;
+}
+
+bool stream_batches_cover(const struct stream_batches *bs, int32_t partition)
+{
+    for (int k = 0; k < 2; k++) {
+        const struct stream_batch *b = k == 0 ? bs->hand : bs->flight;
+        for (size_t i = 0; b != NULL && i < b->nmarks; i++)
+            if (b->marks[i].partition == partition)
+                return true;
+    }
+    return false;
 }
 
 bool stream_batches_landed(struct stream_batches *bs)
@@ -155,7 +174,7 @@ static void apply(struct stream_batches *bs, struct stream_batch *b)
     memset(&b->counts, 0, sizeof(b->counts));
     b->rc = 0;
     b->apply_ms = 0;
-    if (b->nevents == 0)
+    if (b->nevents == 0 && (b->nmarks == 0 || !bs->hooks.apply_empty))
         return;
     int64_t t0 = mochi_clock_mono_ms();
     b->rc = bs->hooks.apply(bs->hooks.arg, b);

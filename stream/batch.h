@@ -23,8 +23,9 @@
 
 #define STREAM_MAX_PARTITIONS 1024
 
-/* A partition and an offset: for a batch, the offset to commit (last
- * offset taken + 1); for a rewind, the offset to be taken next. */
+/* A partition and an offset: for a rewind, the offset to be taken next.
+ * (A batch's marks are struct mochi_stream_mark, whose next_offset is the
+ * offset to commit: last offset taken + 1.) */
 struct stream_mark {
     int32_t partition;
     int64_t next_offset;
@@ -35,7 +36,7 @@ struct stream_mark {
 struct stream_batch {
     struct mochi_stream_event *events; /* room for stream_batches_init's capacity */
     size_t nevents;
-    struct stream_mark marks[STREAM_MAX_PARTITIONS]; /* offsets the batch covers */
+    struct mochi_stream_mark marks[STREAM_MAX_PARTITIONS]; /* offsets the batch covers */
     size_t nmarks;
     int slot;    /* 0 or 1, as passed to the stage and apply hooks */
     bool staged; /* the stage hook has seen the batch as it is */
@@ -58,6 +59,9 @@ struct stream_batch_hooks {
      * emptied afterwards), otherwise notes the failure (the batch is kept
      * and applied again). sync: the commit must be synchronous. */
     void (*settled)(void *arg, const struct stream_batch *b, bool sync);
+    /* apply is called for a batch without events but with offsets too
+     * (every message was skipped), so that it can record them. */
+    bool apply_empty;
 };
 
 struct stream_batches {
@@ -88,14 +92,19 @@ void stream_batches_fini(struct stream_batches *bs);
 
 /* For each message taken from Kafka: stream_batch_mark makes b cover its
  * offset (whether or not it becomes an event: an undecodable one is
- * committed too), and once the caller has decoded it into
+ * committed too), remembering the broker timestamp (ms, -1 for none) of
+ * the partition's last message, and once the caller has decoded it into
  * b->events[b->nevents] (which must have room), stream_batch_keep keeps
  * the event and marks b as changed, to be staged again. */
-void stream_batch_mark(struct stream_batch *b, int32_t partition, int64_t offset);
+void stream_batch_mark(struct stream_batch *b, int32_t partition, int64_t offset,
+                       int64_t timestamp_ms);
 void stream_batch_keep(struct stream_batch *b);
 
 /* True when a batch waits: one in flight, or events or offsets in hand. */
 bool stream_batches_pending(const struct stream_batches *bs);
+/* True when the batch in hand or the one in flight covers an offset of
+ * partition: the partition has messages taken but not yet applied. */
+bool stream_batches_cover(const struct stream_batches *bs, int32_t partition);
 /* True when the applier has finished the batch in flight. */
 bool stream_batches_landed(struct stream_batches *bs);
 

@@ -6,6 +6,7 @@
 #include "stream/batch.h"
 #include "stream/db.h"
 #include "stream/dlq.h"
+#include "stream/ends.h"
 #include "stream/metrics.h"
 #include "stream/rewind.h"
 #include "stream/stream.h"
@@ -44,7 +45,16 @@ struct stream {
     struct stream_dlq dlq;
     struct stream_rewinds rewinds;
     struct stream_batches batches;
+    struct stream_ends ends;                                    /* with ops->idle only */
+    struct mochi_stream_mark idle_marks[STREAM_MAX_PARTITIONS]; /* for ops->idle */
+    int64_t idle_warned_ms; /* when a failed idle hook was last logged */
 };
+
+/* How often the ends of idle partitions are looked up (ops->idle), how
+ * long one look-up may take, and the wait after one failed. */
+#define IDLE_INTERVAL_MS 1000
+#define END_LOOKUP_TIMEOUT_MS 500
+#define IDLE_RETRY_MS 5000
 
 static int start(struct stream *s, char *err, size_t errlen);
 static int make_clients(struct stream *s, char *err, size_t errlen);
@@ -57,6 +67,9 @@ static bool database_back(struct stream *s);
 static int flush_batch(struct stream *s, bool sync);
 static void consume(struct stream *s, const rd_kafka_message_t *m, bool room);
 static void take(struct stream *s, const rd_kafka_message_t *m);
+static void look_at_ends(struct stream *s);
+static bool partition_waiting(void *arg, int32_t partition);
+static void label_ends(struct stream *s, struct stream_batch *b);
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
 static void set_paused(struct stream *s, bool pause);
@@ -137,6 +150,7 @@ static int start(struct stream *s, char *err, size_t errlen)
         .stage = ops->stage != NULL ? stage_batch : NULL,
         .apply = apply_batch,
         .settled = settled_batch,
+        .apply_empty = ops->idle != NULL, /* its offsets are progress too */
     };
     /* Room for a full batch plus what arrives while the database is away. */
     if (stream_batches_init(&s->batches, s->batch_max * 2, &hooks, ops->component) != 0)
@@ -198,6 +212,9 @@ static void run_loop(struct stream *s)
             if (s->batches.flying && stream_batches_landed(&s->batches) &&
                 stream_batches_settle(&s->batches, false) != 0)
                 break; /* the database went away: back off first */
+            look_at_ends(s);
+            if (s->db.down)
+                break; /* the idle hook found the database away */
             int64_t left = deadline - mochi_clock_mono_ms();
             if (left <= 0)
                 break;
@@ -211,7 +228,9 @@ static void run_loop(struct stream *s)
             }
             if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
                 consume(s, m, true);
-            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                stream_ends_eof(&s->ends, m->partition, m->offset);
+            else
                 mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"consume error\" error=%s",
                           rd_kafka_err2name(m->err));
             rd_kafka_message_destroy(m);
@@ -277,6 +296,8 @@ static void wait_for_database(struct stream *s)
             continue;
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
             consume(s, m, s->batches.hand->nevents < s->batch_max * 2);
+        else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            stream_ends_eof(&s->ends, m->partition, m->offset);
         rd_kafka_message_destroy(m);
     }
 }
@@ -303,12 +324,14 @@ static int flush_batch(struct stream *s, bool sync)
 {
     if (stream_batches_settle(&s->batches, sync) != 0)
         return MOCHI_ERR_AGAIN;
-    const struct stream_batch *b = s->batches.hand;
+    struct stream_batch *b = s->batches.hand;
     if (b->nevents == 0 && b->nmarks == 0)
         return 0;
     /* Dead letters must be in Kafka before the offsets pass them. */
     if (s->ops->write_dlq && stream_dlq_flush(&s->dlq) != 0)
         return MOCHI_ERR_AGAIN;
+    if (s->ops->idle != NULL)
+        label_ends(s, b);
     return stream_batches_launch(&s->batches, s->db.down, sync);
 }
 
@@ -316,6 +339,7 @@ static int flush_batch(struct stream *s, bool sync)
  * waits to be read again; otherwise hands it back. */
 static void consume(struct stream *s, const rd_kafka_message_t *m, bool room)
 {
+    stream_ends_message(&s->ends, m->partition);
     if (!stream_rewind_beyond(&s->rewinds, m) && room)
         take(s, m);
     else
@@ -327,7 +351,7 @@ static void consume(struct stream *s, const rd_kafka_message_t *m, bool room)
 static void take(struct stream *s, const rd_kafka_message_t *m)
 {
     struct stream_batch *b = s->batches.hand;
-    stream_batch_mark(b, m->partition, m->offset);
+    stream_batch_mark(b, m->partition, m->offset, rd_kafka_message_timestamp(m, NULL));
     struct mochi_stream_event *e = &b->events[b->nevents];
     int rc = mochi_codec_decode(s->codec, m->payload, m->len, &e->ev);
     int64_t now = mochi_clock_now_us();
@@ -370,6 +394,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         set_assigned_paused(s, parts);
         stream_rewinds_forget(&s->rewinds, parts);
+        for (int p = 0; p < parts->cnt; p++)
+            stream_ends_assigned(&s->ends, parts->elems[p].partition);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -385,6 +411,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             stream_batches_forget(&s->batches, ids, n);
         }
         stream_rewinds_forget(&s->rewinds, parts);
+        for (int p = 0; p < parts->cnt; p++)
+            stream_ends_revoked(&s->ends, parts->elems[p].partition);
         mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"partitions revoked\" count=%d",
                   parts->cnt);
         stream_metrics_lag_clear(s->metrics, parts);
@@ -448,9 +476,92 @@ static int apply_batch(void *arg, struct stream_batch *b)
     int rc = stream_db_ensure(&s->db, why, sizeof(why));
     if (rc == 0)
         rc = stream_db_ensure_days(&s->db, b);
+    const struct mochi_stream_batch batch = {
+        .topic = s->topic,
+        .slot = b->slot,
+        .events = b->events,
+        .nevents = b->nevents,
+        .marks = b->marks,
+        .nmarks = b->nmarks,
+    };
     if (rc == 0)
-        rc = s->ops->apply(s->ops->arg, b->slot, s->db.conn, b->events, b->nevents, &b->counts);
+        rc = s->ops->apply(s->ops->arg, s->db.conn, &batch, &b->counts);
     return rc;
+}
+
+/* Gives the batch's marks their partitions' ends (ends.h): librdkafka's
+ * cached high watermark, and the last look-up's. */
+static void label_ends(struct stream *s, struct stream_batch *b)
+{
+    for (size_t i = 0; i < b->nmarks; i++) {
+        int64_t low = -1, high = -1;
+        if (rd_kafka_get_watermark_offsets(s->consumer, s->topic, b->marks[i].partition, &low,
+                                           &high) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            high = -1;
+        stream_ends_label(&s->ends, &b->marks[i], high);
+    }
+}
+
+/* With ops->idle, about once a second while no batch is in flight (so that
+ * the connection is free and the offsets of every partition read to its
+ * end are applied): looks up the log end of those partitions, all in one
+ * ListOffsets round trip per leader, and hands the ones still at their end
+ * to the idle hook. When the look-up fails (the broker is away), nothing
+ * is claimed this round. */
+static void look_at_ends(struct stream *s)
+{
+    int64_t now = mochi_clock_mono_ms();
+    if (s->ops->idle == NULL || s->batches.flight != NULL || now < s->ends.next_look_ms)
+        return;
+    s->ends.next_look_ms = now + IDLE_INTERVAL_MS;
+    int32_t parts[STREAM_MAX_PARTITIONS];
+    size_t n = stream_ends_idle(&s->ends, partition_waiting, s, parts);
+    if (n == 0)
+        return;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) /* the offset field holds the time asked for */
+        rd_kafka_topic_partition_list_add(list, s->topic, parts[i])->offset = RD_KAFKA_OFFSET_END;
+    int64_t sent = mochi_clock_mono_ms();
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(s->consumer, list, END_LOOKUP_TIMEOUT_MS);
+    size_t at_end = 0;
+    for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &list->elems[i];
+        if (p->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            stream_ends_found(&s->ends, p->partition, p->offset, sent, &s->idle_marks[at_end]))
+            at_end++;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* The client logs the broker's trouble; the loop needs not block
+         * on it every second. */
+        s->ends.next_look_ms = mochi_clock_mono_ms() + IDLE_RETRY_MS;
+        mochi_log(MOCHI_LOG_DEBUG, s->ops->component,
+                  "msg=\"cannot look up the log ends\" partitions=%zu error=%s", n,
+                  rd_kafka_err2name(err));
+    }
+    if (at_end == 0)
+        return;
+    char why[512];
+    int rc = stream_db_ensure(&s->db, why, sizeof(why));
+    if (rc == 0)
+        rc = s->ops->idle(s->ops->arg, s->db.conn, s->topic, s->idle_marks, at_end);
+    if (rc == MOCHI_ERR_AGAIN) {
+        stream_db_failed(&s->db); /* the loop waits for it, as after a failed batch */
+    } else if (rc != 0 && (s->idle_warned_ms == 0 || now - s->idle_warned_ms >= 60000)) {
+        s->idle_warned_ms = now;
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"cannot record the partitions at their end\" partitions=%zu error=%s",
+                  at_end, mochi_strerror(rc));
+    }
+}
+
+/* stream_ends_idle's question: has partition messages taken but not yet
+ * applied, or handed back? */
+static bool partition_waiting(void *arg, int32_t partition)
+{
+    struct stream *s = arg;
+    return stream_batches_cover(&s->batches, partition) ||
+           stream_rewind_pending(&s->rewinds, partition);
 }
 
 /* The batch hooks' settled, on the main thread: on success counts the
@@ -547,6 +658,9 @@ static int make_consumer(struct stream *s, char *err, size_t errlen)
         rc = mochi_kafka_set(conf, "enable.auto.commit", "true", err, errlen);
     if (rc == 0)
         rc = mochi_kafka_set(conf, "enable.auto.offset.store", "false", err, errlen);
+    /* The EOF event says where a partition read to its end stands (ends.h). */
+    if (rc == 0 && s->ops->idle != NULL)
+        rc = mochi_kafka_set(conf, "enable.partition.eof", "true", err, errlen);
     if (rc != 0) {
         rd_kafka_conf_destroy(conf);
         return rc;

@@ -73,6 +73,14 @@ bool stream_rewind_beyond(struct stream_rewinds *r, const rd_kafka_message_t *m)
     return true;
 }
 
+bool stream_rewind_pending(const struct stream_rewinds *r, int32_t partition)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->mark[i].partition == partition)
+            return true;
+    return false;
+}
+
 void stream_rewinds_forget(struct stream_rewinds *r, const rd_kafka_topic_partition_list_t *parts)
 {
     for (int p = 0; p < parts->cnt; p++) {

@@ -32,6 +32,9 @@ void stream_rewind_hand_back(struct stream_rewinds *r, const rd_kafka_message_t 
  * rewind itself ends it. */
 bool stream_rewind_beyond(struct stream_rewinds *r, const rd_kafka_message_t *m);
 
+/* True when partition has a message handed back that was not read again. */
+bool stream_rewind_pending(const struct stream_rewinds *r, int32_t partition);
+
 /* Drops the rewinds of parts (revoked or newly assigned). */
 void stream_rewinds_forget(struct stream_rewinds *r, const rd_kafka_topic_partition_list_t *parts);
 

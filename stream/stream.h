@@ -48,6 +48,42 @@ struct mochi_stream_event {
     int64_t offset;
 };
 
+/* How far a batch goes in one partition of the topic, for an applier that
+ * records its progress (mochi-rollup's rollup_progress), and what the
+ * stream knows of that partition's end. */
+struct mochi_stream_mark {
+    int32_t partition;
+    /* Every message of the partition below this offset has been applied
+     * once the batch commits: its events, and the messages the stream
+     * skipped (undecodable, too old). */
+    int64_t next_offset;
+    /* The broker timestamp (rd_kafka_message_timestamp) of the last of
+     * those messages in the batch, in ms since the epoch; -1 when the mark
+     * covers no message (an idle partition) or the broker gave none. */
+    int64_t last_timestamp_ms;
+    /* The partition's log end as the client last knew it (librdkafka's
+     * cached high watermark, or the stream's last look-up, whichever is
+     * further); -1 when unknown. */
+    int64_t end_offset;
+    /* When the stream last looked the log end up and found it at or below
+     * next_offset, so that every message Kafka had accepted by then is
+     * applied with the batch: on mochi_clock_mono_ms()'s clock, taken
+     * before the look-up was sent; 0 when there is no such look-up. The
+     * applier turns it into an age when it writes (the batch may wait for
+     * the database). */
+    int64_t end_seen_mono_ms;
+};
+
+/* A batch as the applier sees it. */
+struct mochi_stream_batch {
+    const char *topic;
+    int slot; /* 0 or 1, as given to stage */
+    const struct mochi_stream_event *events;
+    size_t nevents;
+    const struct mochi_stream_mark *marks; /* one per partition the batch covers */
+    size_t nmarks;
+};
+
 /* What an applier reports for a batch: events by outcome label. */
 #define MOCHI_STREAM_MAX_OUTCOMES 6
 struct mochi_stream_counts {
@@ -71,7 +107,8 @@ struct mochi_stream_ops {
     /* prepare and apply run on the stream's applier thread (one batch at a
      * time, never both at once), while the main thread polls Kafka and
      * decodes the next batch; accept_old runs on the main thread, so what it
-     * shares with the other two needs a lock. */
+     * shares with the other two needs a lock. idle runs on the main thread
+     * while no batch is in flight, never beside prepare or apply. */
     /* Called once after connecting and after each reconnect. Returns 0 or a
      * negative code (MOCHI_ERR_AGAIN: retry). */
     int (*prepare)(void *arg, PGconn *conn);
@@ -82,15 +119,31 @@ struct mochi_stream_ops {
      * it changed (more events, or a revoked partition's removed) since.
      * A negative return fails the batch's apply, which is retried. */
     int (*stage)(void *arg, int slot, const struct mochi_stream_event *events, size_t n);
-    /* Applies events[0..n) in one transaction that it begins and commits.
-     * Returns 0, MOCHI_ERR_AGAIN (the database went away: the same batch is
-     * applied again later), or another negative code (logged; also
-     * retried, since dropping a batch would lose data). */
-    int (*apply)(void *arg, int slot, PGconn *conn, const struct mochi_stream_event *events,
-                 size_t n, struct mochi_stream_counts *counts);
+    /* Applies batch->events[0..nevents) in one transaction that it begins
+     * and commits (an applier that records its progress writes
+     * batch->marks in the same one). Returns 0, MOCHI_ERR_AGAIN (the
+     * database went away: the same batch is applied again later), or
+     * another negative code (logged; also retried, since dropping a batch
+     * would lose data). */
+    int (*apply)(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
+                 struct mochi_stream_counts *counts);
     /* For an event older than the retention: true to apply it anyway
      * (replay). May be NULL. */
     bool (*accept_old)(void *arg, const struct mochi_pageview *ev);
+    /* Optional, for an applier that records how far it has read (the
+     * marks), so that a reader can tell how fresh its tables are. When
+     * set, the stream also applies batches without events (their messages
+     * were all skipped), so that their offsets are recorded too; and about
+     * once a second, on the main thread while no batch is in flight, it
+     * looks up the log end of each partition it has read to the end
+     * (partition EOF) and fully applied, and calls idle with those whose
+     * end it found there: marks with next_offset the offset applied up to,
+     * no last timestamp, end_offset <= next_offset and end_seen_mono_ms
+     * just before the look-up. So a partition without traffic still shows
+     * as read up to now. Returns 0 or a negative code (MOCHI_ERR_AGAIN:
+     * the database went away); tried again a second later either way. */
+    int (*idle)(void *arg, PGconn *conn, const char *topic, const struct mochi_stream_mark *ends,
+                size_t n);
 };
 
 /* The settings the stream reads besides ops->group and ops->metrics_listen,

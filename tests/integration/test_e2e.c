@@ -156,16 +156,34 @@ static bool any_process_mentions(const char *needle)
     return found;
 }
 
+/* Logs in to the demo's dashboard at base ("http://127.0.0.1:PORT/") as
+ * the demo user: the answer is a redirect with a session cookie. */
+static void demo_login(const char *base, const char *password)
+{
+    char url[160], origin[160], body[256];
+    snprintf(url, sizeof(url), "%slogin", base);
+    snprintf(origin, sizeof(origin), "Origin: %.*s", (int)strlen(base) - 1, base);
+    snprintf(body, sizeof(body), "email=demo%%40mochi.example&password=%s", password);
+    const char *headers[] = {origin, "Content-Type: application/x-www-form-urlencoded", NULL};
+    struct mochi_test_response r;
+    mochi_test_http("POST", url, headers, body, &r);
+    if (r.status != 303 || strstr(r.headers, "mochi_session=") == NULL)
+        fail_msg("the demo's login answered %ld:\n%s\n%s", r.status, r.headers, r.body);
+    mochi_test_response_free(&r);
+}
+
 static void demo_command_runs_twice_and_stops_clean(void **state)
 {
     (void)state;
-    char dir[300], env_dir[330], env_build[600], env_port[64], env_page[64], env_metrics[64];
+    char dir[300], env_dir[330], env_build[600], env_port[64], env_page[64], env_web[64],
+        env_metrics[64];
     snprintf(dir, sizeof(dir), "%s/demo", mochi_test_tmpdir());
     snprintf(env_dir, sizeof(env_dir), "MOCHI_DEMO_DIR=%s", dir);
     snprintf(env_build, sizeof(env_build), "MOCHI_DEMO_BUILD_DIR=%s", getenv("MOCHI_BINARY_DIR"));
     snprintf(env_port, sizeof(env_port), "MOCHI_DEMO_PORT=%d", mochi_test_free_port());
     snprintf(env_page, sizeof(env_page), "MOCHI_DEMO_PAGE_PORT=%d", mochi_test_free_port());
-    /* three consecutive ports from a free one well away from the others */
+    snprintf(env_web, sizeof(env_web), "MOCHI_DEMO_WEB_PORT=%d", mochi_test_free_port());
+    /* five consecutive ports from a free one well away from the others */
     int base = 10000 + (getpid() % 9000); /* below the ephemeral range */
     snprintf(env_metrics, sizeof(env_metrics), "MOCHI_DEMO_METRICS_PORT=%d", base);
     /* packages are installed and the tree is built by the test command */
@@ -178,6 +196,7 @@ static void demo_command_runs_twice_and_stops_clean(void **state)
                          env_build,
                          env_port,
                          env_page,
+                         env_web,
                          env_metrics,
                          "MOCHI_DEMO_SKIP_INSTALL=1",
                          "MOCHI_DEMO_SKIP_BUILD=1",
@@ -199,6 +218,14 @@ static void demo_command_runs_twice_and_stops_clean(void **state)
         assert_true(views > 0);
         assert_true(visitors > 0);
         assert_non_null(strstr(out, "bash scripts/demo.sh stop"));
+        /* the dashboard's address and a demo user whose password logs in */
+        const char *dash = strstr(out, "Dashboard:");
+        assert_non_null(dash);
+        char dash_url[128], password[128];
+        if (sscanf(dash, "Dashboard: %127s (log in as demo@mochi.example, password %127[^)])",
+                   dash_url, password) != 2)
+            fail_msg("no dashboard login in the demo's output:\n%s", out);
+        demo_login(dash_url, password);
         print_message("demo run %d: %lld page views, %lld unique visitors today\n", run + 1, views,
                       visitors);
         free(out);

@@ -277,6 +277,16 @@ static void replay_repairs_a_corrupted_range_only(void **state)
     assert_non_null(strstr(out, "rewound"));
     free(out);
     free(err);
+    /* The rollup's progress (the freshness watermark) went back with the
+     * group, to the log start: no time is claimed for a partition with
+     * messages (an empty one's stays true). */
+    assert_true(mochi_test_db_int(conn, "SELECT count(*) FROM rollup_progress"
+                                        " WHERE end_offset > 0") > 0);
+    assert_int_equal(mochi_test_db_int(conn,
+                                       "SELECT count(*) FROM rollup_progress"
+                                       " WHERE next_offset <> 0 OR (end_offset > 0 AND"
+                                       " (applied_until IS NOT NULL OR end_seen_at IS NOT NULL))"),
+                     0);
     start_rollup(f, 0);
 
     /* Expected: the oracle, except the day outside the range keeps its

@@ -37,6 +37,8 @@ struct rec {
     int apply_calls;
     size_t apply_n[MAX_CALLS];
     int64_t apply_first_offset[MAX_CALLS];
+    size_t apply_marks[MAX_CALLS];
+    int64_t apply_next_offset[MAX_CALLS]; /* of the first mark */
     pthread_t apply_thread[MAX_CALLS];
 
     int settled_calls;
@@ -68,6 +70,8 @@ static int apply_hook(void *arg, struct stream_batch *b)
         return MOCHI_ERR_INTERNAL;
     r->apply_n[i] = b->nevents;
     r->apply_first_offset[i] = b->events[0].offset;
+    r->apply_marks[i] = b->nmarks;
+    r->apply_next_offset[i] = b->nmarks > 0 ? b->marks[0].next_offset : -1;
     r->apply_thread[i] = pthread_self();
     b->counts.n[0] = b->nevents;
     return r->apply_rc[i];
@@ -125,7 +129,7 @@ static int teardown(void **state)
 static void add(struct stream_batches *bs, int32_t partition, int64_t offset)
 {
     struct stream_batch *b = bs->hand;
-    stream_batch_mark(b, partition, offset);
+    stream_batch_mark(b, partition, offset, -1);
     struct mochi_stream_event *e = &b->events[b->nevents];
     memset(e, 0, sizeof(*e));
     e->partition = partition;
@@ -171,15 +175,19 @@ static void marks_keep_the_offset_after_the_last_taken(void **state)
 {
     struct fixture *f = *state;
     struct stream_batch *b = f->bs.hand;
-    stream_batch_mark(b, 3, 5);
-    stream_batch_mark(b, 3, 9);
-    stream_batch_mark(b, 3, 7); /* out of order: the highest wins */
-    stream_batch_mark(b, 1, 0);
+    stream_batch_mark(b, 3, 5, 1005);
+    stream_batch_mark(b, 3, 9, 1009);
+    stream_batch_mark(b, 3, 7, 1007); /* out of order: the highest wins */
+    stream_batch_mark(b, 1, 0, -1);
     assert_int_equal(b->nmarks, 2);
     assert_int_equal(b->marks[0].partition, 3);
     assert_int_equal(b->marks[0].next_offset, 10);
+    assert_int_equal(b->marks[0].last_timestamp_ms, 1009); /* the last message's */
+    assert_int_equal(b->marks[0].end_offset, -1);          /* not known here */
+    assert_int_equal(b->marks[0].end_seen_mono_ms, 0);
     assert_int_equal(b->marks[1].partition, 1);
     assert_int_equal(b->marks[1].next_offset, 1);
+    assert_int_equal(b->marks[1].last_timestamp_ms, -1);
     /* A mark without an event (an undecodable message) is pending too. */
     assert_int_equal(b->nevents, 0);
     assert_true(stream_batches_pending(&f->bs));
@@ -263,7 +271,7 @@ static void applied_here_when_asked(void **state)
 
     /* Offsets without events (undecodable messages) are settled without
      * an apply: their offsets are committed all the same. */
-    stream_batch_mark(f->bs.hand, 2, 7);
+    stream_batch_mark(f->bs.hand, 2, 7, -1);
     assert_int_equal(stream_batches_launch(&f->bs, false, false), 0);
     assert_int_equal(r->apply_calls, 2);
     assert_int_equal(r->settled_calls, 3);
@@ -369,6 +377,32 @@ static void failed_stage_retried(void **state)
     assert_int_equal(r->settled_n[1], 2);
 }
 
+/* A batch without events (every message skipped) is applied only when the
+ * hooks ask for it (an applier that records its progress), and then with
+ * its marks; otherwise it is settled at once. */
+static void batch_without_events_applied_when_asked(void **state)
+{
+    struct fixture *f = *state;
+    struct rec *r = &f->rec;
+    stream_batch_mark(f->bs.hand, 2, 7, 1234);
+    assert_int_equal(stream_batches_launch(&f->bs, false, false), 0);
+    assert_int_equal(r->apply_calls, 0);
+    assert_int_equal(r->settled_calls, 1);
+    assert_int_equal(r->settled_rc[0], 0);
+    assert_false(stream_batches_pending(&f->bs));
+
+    f->bs.hooks.apply_empty = true;
+    stream_batch_mark(f->bs.hand, 2, 8, 1235);
+    assert_int_equal(stream_batches_launch(&f->bs, false, false), 0);
+    assert_int_equal(r->apply_calls, 1);
+    assert_int_equal(r->apply_n[0], 0);
+    assert_int_equal(r->apply_marks[0], 1);
+    assert_int_equal(r->apply_next_offset[0], 9);
+    assert_true(pthread_equal(r->apply_thread[0], pthread_self())); /* nothing to overlap */
+    assert_int_equal(r->settled_calls, 2);
+    assert_false(stream_batches_pending(&f->bs));
+}
+
 /* A batch whose apply failed on the applier stays in flight, not flying,
  * and is applied again by the next settle on the main thread; the batch
  * behind it waits in hand until then. A revoke meanwhile takes its
@@ -434,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_stage_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_apply_in_flight_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(emptied_flight_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_without_events_applied_when_asked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,8 +104,13 @@ static int rewind_offsets(rd_kafka_t *rk, const char *topic, const struct partit
 /* The aggregates, then the rollup's state, of the days from..to; every
  * table keyed by the event's (site-local) day. A view of local day D
  * happened in UTC days D-1..D+1 (zones span UTC-12..UTC+14), which bounds
- * the partitions of rollup_counted (by UTC minute) to search. */
-static int reset_days(PGconn *conn, const char *from, const char *to, char *err, size_t errlen)
+ * the partitions of rollup_counted (by UTC minute) to search. And the
+ * rollup's progress (rollup_progress, the freshness watermark): what lies
+ * at or beyond a partition's rewound offset is no longer counted, so a row
+ * that claims it moves back there, with no time claimed until the rollup
+ * counts again (its rows only move forward). */
+static int reset_days(PGconn *conn, const char *from, const char *to,
+                      const rd_kafka_topic_partition_list_t *rewound, char *err, size_t errlen)
 {
     static const char *const aggregates[] = {"daily_site_metrics", "daily_page_metrics",
                                              "daily_source_metrics", "daily_entry_page_metrics"};
@@ -130,6 +135,19 @@ static int reset_days(PGconn *conn, const char *from, const char *to, char *err,
     for (size_t i = 0; rc == 0 && i < sizeof(statements) / sizeof(statements[0]); i++) {
         long long rows = 0;
         rc = mochi_db_command(conn, statements[i], 2, params, &rows, err, errlen);
+    }
+    for (int i = 0; rc == 0 && i < rewound->cnt; i++) {
+        char partition[16], offset[24];
+        snprintf(partition, sizeof(partition), "%d", (int)rewound->elems[i].partition);
+        snprintf(offset, sizeof(offset), "%lld", (long long)rewound->elems[i].offset);
+        const char *progress[3] = {rewound->elems[i].topic, partition, offset};
+        long long rows = 0;
+        rc =
+            mochi_db_command(conn,
+                             "UPDATE rollup_progress SET next_offset = $3::int8,"
+                             " applied_until = NULL, end_seen_at = NULL, updated_at = now()"
+                             " WHERE topic = $1 AND partition = $2::int AND next_offset > $3::int8",
+                             3, progress, &rows, err, errlen);
     }
     if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);
@@ -263,7 +281,7 @@ int mochictl_replay(int argc, char **argv)
         printf("rewound %s partition %d to offset %lld (was %lld)\n", group,
                (int)list->elems[i].partition, (long long)list->elems[i].offset,
                (long long)offs[i].committed);
-    if (reset_days(conn, from, to, err, sizeof(err)) != 0) {
+    if (reset_days(conn, from, to, list, err, sizeof(err)) != 0) {
         fprintf(stderr, "mochictl replay: cannot reset %s..%s: %s\n", from, to, err);
         goto out;
     }
