@@ -54,13 +54,17 @@ struct rollup {
  *   visitors      daily_visitors rows inserted (a new unique visitor,
  *                 replaced_source NULL) or moved to an earlier first view
  *                 (the credit moves from replaced_source to source);
+ *   source_deltas what each (site, day, source) gains or loses;
  * then the four aggregates get what is new, in key order (so that two
  * instances briefly sharing a site during a rebalance lock rows in the same
  * order). A source's visitors therefore always add up to the day's unique
  * visitors, and go to the same source whatever order the views of one
  * visitor arrive in: one collector publishes a site's views in order to
  * one partition (the key is the site), but several collectors interleave
- * theirs as their queues and clocks allow. */
+ * theirs as their queues and clocks allow. The monthly lists (sql/010,
+ * keyed by the site-local month of the day) get the same deltas summed by
+ * month, so that each monthly row stays the sum of its month's daily rows.
+ */
 static const char apply_sql[] =
     "WITH known AS ("
     "  SELECT b.* FROM rollup_batch b"
@@ -114,9 +118,8 @@ static const char apply_sql[] =
     "  GROUP BY site_id, day, path ORDER BY site_id, day, path"
     "  ON CONFLICT (site_id, date, path) DO UPDATE SET entries = m.entries + EXCLUDED.entries"
     "  RETURNING 1"
-    "), source_rows AS ("
-    "  INSERT INTO daily_source_metrics AS m (site_id, date, source, entries, visitors)"
-    "  SELECT site_id, date, source, sum(e), sum(n) FROM ("
+    "), source_deltas AS ("
+    "  SELECT site_id, date, source, sum(e) AS e, sum(n) AS n FROM ("
     "    SELECT site_id, day AS date, source, count(*) AS e, 0 AS n FROM views WHERE entry"
     "    GROUP BY 1, 2, 3"
     "    UNION ALL"
@@ -125,15 +128,41 @@ static const char apply_sql[] =
     "    SELECT site_id, date, replaced_source, 0, -count(*) FROM visitors"
     "    WHERE replaced_source IS NOT NULL GROUP BY 1, 2, 3"
     "  ) x GROUP BY site_id, date, source HAVING sum(e) <> 0 OR sum(n) <> 0"
+    "), source_rows AS ("
+    "  INSERT INTO daily_source_metrics AS m (site_id, date, source, entries, visitors)"
+    "  SELECT site_id, date, source, e, n FROM source_deltas"
     "  ORDER BY site_id, date, source"
     "  ON CONFLICT (site_id, date, source) DO UPDATE SET"
+    "    entries = m.entries + EXCLUDED.entries, visitors = m.visitors + EXCLUDED.visitors"
+    "  RETURNING 1"
+    "), month_page_rows AS ("
+    "  INSERT INTO monthly_page_metrics AS m (site_id, month, path, page_views)"
+    "  SELECT site_id, date_trunc('month', day)::date, path, count(*) FROM views"
+    "  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    "  ON CONFLICT (site_id, month, path) DO UPDATE SET"
+    "    page_views = m.page_views + EXCLUDED.page_views"
+    "  RETURNING 1"
+    "), month_entry_rows AS ("
+    "  INSERT INTO monthly_entry_page_metrics AS m (site_id, month, path, entries)"
+    "  SELECT site_id, date_trunc('month', day)::date, path, count(*) FROM views WHERE entry"
+    "  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    "  ON CONFLICT (site_id, month, path) DO UPDATE SET entries = m.entries + EXCLUDED.entries"
+    "  RETURNING 1"
+    "), month_source_rows AS ("
+    "  INSERT INTO monthly_source_metrics AS m (site_id, month, source, entries, visitors)"
+    "  SELECT site_id, date_trunc('month', date)::date, source, sum(e), sum(n)"
+    "  FROM source_deltas GROUP BY 1, 2, 3 HAVING sum(e) <> 0 OR sum(n) <> 0"
+    "  ORDER BY 1, 2, 3"
+    "  ON CONFLICT (site_id, month, source) DO UPDATE SET"
     "    entries = m.entries + EXCLUDED.entries, visitors = m.visitors + EXCLUDED.visitors"
     "  RETURNING 1"
     ")"
     "SELECT (SELECT count(*) FROM views), (SELECT count(*) FROM known),"
     "       (SELECT count(*) FROM rollup_batch),"
     "       (SELECT count(*) FROM site_rows) + (SELECT count(*) FROM page_rows)"
-    "       + (SELECT count(*) FROM entry_rows) + (SELECT count(*) FROM source_rows)";
+    "       + (SELECT count(*) FROM entry_rows) + (SELECT count(*) FROM source_rows)"
+    "       + (SELECT count(*) FROM month_page_rows) + (SELECT count(*) FROM month_entry_rows)"
+    "       + (SELECT count(*) FROM month_source_rows)";
 
 /* How far the rollup has counted each partition, for the freshness
  * watermark (sql/008, rollup_progress; sql/009, mochi_freshness): written

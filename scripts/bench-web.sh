@@ -7,7 +7,8 @@
 #   - one large site (Europe/Berlin) with two years of days, 5,000
 #     distinct paths a day (daily_page_metrics), 300 sources a day
 #     (daily_source_metrics) and 2,000 entry pages a day
-#     (daily_entry_page_metrics); all made by generate_series in SQL.
+#     (daily_entry_page_metrics); all made by generate_series in SQL, and
+#     the monthly tables (sql/010) summed from them.
 # Then, for the large site, every API endpoint over a 30-day and a
 # 12-month range, --requests times each on one keep-alive connection
 # (curl), reporting p50 and p95 in milliseconds; and the dashboard in
@@ -135,8 +136,21 @@ SELECT s.id, span.date, '/p' || p, 1 + (p * 31 + span.d) % 50
 FROM sites s CROSS JOIN span CROSS JOIN generate_series(1, :other_paths) AS p
 WHERE s.id <> (SELECT id FROM big);
 
+-- the monthly lists (sql/010_monthly.sql), as the rollup keeps them: the
+-- sums of their months' daily rows
+INSERT INTO monthly_page_metrics (site_id, month, path, page_views)
+SELECT site_id, date_trunc('month', date)::date, path, sum(page_views)
+FROM daily_page_metrics GROUP BY 1, 2, 3;
+INSERT INTO monthly_entry_page_metrics (site_id, month, path, entries)
+SELECT site_id, date_trunc('month', date)::date, path, sum(entries)
+FROM daily_entry_page_metrics GROUP BY 1, 2, 3;
+INSERT INTO monthly_source_metrics (site_id, month, source, entries, visitors)
+SELECT site_id, date_trunc('month', date)::date, source, sum(entries), sum(visitors)
+FROM daily_source_metrics GROUP BY 1, 2, 3;
+
 VACUUM (ANALYZE) daily_site_metrics, daily_page_metrics, daily_source_metrics,
-    daily_entry_page_metrics, sites;
+    daily_entry_page_metrics, monthly_page_metrics, monthly_entry_page_metrics,
+    monthly_source_metrics, sites;
 SQL
   setup_fail "seeding failed" "$tmp/seed.log"
 rows=$(psql "$db" -tAc "SELECT (SELECT count(*) FROM daily_site_metrics) || ' site-days, ' ||
@@ -236,11 +250,18 @@ if [ "$have_user" = 1 ]; then
 fi
 
 echo "== plans of the 12-month queries (EXPLAIN ANALYZE, as mochi-web's role would run them)"
+# as web/stats.c reads the 12-month range: its whole months from
+# monthly_page_metrics (from <= month < m1), this month's days from
+# daily_page_metrics (the range starts on a month's first day)
+read -r today from m1 < <(psql "$db" -tA -F ' ' -c "SELECT d, (date_trunc('month', d) -
+  interval '11 months')::date, date_trunc('month', d)::date FROM (SELECT (now() AT TIME ZONE
+  'Europe/Berlin')::date AS d) x") || true
 psql "$db" -tA >"$tmp/explain.txt" 2>&1 <<SQL || true
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT path, sum(page_views) AS v FROM daily_page_metrics
- WHERE site_id = '$site_id' AND date BETWEEN
-   (date_trunc('month', (now() AT TIME ZONE 'Europe/Berlin')::date) - interval '11 months')::date
-   AND (now() AT TIME ZONE 'Europe/Berlin')::date GROUP BY path ORDER BY v DESC, path LIMIT 10;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT path, sum(page_views) AS v FROM (
+ SELECT path, page_views FROM daily_page_metrics WHERE site_id = '$site_id' AND date >= '$from' AND date < '$from'
+ UNION ALL SELECT path, page_views FROM monthly_page_metrics WHERE site_id = '$site_id' AND month >= '$from' AND month < '$m1'
+ UNION ALL SELECT path, page_views FROM daily_page_metrics WHERE site_id = '$site_id' AND date >= '$m1' AND date <= '$today'
+) r GROUP BY path ORDER BY v DESC, path LIMIT 10;
 SQL
 grep -E 'Execution Time|Planning Time|Scan|Sort Method|HashAggregate|GroupAggregate' "$tmp/explain.txt" | sed 's/^/   /'
 echo "== $misses endpoint/range pairs missed their target (commit $(bench_commit web sql), $(bench_machine))"

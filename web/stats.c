@@ -234,10 +234,42 @@ int web_stats_timeseries(struct web_db *db, const struct web_site *site,
     return *out ? 0 : MOCHI_ERR_NOMEM;
 }
 
-/* Each list: its query (site, from, to, limit, offset; a NULL limit is
- * LIMIT ALL), the query counting its rows when the page asked for is
- * past the end, and its columns. Ties are broken by the text, byte by
- * byte (COLLATE "C"), whatever the database's locale. */
+/* A list's rows of the range: the whole months from the monthly table
+ * (sql/010), the days before and after them from the daily one. $1 is
+ * the site, $2..$3 the range; M0 the first whole month's first day, M1
+ * the day after the last whole month (range_months: M0 = M1 = to + 1
+ * when the range holds no whole month). Each part is a range of its
+ * table's (site_id, date or month) index. */
+#define RANGE_ROWS(cols, daily, monthly, m0, m1)                                                   \
+    "SELECT " cols " FROM " daily " WHERE site_id = $1::uuid AND date >= $2::date"                 \
+    " AND date < " m0 "::date"                                                                     \
+    " UNION ALL SELECT " cols " FROM " monthly " WHERE site_id = $1::uuid"                         \
+    " AND month >= " m0 "::date AND month < " m1 "::date"                                          \
+    " UNION ALL SELECT " cols " FROM " daily " WHERE site_id = $1::uuid AND date >= " m1 "::date"  \
+    " AND date <= $3::date"
+
+/* Each list: its query (site, from, to, limit, offset, M0, M1; a NULL
+ * limit is LIMIT ALL), the query counting its rows when the page asked
+ * for is past the end (site, from, to, M0, M1), and its columns. Ties are
+ * broken by the text, byte by byte (COLLATE "C"), whatever the database's
+ * locale. */
+#define PAGE_ROWS                                                                                  \
+    RANGE_ROWS("path, page_views", "daily_page_metrics", "monthly_page_metrics", "$6", "$7")
+#define PAGE_COUNT_ROWS                                                                            \
+    RANGE_ROWS("path, page_views", "daily_page_metrics", "monthly_page_metrics", "$4", "$5")
+#define SOURCE_ROWS                                                                                \
+    RANGE_ROWS("source, entries, visitors", "daily_source_metrics", "monthly_source_metrics",      \
+               "$6", "$7")
+#define SOURCE_COUNT_ROWS                                                                          \
+    RANGE_ROWS("source, entries, visitors", "daily_source_metrics", "monthly_source_metrics",      \
+               "$4", "$5")
+#define ENTRY_ROWS                                                                                 \
+    RANGE_ROWS("path, entries", "daily_entry_page_metrics", "monthly_entry_page_metrics", "$6",    \
+               "$7")
+#define ENTRY_COUNT_ROWS                                                                           \
+    RANGE_ROWS("path, entries", "daily_entry_page_metrics", "monthly_entry_page_metrics", "$4",    \
+               "$5")
+
 static const struct {
     const char *name;
     const char *sql;
@@ -246,38 +278,48 @@ static const struct {
 } lists[] = {
     [WEB_LIST_PAGES] = {"pages",
                         "SELECT path, sum(page_views) AS n, count(*) OVER ()"
-                        " FROM daily_page_metrics"
-                        " WHERE site_id = $1::uuid AND date BETWEEN $2::date AND $3::date"
-                        " GROUP BY path HAVING sum(page_views) <> 0"
+                        " FROM (" PAGE_ROWS ") r GROUP BY path HAVING sum(page_views) <> 0"
                         " ORDER BY n DESC, path COLLATE \"C\" LIMIT $4::bigint OFFSET $5::bigint",
-                        "SELECT count(*) FROM (SELECT path FROM daily_page_metrics"
-                        " WHERE site_id = $1::uuid AND date BETWEEN $2::date AND $3::date"
+                        "SELECT count(*) FROM (SELECT path FROM (" PAGE_COUNT_ROWS ") r"
                         " GROUP BY path HAVING sum(page_views) <> 0) t",
                         {"path", "page_views", NULL}},
     [WEB_LIST_SOURCES] = {"sources",
                           /* a row left at zero when a visitor's credit moved */
                           "SELECT source, sum(entries) AS e, sum(visitors) AS v, count(*) OVER ()"
-                          " FROM daily_source_metrics"
-                          " WHERE site_id = $1::uuid AND date BETWEEN $2::date AND $3::date"
+                          " FROM (" SOURCE_ROWS ") r"
                           " GROUP BY source HAVING sum(entries) <> 0 OR sum(visitors) <> 0"
                           " ORDER BY v DESC, e DESC, source COLLATE \"C\""
                           " LIMIT $4::bigint OFFSET $5::bigint",
-                          "SELECT count(*) FROM (SELECT source FROM daily_source_metrics"
-                          " WHERE site_id = $1::uuid AND date BETWEEN $2::date AND $3::date"
+                          "SELECT count(*) FROM (SELECT source FROM (" SOURCE_COUNT_ROWS ") r"
                           " GROUP BY source HAVING sum(entries) <> 0 OR sum(visitors) <> 0) t",
                           {"source", "entries", "visitors"}},
     [WEB_LIST_ENTRY_PAGES] = {"entry_pages",
                               "SELECT path, sum(entries) AS n, count(*) OVER ()"
-                              " FROM daily_entry_page_metrics"
-                              " WHERE site_id = $1::uuid AND date BETWEEN $2::date AND $3::date"
-                              " GROUP BY path HAVING sum(entries) <> 0"
+                              " FROM (" ENTRY_ROWS ") r GROUP BY path HAVING sum(entries) <> 0"
                               " ORDER BY n DESC, path COLLATE \"C\""
                               " LIMIT $4::bigint OFFSET $5::bigint",
-                              "SELECT count(*) FROM (SELECT path FROM daily_entry_page_metrics"
-                              " WHERE site_id = $1::uuid AND date BETWEEN $2::date AND $3::date"
+                              "SELECT count(*) FROM (SELECT path FROM (" ENTRY_COUNT_ROWS ") r"
                               " GROUP BY path HAVING sum(entries) <> 0) t",
                               {"path", "entries", NULL}},
 };
+
+/* The whole months of [from, to]: m0, the first day of the first month
+ * that starts at or after from; m1, the first day of the month of to + 1
+ * (the day after the last whole month). Both to + 1 when none is whole. */
+static void range_months(const struct web_range *range, char m0[11], char m1[11])
+{
+    int year, month, mday;
+    long long first, after;
+    web_day_civil(range->from, &year, &month, &mday);
+    first = mday == 1 ? range->from
+                      : web_day_from_civil(month == 12 ? year + 1 : year, month % 12 + 1, 1);
+    web_day_civil(range->to + 1, &year, &month, &mday);
+    after = web_day_from_civil(year, month, 1);
+    if (first >= after)
+        first = after = range->to + 1;
+    web_day_format(first, m0);
+    web_day_format(after, m1);
+}
 
 int web_stats_list(struct web_db *db, const struct web_site *site, const struct web_range *range,
                    enum web_list list, long long limit, long long offset, json_t **out)
@@ -287,9 +329,13 @@ int web_stats_list(struct web_db *db, const struct web_site *site, const struct 
     char limit_text[24], offset_text[24];
     snprintf(limit_text, sizeof(limit_text), "%lld", limit);
     snprintf(offset_text, sizeof(offset_text), "%lld", offset);
-    const char *params[] = {site->id, p.from, p.to, limit >= 0 ? limit_text : NULL, offset_text};
+    char m0[11], m1[11];
+    range_months(range, m0, m1);
+    const char *params[] = {site->id,    p.from, p.to, limit >= 0 ? limit_text : NULL,
+                            offset_text, m0,     m1};
+    const char *count_params[] = {site->id, p.from, p.to, m0, m1};
     PGresult *res = NULL;
-    int rc = web_db_query(db, lists[list].name, lists[list].sql, 5, params, &res);
+    int rc = web_db_query(db, lists[list].name, lists[list].sql, 7, params, &res);
     if (rc != 0)
         return rc;
     int nrows = PQntuples(res);
@@ -297,7 +343,7 @@ int web_stats_list(struct web_db *db, const struct web_site *site, const struct 
     long long total = nrows > 0 ? strtoll(PQgetvalue(res, 0, ncols), NULL, 10) : 0;
     if (nrows == 0 && offset > 0) {
         PGresult *count = NULL;
-        rc = web_db_query(db, lists[list].name, lists[list].count_sql, 3, params, &count);
+        rc = web_db_query(db, lists[list].name, lists[list].count_sql, 5, count_params, &count);
         if (rc != 0) {
             PQclear(res);
             return rc;

@@ -571,6 +571,55 @@ long long mochi_test_db_int(PGconn *conn, const char *sql)
     return v;
 }
 
+/* One monthly table (sql/010) against the sums of its daily table by
+ * site-local month, keys that count nothing left out on both sides: the
+ * rows of one that the other lacks (EXCEPT both ways), as text. */
+static const struct {
+    const char *table, *cols, *nonzero, *daily, *sums, *sums_nonzero;
+} monthly_checks[] = {
+    {"monthly_page_metrics", "site_id, month, path, page_views", "page_views <> 0",
+     "daily_page_metrics", "site_id, date_trunc('month', date)::date, path, sum(page_views)",
+     "sum(page_views) <> 0"},
+    {"monthly_entry_page_metrics", "site_id, month, path, entries", "entries <> 0",
+     "daily_entry_page_metrics", "site_id, date_trunc('month', date)::date, path, sum(entries)",
+     "sum(entries) <> 0"},
+    {"monthly_source_metrics", "site_id, month, source, entries, visitors",
+     "entries <> 0 OR visitors <> 0", "daily_source_metrics",
+     "site_id, date_trunc('month', date)::date, source, sum(entries), sum(visitors)",
+     "sum(entries) <> 0 OR sum(visitors) <> 0"},
+};
+
+long long mochi_test_expect_monthly_sums(PGconn *conn)
+{
+    long long compared = 0;
+    for (size_t i = 0; i < sizeof(monthly_checks) / sizeof(monthly_checks[0]); i++) {
+        char sql[2048];
+        snprintf(sql, sizeof(sql),
+                 "WITH m AS (SELECT %s FROM %s WHERE %s),"
+                 " d AS (SELECT %s FROM %s GROUP BY 1, 2, 3 HAVING %s),"
+                 " diff AS ((SELECT 'monthly only' AS side, m.*::text AS row FROM"
+                 "   (SELECT * FROM m EXCEPT ALL SELECT * FROM d) m)"
+                 "  UNION ALL (SELECT 'daily sums only', d.*::text FROM"
+                 "   (SELECT * FROM d EXCEPT ALL SELECT * FROM m) d))"
+                 " SELECT (SELECT count(*) FROM m) || ' ' || (SELECT count(*) FROM diff) || ' '"
+                 " || coalesce((SELECT string_agg(side || ': ' || row, '; ' ORDER BY side, row)"
+                 "   FROM (SELECT * FROM diff ORDER BY side, row LIMIT 10) x), '')",
+                 monthly_checks[i].cols, monthly_checks[i].table, monthly_checks[i].nonzero,
+                 monthly_checks[i].sums, monthly_checks[i].daily, monthly_checks[i].sums_nonzero);
+        char out[4096] = "";
+        mochi_test_db_text(conn, sql, out, sizeof(out));
+        long long rows = 0, diffs = 0;
+        int used = 0;
+        if (sscanf(out, "%lld %lld %n", &rows, &diffs, &used) < 2)
+            fail_msg("%s: cannot read the comparison: %s", monthly_checks[i].table, out);
+        if (diffs != 0)
+            fail_msg("%s is not the sum of %s by month: %lld rows differ, e.g. %s",
+                     monthly_checks[i].table, monthly_checks[i].daily, diffs, out + used);
+        compared += rows;
+    }
+    return compared;
+}
+
 bool mochi_test_db_text(PGconn *conn, const char *sql, char *buf, size_t size)
 {
     PGresult *res = PQexec(conn, sql);

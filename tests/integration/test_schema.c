@@ -127,6 +127,81 @@ static void failed_migration_leaves_no_trace(void **state)
     mochi_test_db_drop(&db);
 }
 
+/* sql/010 fills the monthly tables from the daily rows already there:
+ * migrated to 009, daily rows by hand over a month end and a year end,
+ * then migrated to the end. */
+static void monthly_tables_filled_from_daily_rows(void **state)
+{
+    (void)state;
+    struct mochi_test_db db;
+    mochi_test_db_create(&db);
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/sql009", mochi_test_tmpdir());
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/00[1-9]_*.sql %s/", dir, mochi_test_src("sql"),
+             dir);
+    assert_int_equal(system(cmd), 0);
+    char envdb[600], envdir[400];
+    snprintf(envdb, sizeof(envdb), "MOCHI_DATABASE_URL=%s", db.conninfo);
+    char *const argv[] = {(char *)mochi_test_bin("mochictl"), "migrate", NULL};
+    char *out, *err;
+    for (int step = 0; step < 2; step++) {
+        snprintf(envdir, sizeof(envdir), "MOCHI_SQL_DIR=%s",
+                 step == 0 ? dir : mochi_test_src("sql"));
+        char *const env[] = {envdb, envdir, NULL};
+        if (mochi_test_exit_code(mochi_test_run(argv, env, 60000, &out, &err)) != 0)
+            fail_msg("mochictl migrate (%s): %s%s", envdir, out, err);
+        free(out);
+        free(err);
+        if (step == 1)
+            break;
+        PGconn *conn = mochi_test_db_connect(&db);
+        assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM pg_class"
+                                                 " WHERE relname = 'monthly_page_metrics'"),
+                         0);
+        mochi_test_db_exec(
+            conn,
+            "INSERT INTO sites (id, name, domain, tracking_key) VALUES"
+            " ('00000000-0000-4000-8000-0000000000a1', 'a', 'a.example', 'monthlyKey_a000000');"
+            "INSERT INTO daily_page_metrics (site_id, date, path, page_views) VALUES"
+            " ('00000000-0000-4000-8000-0000000000a1', '2025-12-01', '/', 1),"
+            " ('00000000-0000-4000-8000-0000000000a1', '2025-12-31', '/', 2),"
+            " ('00000000-0000-4000-8000-0000000000a1', '2026-01-01', '/', 4),"
+            " ('00000000-0000-4000-8000-0000000000a1', '2026-01-31', '/x', 8);"
+            "INSERT INTO daily_entry_page_metrics (site_id, date, path, entries) VALUES"
+            " ('00000000-0000-4000-8000-0000000000a1', '2025-12-31', '/', 3),"
+            " ('00000000-0000-4000-8000-0000000000a1', '2026-01-01', '/', 5);"
+            "INSERT INTO daily_source_metrics (site_id, date, source, entries, visitors) VALUES"
+            " ('00000000-0000-4000-8000-0000000000a1', '2025-12-30', '', 2, 1),"
+            " ('00000000-0000-4000-8000-0000000000a1', '2025-12-31', '', 3, 2),"
+            " ('00000000-0000-4000-8000-0000000000a1', '2025-12-31', 'gone.example', 0, 0),"
+            " ('00000000-0000-4000-8000-0000000000a1', '2026-01-02', 'b.example', 6, 5)");
+        PQfinish(conn);
+    }
+    PGconn *conn = mochi_test_db_connect(&db);
+    char got[512];
+    assert_true(mochi_test_db_text(conn,
+                                   "SELECT string_agg(month || ' ' || path || ' ' || page_views,"
+                                   " ', ' ORDER BY month, path) FROM monthly_page_metrics",
+                                   got, sizeof(got)));
+    assert_string_equal(got, "2025-12-01 / 3, 2026-01-01 / 4, 2026-01-01 /x 8");
+    assert_true(mochi_test_db_text(conn,
+                                   "SELECT string_agg(month || ' ' || path || ' ' || entries,"
+                                   " ', ' ORDER BY month, path) FROM monthly_entry_page_metrics",
+                                   got, sizeof(got)));
+    assert_string_equal(got, "2025-12-01 / 3, 2026-01-01 / 5");
+    assert_true(mochi_test_db_text(conn,
+                                   "SELECT string_agg(month || ' [' || source || '] ' || entries"
+                                   " || ' ' || visitors, ', ' ORDER BY month, source)"
+                                   " FROM monthly_source_metrics",
+                                   got, sizeof(got)));
+    assert_string_equal(got, "2025-12-01 [] 5 3, 2025-12-01 [gone.example] 0 0, "
+                             "2026-01-01 [b.example] 6 5");
+    assert_int_equal(mochi_test_expect_monthly_sums(conn), 7);
+    PQfinish(conn);
+    mochi_test_db_drop(&db);
+}
+
 static void sites_add_list_remove(void **state)
 {
     (void)state;
@@ -992,6 +1067,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrate_from_empty_then_rerun),
         cmocka_unit_test(failed_migration_leaves_no_trace),
+        cmocka_unit_test(monthly_tables_filled_from_daily_rows),
         cmocka_unit_test(sites_add_list_remove),
         cmocka_unit_test(sites_bad_input),
         cmocka_unit_test(concurrent_salt_ensure_agree),

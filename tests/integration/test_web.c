@@ -353,6 +353,36 @@ static const char site_a_rows[] =
     " (@A, '2025-01-02', '/blog', 9), (@A, '2025-01-02', '/B', 3), (@A, '2024-12-28', '/', 7),"
     " (@A, '2025-01-03', '/old', 50);";
 
+/* Site D, over whole months: January 2024's last days, the whole of
+ * February (a leap year's: the 29th counts) and March, April's first days;
+ * 2024-01-29 and 2024-04-03 lie outside 2024-01-30..2024-04-02. */
+static const char site_d_rows[] =
+    "INSERT INTO daily_page_metrics (site_id, date, path, page_views) VALUES"
+    " (@D, '2024-01-29', '/z', 9999), (@D, '2024-01-30', '/a', 5), (@D, '2024-01-31', '/b', 7),"
+    " (@D, '2024-02-01', '/a', 10), (@D, '2024-02-15', '/b', 1), (@D, '2024-02-29', '/a', 20),"
+    " (@D, '2024-03-01', '/b', 100), (@D, '2024-03-31', '/a', 3), (@D, '2024-04-01', '/a', 1000),"
+    " (@D, '2024-04-02', '/c', 4), (@D, '2024-04-03', '/z', 8888);"
+    "INSERT INTO daily_source_metrics (site_id, date, source, entries, visitors) VALUES"
+    " (@D, '2024-01-31', 'x.example', 3, 2), (@D, '2024-02-10', 'x.example', 10, 9),"
+    " (@D, '2024-02-10', '', 1, 1), (@D, '2024-03-05', 'x.example', 5, 5),"
+    " (@D, '2024-04-02', '', 7, 6), (@D, '2024-04-03', 'x.example', 100, 100);"
+    "INSERT INTO daily_entry_page_metrics (site_id, date, path, entries) VALUES"
+    " (@D, '2024-01-30', '/a', 2), (@D, '2024-02-20', '/a', 4), (@D, '2024-03-10', '/b', 6),"
+    " (@D, '2024-04-01', '/b', 1), (@D, '2024-04-03', '/a', 50);";
+
+/* The monthly lists (sql/010) hold the sums of the daily rows by month,
+ * as the rollup keeps them (the harness checks that they do). */
+static const char monthly_rows[] =
+    "INSERT INTO monthly_page_metrics (site_id, month, path, page_views)"
+    " SELECT site_id, date_trunc('month', date)::date, path, sum(page_views)"
+    " FROM daily_page_metrics GROUP BY 1, 2, 3;"
+    "INSERT INTO monthly_entry_page_metrics (site_id, month, path, entries)"
+    " SELECT site_id, date_trunc('month', date)::date, path, sum(entries)"
+    " FROM daily_entry_page_metrics GROUP BY 1, 2, 3;"
+    "INSERT INTO monthly_source_metrics (site_id, month, source, entries, visitors)"
+    " SELECT site_id, date_trunc('month', date)::date, source, sum(entries), sum(visitors)"
+    " FROM daily_source_metrics GROUP BY 1, 2, 3;";
+
 /* Today in each site's zone (as PostgreSQL says), for the site list. */
 static const char today_rows[] =
     "INSERT INTO daily_site_metrics (site_id, date, page_views, unique_visitors) VALUES"
@@ -416,6 +446,9 @@ static int setup(void **state)
     add_share(t.site_a, false, t.slug);
     add_share(t.site_a, true, t.slug_revoked);
     exec_sites(site_a_rows);
+    exec_sites(site_d_rows);
+    mochi_test_db_exec(t.conn, monthly_rows);
+    assert_true(mochi_test_expect_monthly_sums(t.conn) > 0);
     exec_sites(today_rows);
 
     t.port = mochi_test_free_port();
@@ -1201,6 +1234,66 @@ static void api_across_year_end(void **state)
 }
 
 /* The presets are days of the site's zone, "today" as PostgreSQL says. */
+/* Lists over whole months read them from the monthly tables, and the
+ * days around them from the daily ones: each day counted once. */
+static void api_across_whole_months(void **state)
+{
+    (void)state;
+    char cookie[64], path[256];
+    login_alice("198.51.100.9", cookie);
+    static const struct {
+        const char *list, *range, *want;
+    } cases[] = {
+        /* a partial month on either side of two whole ones */
+        {"pages", "from=2024-01-30&to=2024-04-02",
+         "\"total\":3,\"limit\":10,\"offset\":0,\"rows\":[{\"path\":\"/a\",\"page_views\":1038},"
+         "{\"path\":\"/b\",\"page_views\":108},{\"path\":\"/c\",\"page_views\":4}]"},
+        {"sources", "from=2024-01-30&to=2024-04-02",
+         "\"total\":2,\"limit\":10,\"offset\":0,\"rows\":["
+         "{\"source\":\"x.example\",\"entries\":18,\"visitors\":16},"
+         "{\"source\":\"\",\"entries\":8,\"visitors\":7}]"},
+        {"entry-pages", "from=2024-01-30&to=2024-04-02",
+         "\"total\":2,\"limit\":10,\"offset\":0,\"rows\":[{\"path\":\"/b\",\"entries\":7},"
+         "{\"path\":\"/a\",\"entries\":6}]"},
+        /* whole months only */
+        {"pages", "from=2024-02-01&to=2024-03-31",
+         "\"total\":2,\"limit\":10,\"offset\":0,\"rows\":[{\"path\":\"/b\",\"page_views\":101},"
+         "{\"path\":\"/a\",\"page_views\":33}]"},
+        /* one day, then a whole month */
+        {"pages", "from=2024-01-31&to=2024-02-29",
+         "\"total\":2,\"limit\":10,\"offset\":0,\"rows\":[{\"path\":\"/a\",\"page_views\":30},"
+         "{\"path\":\"/b\",\"page_views\":8}]"},
+        /* inside one month, its last day included */
+        {"pages", "from=2024-02-10&to=2024-02-29",
+         "\"total\":2,\"limit\":10,\"offset\":0,\"rows\":[{\"path\":\"/a\",\"page_views\":20},"
+         "{\"path\":\"/b\",\"page_views\":1}]"},
+        /* the shape of 12mo: eleven whole months and this month's days */
+        {"pages", "from=2023-05-01&to=2024-04-02",
+         "\"total\":4,\"limit\":10,\"offset\":0,\"rows\":[{\"path\":\"/z\",\"page_views\":9999},"
+         "{\"path\":\"/a\",\"page_views\":1038},{\"path\":\"/b\",\"page_views\":108},"
+         "{\"path\":\"/c\",\"page_views\":4}]"},
+        {"entry-pages", "from=2023-05-01&to=2024-04-03",
+         "\"total\":2,\"limit\":10,\"offset\":0,\"rows\":[{\"path\":\"/a\",\"entries\":56},"
+         "{\"path\":\"/b\",\"entries\":7}]"},
+        /* past the end: the total counted apart */
+        {"sources", "from=2023-05-01&to=2024-04-30&offset=5",
+         "\"total\":2,\"limit\":10,\"offset\":5,\"rows\":[]"},
+        {"pages", "from=2023-05-01&to=2024-04-02&limit=1&offset=1",
+         "\"total\":4,\"limit\":1,\"offset\":1,\"rows\":[{\"path\":\"/a\",\"page_views\":1038}]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(path, sizeof(path), "/api/v1/sites/%s/%s?%s", t.site_d, cases[i].list,
+                 cases[i].range);
+        json_t *doc = get_json(path, cookie, 200);
+        json_object_del(doc, "from");
+        json_object_del(doc, "to");
+        char want[1024];
+        snprintf(want, sizeof(want), "{%s}", cases[i].want);
+        expect_json(doc, want);
+        json_decref(doc);
+    }
+}
+
 static void presets_by_site_today(void **state)
 {
     (void)state;
@@ -1721,6 +1814,7 @@ int main(void)
         cmocka_unit_test(share_links),
         cmocka_unit_test(made_by_mochictl),
         cmocka_unit_test(api_across_year_end),
+        cmocka_unit_test(api_across_whole_months),
         cmocka_unit_test(presets_by_site_today),
         cmocka_unit_test(malformed_parameters),
         cmocka_unit_test(hostile_data),

@@ -549,6 +549,9 @@ static void zone_change_mid_day_keeps_earlier_days_and_replay_reproduces(void **
         print_lines_missing("after the replay, not before", replayed, snapshot);
         fail_msg("the replay did not reproduce the aggregates");
     }
+    /* and the monthly lists (sql/010), rebuilt by the replay for its
+     * months, are their daily rows' sums again */
+    assert_true(mochi_test_expect_monthly_sums(conn) > 0);
     free(replayed);
     free(snapshot);
     PQfinish(conn);
@@ -699,6 +702,11 @@ static void kill_9_under_mixed_zone_traffic(void **state)
     long long published =
         mochi_test_expect_oracle_tables(conn, expect, 240000, MOCHI_TEST_ORACLE_ALL);
     assert_true(published > 2000);
+    /* Monthly lists (sql/010): the sums of the daily rows, sources and
+     * their credit moves included, after every kill -9. */
+    long long monthly = mochi_test_expect_monthly_sums(conn);
+    assert_true(monthly > 0);
+    print_message("%lld monthly rows equal the daily rows' sums\n", monthly);
     PQfinish(conn);
 
     assert_int_equal(stop(&p->collector), 0);
