@@ -627,40 +627,11 @@ const char *beacon_forwarded_tail(const char *const values[], const size_t sizes
 int beacon_client_ip(const struct sockaddr *peer, const char *xff,
                      const struct mochi_cidr_list *trusted, char *out, size_t size)
 {
-    /* The address believed so far, formatted once at the end. */
     int family;
     unsigned char bin[16];
-    if (mochi_sockaddr_binary(peer, &family, bin) != 0)
+    const char *const headers[1] = {xff};
+    if (mochi_forwarded_client(peer, headers, xff != NULL ? 1 : 0, trusted, &family, bin) != 0)
         return MOCHI_ERR_INVALID;
-    if (xff != NULL && trusted->count > 0 && mochi_cidr_list_contains(trusted, family, bin)) {
-        /* Walk X-Forwarded-For from the right: each hop appended the
-         * address it saw; the first one not ours is the client. */
-        size_t end = strlen(xff);
-        while (end > 0) {
-            size_t start = end;
-            while (start > 0 && xff[start - 1] != ',')
-                start--;
-            size_t a = start, b = end;
-            while (a < b && (xff[a] == ' ' || xff[a] == '\t'))
-                a++;
-            while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t'))
-                b--;
-            char entry[64];
-            int efamily;
-            unsigned char ebin[16];
-            if (b - a == 0 || b - a >= sizeof(entry))
-                break;
-            memcpy(entry, xff + a, b - a);
-            entry[b - a] = '\0';
-            if (mochi_addr_parse(entry, &efamily, ebin) != 0)
-                break; /* garbage: keep the last address we could believe */
-            family = efamily;
-            memcpy(bin, ebin, sizeof(bin));
-            if (!mochi_cidr_list_contains(trusted, family, bin))
-                break;
-            end = start > 0 ? start - 1 : 0;
-        }
-    }
     return format_ip(family, bin, out, size);
 }
 

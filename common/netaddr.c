@@ -217,3 +217,57 @@ int mochi_sockaddr_binary(const struct sockaddr *sa, int *family, unsigned char 
     }
     return MOCHI_ERR_INVALID;
 }
+
+int mochi_forwarded_client(const struct sockaddr *peer, const char *const *xff, size_t n,
+                           const struct mochi_cidr_list *trusted, int *family,
+                           unsigned char addr[16])
+{
+    int fam;
+    unsigned char bin[16] = {0};
+    if (mochi_sockaddr_binary(peer, &fam, bin) != 0)
+        return MOCHI_ERR_INVALID;
+    /* Walk the entries from the right, across the headers: each hop
+     * appended the address it saw; the first one not ours is the client.
+     * An entry that is not an address ends the walk: what stands to its
+     * left cannot be believed. */
+    bool walking = true;
+    for (size_t h = n; walking && h-- > 0;) {
+        const char *v = xff[h];
+        size_t end = strlen(v);
+        for (;;) {
+            if (!mochi_cidr_list_contains(trusted, fam, bin)) {
+                walking = false;
+                break;
+            }
+            size_t start = end;
+            while (start > 0 && v[start - 1] != ',')
+                start--;
+            size_t a = start, b = end;
+            while (a < b && (v[a] == ' ' || v[a] == '\t'))
+                a++;
+            while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+                b--;
+            char entry[64];
+            int efam;
+            unsigned char ebin[16];
+            if (b == a || b - a >= sizeof(entry)) {
+                walking = false;
+                break;
+            }
+            memcpy(entry, v + a, b - a);
+            entry[b - a] = '\0';
+            if (mochi_addr_parse(entry, &efam, ebin) != 0) {
+                walking = false;
+                break;
+            }
+            fam = efam;
+            memcpy(bin, ebin, sizeof(bin));
+            if (start == 0)
+                break; /* this header is done: on to the one before it */
+            end = start - 1;
+        }
+    }
+    *family = fam;
+    memcpy(addr, bin, 16);
+    return 0;
+}

@@ -36,6 +36,16 @@ bool mochi_cidr_list_contains(const struct mochi_cidr_list *list, int family, co
 int mochi_sockaddr_binary(const struct sockaddr *sa, int *family, unsigned char addr[16])
     __attribute__((warn_unused_result));
 
+/* The client address from the peer and the X-Forwarded-For values (n of
+ * them, in the order received), believed right to left while the address
+ * at hand is in trusted (an empty list trusts nothing); an entry that is
+ * not an address ends the walk, keeping the last address believed. The
+ * collector and mochi-web both take the client from here. Returns 0 or
+ * MOCHI_ERR_INVALID (a peer that is not IP). */
+int mochi_forwarded_client(const struct sockaddr *peer, const char *const *xff, size_t n,
+                           const struct mochi_cidr_list *trusted, int *family,
+                           unsigned char addr[16]) __attribute__((warn_unused_result));
+
 /* Parses a numeric IPv4 or IPv6 address text into family and addr[16].
  * Returns 0 or MOCHI_ERR_INVALID. */
 int mochi_addr_parse(const char *text, int *family, unsigned char addr[16])

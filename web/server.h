@@ -85,13 +85,4 @@ const char *web_request_arg(const struct web_request *req, const char *name, boo
 /* A request header (the first of that name), or NULL. */
 const char *web_request_header(const struct web_request *req, const char *name);
 
-/* The client address from the peer and the X-Forwarded-For values (n of
- * them, in the order received), believed right to left while the address
- * at hand is in trusted; an entry that is not an address ends the walk.
- * Exposed for tests. Returns 0 or MOCHI_ERR_INVALID (a peer that is not
- * IP). */
-int web_client_address(const struct sockaddr *peer, const char *const *xff, size_t n,
-                       const struct mochi_cidr_list *trusted, int *family, unsigned char addr[16])
-    __attribute__((warn_unused_result));
-
 #endif
