@@ -72,6 +72,7 @@ static void expect_sources(struct rows *rows, const char *key, const char *day, 
 static void expect_entry_pages(struct rows *rows, const char *key, const char *day, json_t *d);
 static void query_rows(PGconn *conn, const char *sql, struct rows *rows);
 static bool table_exists(PGconn *conn, const char *name);
+static void diagnose(PGconn *conn);
 
 static void rows_add(struct rows *rows, const char *fmt, ...)
 {
@@ -159,6 +160,40 @@ static void query_rows(PGconn *conn, const char *sql, struct rows *rows)
     for (int i = 0; i < PQntuples(res); i++)
         rows_add(rows, "%s", PQgetvalue(res, i, 0));
     PQclear(res);
+}
+
+/* After a difference: which stage holds what, per site and UTC minute,
+ * where the consumer's stored events (page_view_events), its dedupe marks
+ * and the rollup's marks (rollup_counted) disagree; and the rollup's
+ * progress. A lost event shows as the minute where one count is short. */
+static void diagnose(PGconn *conn)
+{
+    static const char *const queries[] = {
+        "SELECT 'site|minute|raw|consumer marks|rollup marks'"
+        " UNION ALL (SELECT s.tracking_key || '|' || to_char(k.minute AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD HH24:MI') || '|' || k.raw || '|' || k.dedupe || '|' || k.counted"
+        " FROM (SELECT site_id, minute, sum(raw) AS raw, sum(dedupe) AS dedupe,"
+        "  sum(counted) AS counted FROM ("
+        "   SELECT site_id, date_trunc('minute', occurred_at) AS minute, 1 AS raw, 0 AS dedupe,"
+        "    0 AS counted FROM page_view_events"
+        "   UNION ALL SELECT site_id, occurred_minute, 0, 1, 0 FROM ingestion_dedupe"
+        "   UNION ALL SELECT site_id, occurred_minute, 0, 0, 1 FROM rollup_counted) x"
+        "  GROUP BY 1, 2 HAVING sum(raw) <> sum(counted) OR sum(dedupe) <> sum(counted)) k"
+        " JOIN sites s ON s.id = k.site_id ORDER BY 1)",
+        "SELECT 'partition|next offset|applied until'"
+        " UNION ALL (SELECT partition || '|' || next_offset || '|' || applied_until"
+        " FROM rollup_progress ORDER BY partition)",
+    };
+    for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+        PGresult *res = PQexec(conn, queries[q]);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            print_message("(diagnosis: %s)", PQerrorMessage(conn));
+        } else {
+            for (int i = 0; i < PQntuples(res); i++)
+                print_message("%s\n", PQgetvalue(res, i, 0));
+        }
+        PQclear(res);
+    }
 }
 
 static bool table_exists(PGconn *conn, const char *name)
@@ -253,8 +288,10 @@ long long mochi_test_expect_oracle_tables(PGconn *conn, const char *expect, int 
             break;
         usleep(250000);
     }
-    if (differ < ntables)
+    if (differ < ntables) {
+        diagnose(conn);
         fail_msg("%s:\n%s\nloadgen expected:\n%s", all[differ].name, got[differ], want[differ]);
+    }
     print_message("aggregates equal loadgen's expectation:\n%s", got[0]);
     for (size_t t = 0; t < ntables; t++) {
         rows_free(&all[t].want);

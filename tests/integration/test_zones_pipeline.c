@@ -723,6 +723,8 @@ int main(void)
             zone_change_mid_day_keeps_earlier_days_and_replay_reproduces, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_9_under_mixed_zone_traffic, setup, teardown),
     };
+    if (getenv("MOCHI_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("MOCHI_TEST_FILTER"));
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     mochi_test_cleanup();
     return failed;
