@@ -23,6 +23,8 @@ const char *mochi_strerror(int err)
         return "queue_full";
     case MOCHI_ERR_CONFLICT:
         return "conflict";
+    case MOCHI_ERR_GAP:
+        return "offset_gap";
     case MOCHI_ERR_TRUNCATED:
         return "truncated";
     case MOCHI_ERR_MAGIC:

@@ -17,6 +17,10 @@ enum mochi_err {
     /* An integrity constraint (unique, foreign key) refused a write that the
      * statement's own checks allowed: a concurrent writer got there first. */
     MOCHI_ERR_CONFLICT = -9,
+    /* A stream applier's records of how far it has read a partition stop
+     * short of where a batch starts: the messages in between were never
+     * applied, and must be read again (stream.h, mochi_stream_gap). */
+    MOCHI_ERR_GAP = -10,
 
     /* Avro / wire-format decoding; each names what is wrong with the message. */
     MOCHI_ERR_TRUNCATED = -20, /* fewer bytes than the framing or a field needs */

@@ -29,7 +29,7 @@ int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
                  struct mochi_stream_counts *counts);
 /* Writes the partitions found at their end to rollup_progress. */
 int rollup_idle(void *arg, PGconn *conn, const char *topic, const struct mochi_stream_mark *ends,
-                size_t n);
+                size_t n, struct mochi_stream_gap *gaps, size_t *ngaps);
 /* True when the event's day falls in a replay's days (read from
  * rollup_replays at most every few seconds). */
 bool rollup_accept_old(void *arg, const struct mochi_pageview *ev);

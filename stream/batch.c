@@ -54,25 +54,30 @@ void stream_batches_fini(struct stream_batches *bs)
     memset(bs, 0, sizeof(*bs));
 }
 
-void stream_batch_mark(struct stream_batch *b, int32_t partition, int64_t offset,
-                       int64_t timestamp_ms)
+struct mochi_stream_mark *stream_batch_mark(struct stream_batch *b, int32_t partition,
+                                            int64_t offset, int64_t timestamp_ms)
 {
     for (size_t i = 0; i < b->nmarks; i++) {
         struct mochi_stream_mark *mark = &b->marks[i];
         if (mark->partition == partition) {
+            if (offset < mark->first_offset)
+                mark->first_offset = offset; /* read again from further back */
             if (offset + 1 > mark->next_offset) {
                 mark->next_offset = offset + 1;
                 mark->last_timestamp_ms = timestamp_ms;
             }
-            return;
+            return mark;
         }
     }
-    if (b->nmarks < STREAM_MAX_PARTITIONS)
-        b->marks[b->nmarks++] = (struct mochi_stream_mark){.partition = partition,
-                                                           .next_offset = offset + 1,
-                                                           .last_timestamp_ms = timestamp_ms,
-                                                           .end_offset = -1,
-                                                           .end_seen_mono_ms = 0};
+    if (b->nmarks >= STREAM_MAX_PARTITIONS)
+        return NULL;
+    b->marks[b->nmarks] = (struct mochi_stream_mark){.partition = partition,
+                                                     .first_offset = offset,
+                                                     .next_offset = offset + 1,
+                                                     .last_timestamp_ms = timestamp_ms,
+                                                     .end_offset = -1,
+                                                     .end_seen_mono_ms = 0};
+    return &b->marks[b->nmarks++];
 }
 
 void stream_batch_keep(struct stream_batch *b)

@@ -23,14 +23,6 @@
 
 #define STREAM_MAX_PARTITIONS 1024
 
-/* A partition and an offset: for a rewind, the offset to be taken next.
- * (A batch's marks are struct mochi_stream_mark, whose next_offset is the
- * offset to commit: last offset taken + 1.) */
-struct stream_mark {
-    int32_t partition;
-    int64_t next_offset;
-};
-
 /* A batch: events decoded from Kafka, the offsets they cover, and what
  * applying it gave. */
 struct stream_batch {
@@ -43,6 +35,10 @@ struct stream_batch {
     int rc;      /* of the last apply (or stage) */
     struct mochi_stream_counts counts;
     int64_t apply_ms;
+    /* Where the applier found its records short of the batch (rc
+     * MOCHI_ERR_GAP). */
+    struct mochi_stream_gap gaps[STREAM_MAX_PARTITIONS];
+    size_t ngaps;
 };
 
 struct stream_batch_hooks {
@@ -95,9 +91,10 @@ void stream_batches_fini(struct stream_batches *bs);
  * committed too), remembering the broker timestamp (ms, -1 for none) of
  * the partition's last message, and once the caller has decoded it into
  * b->events[b->nevents] (which must have room), stream_batch_keep keeps
- * the event and marks b as changed, to be staged again. */
-void stream_batch_mark(struct stream_batch *b, int32_t partition, int64_t offset,
-                       int64_t timestamp_ms);
+ * the event and marks b as changed, to be staged again. Returns the
+ * partition's mark (NULL when b covers STREAM_MAX_PARTITIONS others). */
+struct mochi_stream_mark *stream_batch_mark(struct stream_batch *b, int32_t partition,
+                                            int64_t offset, int64_t timestamp_ms);
 void stream_batch_keep(struct stream_batch *b);
 
 /* True when a batch waits: one in flight, or events or offsets in hand. */

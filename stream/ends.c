@@ -75,6 +75,7 @@ bool stream_ends_found(struct stream_ends *e, int32_t partition, int64_t end, in
     if (part->eof_offset < 0 || end > part->eof_offset)
         return false; /* more to read: the fetcher brings it */
     *mark = (struct mochi_stream_mark){.partition = partition,
+                                       .first_offset = part->eof_offset,
                                        .next_offset = part->eof_offset,
                                        .last_timestamp_ms = -1,
                                        .end_offset = end,

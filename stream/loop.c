@@ -47,6 +47,7 @@ struct stream {
     struct stream_batches batches;
     struct stream_ends ends;                                    /* with ops->idle only */
     struct mochi_stream_mark idle_marks[STREAM_MAX_PARTITIONS]; /* for ops->idle */
+    struct mochi_stream_gap idle_gaps[STREAM_MAX_PARTITIONS];   /* from ops->idle */
     int64_t idle_warned_ms; /* when a failed idle hook was last logged */
 };
 
@@ -66,7 +67,8 @@ static void wait_for_database(struct stream *s);
 static bool database_back(struct stream *s);
 static int flush_batch(struct stream *s, bool sync);
 static void consume(struct stream *s, const rd_kafka_message_t *m, bool room);
-static void take(struct stream *s, const rd_kafka_message_t *m);
+static void take(struct stream *s, const rd_kafka_message_t *m, int64_t read_from);
+static void read_again(struct stream *s, const struct mochi_stream_gap *gaps, size_t n);
 static void look_at_ends(struct stream *s);
 static bool partition_waiting(void *arg, int32_t partition);
 static void label_ends(struct stream *s, struct stream_batch *b);
@@ -340,18 +342,24 @@ static int flush_batch(struct stream *s, bool sync)
 static void consume(struct stream *s, const rd_kafka_message_t *m, bool room)
 {
     stream_ends_message(&s->ends, m->partition);
-    if (!stream_rewind_beyond(&s->rewinds, m) && room)
-        take(s, m);
+    int64_t read_from = -1;
+    if (!stream_rewind_beyond(&s->rewinds, m, &read_from) && room)
+        take(s, m, read_from);
     else
         stream_rewind_hand_back(&s->rewinds, m);
 }
 
 /* Decodes one message into the batch in hand, or dead-letters or refuses
- * it; its offset is covered by the batch either way. */
-static void take(struct stream *s, const rd_kafka_message_t *m)
+ * it; its offset is covered by the batch either way. read_from, when not
+ * -1, is where the partition was read from up to m: the offsets in between
+ * hold no message (rewind.h). */
+static void take(struct stream *s, const rd_kafka_message_t *m, int64_t read_from)
 {
     struct stream_batch *b = s->batches.hand;
-    stream_batch_mark(b, m->partition, m->offset, rd_kafka_message_timestamp(m, NULL));
+    struct mochi_stream_mark *mark =
+        stream_batch_mark(b, m->partition, m->offset, rd_kafka_message_timestamp(m, NULL));
+    if (mark != NULL && read_from >= 0 && read_from < mark->first_offset)
+        mark->first_offset = read_from;
     struct mochi_stream_event *e = &b->events[b->nevents];
     int rc = mochi_codec_decode(s->codec, m->payload, m->len, &e->ev);
     int64_t now = mochi_clock_now_us();
@@ -483,7 +491,10 @@ static int apply_batch(void *arg, struct stream_batch *b)
         .nevents = b->nevents,
         .marks = b->marks,
         .nmarks = b->nmarks,
+        .gaps = b->gaps,
+        .ngaps = &b->ngaps,
     };
+    b->ngaps = 0;
     if (rc == 0)
         rc = s->ops->apply(s->ops->arg, s->db.conn, &batch, &b->counts);
     return rc;
@@ -542,10 +553,14 @@ static void look_at_ends(struct stream *s)
     if (at_end == 0)
         return;
     char why[512];
+    size_t ngaps = 0;
     int rc = stream_db_ensure(&s->db, why, sizeof(why));
     if (rc == 0)
-        rc = s->ops->idle(s->ops->arg, s->db.conn, s->topic, s->idle_marks, at_end);
-    if (rc == MOCHI_ERR_AGAIN) {
+        rc = s->ops->idle(s->ops->arg, s->db.conn, s->topic, s->idle_marks, at_end, s->idle_gaps,
+                          &ngaps);
+    if (rc == MOCHI_ERR_GAP) {
+        read_again(s, s->idle_gaps, ngaps);
+    } else if (rc == MOCHI_ERR_AGAIN) {
         stream_db_failed(&s->db); /* the loop waits for it, as after a failed batch */
     } else if (rc != 0 && (s->idle_warned_ms == 0 || now - s->idle_warned_ms >= 60000)) {
         s->idle_warned_ms = now;
@@ -564,12 +579,44 @@ static bool partition_waiting(void *arg, int32_t partition)
            stream_rewind_pending(&s->rewinds, partition);
 }
 
+/* The applier found its records of these partitions ending before what
+ * the stream read (stream.h, MOCHI_ERR_GAP): messages in between were
+ * never applied. Drops what the batches hold of each and reads it again
+ * from where the records end, taking nothing beyond until that offset is
+ * read (rewind.h); committed offsets never pass the gap. */
+static void read_again(struct stream *s, const struct mochi_stream_gap *gaps, size_t n)
+{
+    int32_t parts[STREAM_MAX_PARTITIONS];
+    if (n > STREAM_MAX_PARTITIONS)
+        n = STREAM_MAX_PARTITIONS;
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        parts[i] = gaps[i].partition;
+        mochi_log(MOCHI_LOG_WARN, s->ops->component,
+                  "msg=\"read past what the database applied: reading again from there\" "
+                  "partition=%d offset=%lld",
+                  (int)gaps[i].partition, (long long)gaps[i].resume_offset);
+        if (s->metrics->gaps != NULL)
+            mochi_metric_inc(s->metrics->gaps);
+    }
+    stream_batches_forget(&s->batches, parts, n);
+    for (size_t i = 0; i < n; i++)
+        stream_rewind_to(&s->rewinds, gaps[i].partition, gaps[i].resume_offset);
+}
+
 /* The batch hooks' settled, on the main thread: on success counts the
  * batch and commits its offsets; on failure notes that the database is
  * away (the batch is kept). */
 static void settled_batch(void *arg, const struct stream_batch *b, bool sync)
 {
     struct stream *s = arg;
+    if (b->rc == MOCHI_ERR_GAP) {
+        /* Nothing was applied; the rest of the batch is applied again
+         * without the partitions to read again. */
+        read_again(s, b->gaps, b->ngaps);
+        return;
+    }
     if (b->rc != 0) {
         if (!s->db.down)
             mochi_log(MOCHI_LOG_WARN, s->ops->component,

@@ -68,6 +68,16 @@ int mochi_stream_metrics_new(struct mochi_metrics *registry, const struct mochi_
     snprintf(name, sizeof(name), "mochi_%s_newest_applied_event_age_seconds", c);
     m->newest_age = mochi_metrics_single(mochi_metrics_gauge(
         registry, name, "seconds between now and the newest event applied", 0, NULL));
+    if (ops->idle != NULL) { /* an applier that records its progress */
+        snprintf(name, sizeof(name), "mochi_%s_offset_gaps_total", c);
+        m->gaps = mochi_metrics_single(mochi_metrics_counter(
+            registry, name,
+            "batches that started past the offset the database had applied up to, read again "
+            "from there",
+            0, NULL));
+        if (m->gaps == NULL)
+            goto fail;
+    }
     if (!m->invalid || !m->too_old || !m->lag || !m->batch_size || !m->txn_seconds ||
         !m->assigned || !m->revoked || !m->reconnects || !m->db_up || !m->dead_letters ||
         !m->newest_applied || !m->newest_age)

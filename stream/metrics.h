@@ -27,6 +27,7 @@ struct mochi_stream_metrics {
     struct mochi_metric *dead_letters;
     struct mochi_metric *newest_applied;
     struct mochi_metric *newest_age;
+    struct mochi_metric *gaps; /* NULL unless the applier records its progress */
 };
 
 /* Counts a batch applied: its size, time, outcomes and newest event. */

@@ -12,6 +12,10 @@
  *  - database outages: consumption pauses (the member keeps polling, so it
  *    stays in the group), the connection is retried with backoff, and the
  *    batch in hand is applied when the server is back;
+ *  - gaps: an applier that records how far it has applied each partition
+ *    (mochi-rollup) refuses a batch that starts past its records, and the
+ *    stream reads that partition again from there (rewind.c), so offsets
+ *    committed past messages never applied cannot lose them;
  *  - undecodable messages: copied unchanged to the dead-letter topic (when
  *    the daemon is the one that writes it) with headers naming the error,
  *    source partition and offset, and consumption goes on;
@@ -53,6 +57,13 @@ struct mochi_stream_event {
  * stream knows of that partition's end. */
 struct mochi_stream_mark {
     int32_t partition;
+    /* The offset of the partition's first message in the batch: the member
+     * read every message from here to next_offset. An applier that records
+     * how far it has applied (next_offset, below) checks that its record
+     * reaches this far; if it does not, the messages in between were never
+     * applied (mochi_stream_gap). For an idle partition, equal to
+     * next_offset. */
+    int64_t first_offset;
     /* Every message of the partition below this offset has been applied
      * once the batch commits: its events, and the messages the stream
      * skipped (undecodable, too old). */
@@ -74,6 +85,14 @@ struct mochi_stream_mark {
     int64_t end_seen_mono_ms;
 };
 
+/* Where an applier's records of a partition end, when a batch (or an idle
+ * mark) starts beyond them: the stream drops what it holds of the
+ * partition and reads it again from resume_offset. */
+struct mochi_stream_gap {
+    int32_t partition;
+    int64_t resume_offset;
+};
+
 /* A batch as the applier sees it. */
 struct mochi_stream_batch {
     const char *topic;
@@ -82,6 +101,10 @@ struct mochi_stream_batch {
     size_t nevents;
     const struct mochi_stream_mark *marks; /* one per partition the batch covers */
     size_t nmarks;
+    /* Filled by an applier that returns MOCHI_ERR_GAP: room for one per
+     * mark. */
+    struct mochi_stream_gap *gaps;
+    size_t *ngaps;
 };
 
 /* What an applier reports for a batch: events by outcome label. */
@@ -124,7 +147,12 @@ struct mochi_stream_ops {
      * batch->marks in the same one). Returns 0, MOCHI_ERR_AGAIN (the
      * database went away: the same batch is applied again later), or
      * another negative code (logged; also retried, since dropping a batch
-     * would lose data). */
+     * would lose data). An applier that records its progress returns
+     * MOCHI_ERR_GAP, with nothing applied, when a mark's first_offset lies
+     * beyond the offset its records say it has applied up to, and names
+     * those partitions in batch->gaps: something skipped messages (a
+     * client bug, offsets moved by hand), and the stream reads them again
+     * from there instead of committing past them. */
     int (*apply)(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
                  struct mochi_stream_counts *counts);
     /* For an event older than the retention: true to apply it anyway
@@ -140,10 +168,13 @@ struct mochi_stream_ops {
      * end it found there: marks with next_offset the offset applied up to,
      * no last timestamp, end_offset <= next_offset and end_seen_mono_ms
      * just before the look-up. So a partition without traffic still shows
-     * as read up to now. Returns 0 or a negative code (MOCHI_ERR_AGAIN:
-     * the database went away); tried again a second later either way. */
+     * as read up to now. Returns 0, MOCHI_ERR_GAP (gaps[0..*ngaps), room
+     * for n, name the partitions whose records end before the mark, read
+     * again from there as after a batch's gap), or another negative code
+     * (MOCHI_ERR_AGAIN: the database went away); tried again a second
+     * later either way. */
     int (*idle)(void *arg, PGconn *conn, const char *topic, const struct mochi_stream_mark *ends,
-                size_t n);
+                size_t n, struct mochi_stream_gap *gaps, size_t *ngaps);
 };
 
 /* The settings the stream reads besides ops->group and ops->metrics_listen,

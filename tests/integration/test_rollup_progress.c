@@ -4,7 +4,9 @@
  * back from Kafka here, undecodable and too-old messages counted as read,
  * the state frozen while the rollup is stopped and caught up after, the
  * end re-seen while idle, and, through kill -9, never a next_offset beyond
- * what the aggregates hold. The SQL function on rows written by hand. */
+ * what the aggregates hold; a member that starts past messages never
+ * counted reads them again from where the rows say. The SQL function on
+ * rows written by hand. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -449,6 +451,107 @@ static void kill_9_never_claims_more_than_the_aggregates(void **state)
     free(evs);
 }
 
+/* n distinct page views (each its own path) over the three sites, the
+ * first numbered from. */
+static void produce_views(struct fixture *f, size_t from, size_t n)
+{
+    const char *sites[] = {SITE_A, SITE_B, SITE_C};
+    struct mochi_test_event *evs = calloc(n, sizeof(*evs));
+    assert_non_null(evs);
+    int64_t now = mochi_clock_now_us();
+    for (size_t i = 0; i < n; i++) {
+        snprintf(evs[i].site_id, sizeof(evs[i].site_id), "%s", sites[(from + i) % 3]);
+        evs[i].visitor = (int)((from + i) % 41);
+        snprintf(evs[i].path, sizeof(evs[i].path), "/read-again/%zu", from + i);
+        evs[i].at_us = now - (int64_t)(i % 120) * 1000000;
+    }
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    free(evs);
+}
+
+/* The value of the metric line name (no labels) in a /metrics text; -1
+ * when absent. */
+static double metric_value(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, name, len) == 0 && line[len] == ' ')
+            return strtod(line + len + 1, NULL);
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return -1;
+}
+
+/* Kafka's committed offsets say nothing of what the database holds. Here a
+ * member starts at the log end, past messages never counted: a new group
+ * told to start at the latest offset stands for offsets moved forward by
+ * hand, or a client that skipped messages. Its first marks start beyond
+ * rollup_progress's next_offset, so it reads those partitions again from
+ * there instead of committing past them: every page view is counted, once.
+ * (Without the check the second half is never counted.) */
+static void a_member_started_past_the_counted_reads_again(void **state)
+{
+    struct fixture *f = *state;
+    produce_views(f, 0, 300);
+    start_rollup(f, "50");
+    int64_t ends[PARTITIONS];
+    wait_read_to_the_end(f, ends, 60000);
+    assert_int_equal(mochi_test_db_int(f->conn, "SELECT sum(page_views) FROM daily_site_metrics"),
+                     300);
+    assert_int_equal(mochi_test_exit_code(mochi_test_proc_stop(&f->rollup, SIGTERM, 30000)), 0);
+
+    produce_views(f, 300, 300); /* not counted yet */
+    char conninfo[600], db_env[700], group[64];
+    mochi_test_db_conninfo_as(&f->db, "mochi_rollup", conninfo, sizeof(conninfo));
+    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
+    snprintf(group, sizeof(group), "%s", mochi_test_unique("late"));
+    char *const argv[] = {(char *)mochi_test_bin("mochi-rollup"),
+                          "--brokers",
+                          f->kafka.bootstrap,
+                          "--topic",
+                          f->topic,
+                          "--group",
+                          group,
+                          "--metrics-listen",
+                          "127.0.0.1:0",
+                          "--batch-wait",
+                          "50ms",
+                          "-X",
+                          "session.timeout.ms=6000",
+                          "-X",
+                          "auto.offset.reset=latest",
+                          NULL};
+    char *const env[] = {db_env, NULL};
+    mochi_test_proc_start(&f->rollup, argv, env, false);
+
+    int64_t deadline = mochi_test_now_ms() + 60000;
+    long long views = 0;
+    while ((views = mochi_test_db_int(f->conn, "SELECT sum(page_views) FROM daily_site_metrics")) <
+               600 &&
+           mochi_test_now_ms() < deadline)
+        usleep(200000);
+    char *log = mochi_test_read_file(f->rollup.log);
+    if (views != 600)
+        fail_msg("%lld page views counted of 600: %s", views, log ? log : "");
+    assert_non_null(strstr(log, "msg=\"read past what the database applied: reading again from "
+                                "there\""));
+    free(log);
+    wait_read_to_the_end(f, ends, 60000);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
+             mochi_test_metrics_port(&f->rollup, 20000));
+    struct mochi_test_response response;
+    mochi_test_http("GET", url, NULL, NULL, &response);
+    assert_int_equal(response.status, 200);
+    assert_true(metric_value(response.body, "mochi_rollup_offset_gaps_total") >= 1);
+    mochi_test_response_free(&response);
+    assert_int_equal(mochi_test_exit_code(mochi_test_proc_stop(&f->rollup, SIGTERM, 30000)), 0);
+    /* once each: applying the re-read again added nothing */
+    assert_int_equal(mochi_test_db_int(f->conn, "SELECT sum(page_views) FROM daily_site_metrics"),
+                     600);
+}
+
 /* mochi_freshness on rows written here, against values worked out by hand:
  * T per partition is end_seen_at at the end (or applied_until when later),
  * applied_until otherwise; the topic's is the least; behind never below 0;
@@ -513,6 +616,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(progress_follows_the_log_end, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_9_never_claims_more_than_the_aggregates, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_member_started_past_the_counted_reads_again, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(freshness_from_rows_by_hand, setup, teardown),
     };
