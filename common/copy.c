@@ -140,6 +140,26 @@ void mochi_copy_raw(struct mochi_copy_buf *buf, const char *bytes, size_t n)
     buf->len += n;
 }
 
+void mochi_copy_array_begin(struct mochi_copy_buf *buf)
+{
+    mochi_copy_reset(buf);
+    mochi_copy_raw(buf, "{", 1);
+}
+
+void mochi_copy_array_int(struct mochi_copy_buf *buf, long long value, int null)
+{
+    char text[24];
+    const char *sep = buf->len > 1 ? "," : "";
+    int len = null ? snprintf(text, sizeof(text), "%sNULL", sep)
+                   : snprintf(text, sizeof(text), "%s%lld", sep, value);
+    mochi_copy_raw(buf, text, (size_t)len);
+}
+
+void mochi_copy_array_end(struct mochi_copy_buf *buf)
+{
+    mochi_copy_raw(buf, "}", 2); /* and the NUL */
+}
+
 int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                     char *err, size_t errlen)
 {

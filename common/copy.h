@@ -23,6 +23,12 @@ void mochi_copy_text(struct mochi_copy_buf *buf, const char *text, int last); /*
 void mochi_copy_int(struct mochi_copy_buf *buf, long long value, int last);
 /* Appends bytes as they are (for array literals and the like). */
 void mochi_copy_raw(struct mochi_copy_buf *buf, const char *bytes, size_t n);
+/* An integer array literal for a query parameter ("{1,NULL,3}"): begin
+ * resets buf, int appends an element (NULL when null), end closes it with
+ * a terminating NUL, so that buf->data is the parameter (unless failed). */
+void mochi_copy_array_begin(struct mochi_copy_buf *buf);
+void mochi_copy_array_int(struct mochi_copy_buf *buf, long long value, int null);
+void mochi_copy_array_end(struct mochi_copy_buf *buf);
 /* A timestamptz from UTC microseconds since the epoch. */
 void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);
 

@@ -30,7 +30,12 @@ const char *const ingest_outcomes[] = {"stored", "duplicate", "unknown_site", NU
  *      so close together in the topic.
  *   3. COPY the new keys into ingestion_dedupe and their events into
  *      page_view_events (the staged text, less what steps 1 and 2 removed),
- *      then COMMIT.
+ *      move ingest_progress forward to the batch's offsets, then COMMIT.
+ * Before step 1, the batch's partitions' rows of ingest_progress (sql/012)
+ * are locked and checked: a batch that starts past the offset below which
+ * everything is stored would commit Kafka offsets past messages never
+ * stored; nothing is applied then, and the stream reads those partitions
+ * again from the recorded offset (stream.h, MOCHI_ERR_GAP).
  *
  * COPY is PostgreSQL's cheapest way in, which is why this does not use
  * INSERT ... ON CONFLICT: that costs a speculative insertion, a RETURNING
@@ -107,7 +112,8 @@ struct ingest {
     struct lookups suspects;
     struct mochi_copy_buf keys, rows; /* staged text less what apply removed */
     struct recent *recent;
-    int careful; /* batches still to apply in careful mode */
+    int careful;                       /* batches still to apply in careful mode */
+    struct mochi_copy_buf progress[2]; /* ingest_progress's arrays */
 };
 
 struct ingest *ingest_new(void)
@@ -155,6 +161,8 @@ void ingest_destroy(struct ingest *ingest)
     lookups_free(&ingest->suspects);
     mochi_copy_free(&ingest->keys);
     mochi_copy_free(&ingest->rows);
+    mochi_copy_free(&ingest->progress[0]);
+    mochi_copy_free(&ingest->progress[1]);
     recent_destroy(ingest->recent);
     free(ingest);
 }
@@ -473,12 +481,17 @@ static int select_rows(struct ingest *ingest, const struct staged *st,
 }
 
 static int apply_once(struct ingest *ingest, const struct staged *st, PGconn *conn,
-                      const struct mochi_stream_event *events, bool careful,
+                      const struct mochi_stream_batch *batch, bool careful,
                       struct mochi_stream_counts *counts, char *err, size_t errlen)
 {
+    const struct mochi_stream_event *events = batch->events;
     memcpy(ingest->fate, st->fate, st->n);
     const struct mochi_copy_buf *keys = NULL, *rows = NULL;
     int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
+    if (rc == 0)
+        rc = mochi_stream_progress_check(conn, "ingest_progress", batch->topic, batch->marks,
+                                         batch->nmarks, &ingest->progress[0], batch->gaps,
+                                         batch->ngaps, err, errlen);
     if (rc == 0)
         rc = check_sites(ingest, st, conn, events, err, errlen);
     if (rc == 0)
@@ -497,10 +510,37 @@ static int apply_once(struct ingest *ingest, const struct staged *st, PGconn *co
                                  rows, err, errlen);
     }
     if (rc == 0)
+        rc = mochi_stream_progress_advance(conn, "ingest_progress", batch->topic, batch->marks,
+                                           batch->nmarks, ingest->progress, err, errlen);
+    if (rc == 0)
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);
     if (rc != 0)
         mochi_db_rollback(conn);
     return rc;
+}
+
+/* A batch whose messages were all skipped (undecodable, too old): its
+ * offsets are progress too, or the next batch would seem to start past
+ * what is stored. */
+static int apply_progress_only(struct ingest *ingest, PGconn *conn,
+                               const struct mochi_stream_batch *batch)
+{
+    char err[512] = "";
+    int rc = mochi_db_exec(conn, "BEGIN", err, sizeof(err));
+    if (rc == 0)
+        rc = mochi_stream_progress_check(conn, "ingest_progress", batch->topic, batch->marks,
+                                         batch->nmarks, &ingest->progress[0], batch->gaps,
+                                         batch->ngaps, err, sizeof(err));
+    if (rc == 0)
+        rc = mochi_stream_progress_advance(conn, "ingest_progress", batch->topic, batch->marks,
+                                           batch->nmarks, ingest->progress, err, sizeof(err));
+    if (rc == 0)
+        rc = mochi_db_exec(conn, "COMMIT", err, sizeof(err));
+    if (rc != 0)
+        mochi_db_rollback(conn);
+    if (rc != 0 && rc != MOCHI_ERR_GAP)
+        mochi_log(MOCHI_LOG_WARN, "consumer", "msg=\"batch transaction failed\" error=\"%s\"", err);
+    return rc == MOCHI_ERR_NOMEM ? MOCHI_ERR_AGAIN : rc;
 }
 
 static int reserve_apply(struct ingest *ingest, size_t n)
@@ -523,14 +563,16 @@ int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
                  struct mochi_stream_counts *counts)
 {
     struct ingest *ingest = arg;
-    const struct mochi_stream_event *events = batch->events;
     size_t n = batch->nevents;
     const struct staged *st = &ingest->slots[batch->slot];
     char err[512] = "";
+    memset(counts, 0, sizeof(*counts));
+    if (n == 0)
+        return apply_progress_only(ingest, conn, batch);
     int rc = st->rc != 0 ? st->rc : st->n != n ? MOCHI_ERR_INTERNAL : reserve_apply(ingest, n);
     for (int attempt = 1; rc == 0;) {
         bool careful = ingest->careful > 0;
-        rc = apply_once(ingest, st, conn, events, careful, counts, err, sizeof(err));
+        rc = apply_once(ingest, st, conn, batch, careful, counts, err, sizeof(err));
         if (rc != MOCHI_ERR_CONFLICT)
             break;
         if (!careful) {
@@ -545,6 +587,8 @@ int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
         ingest->careful = CAREFUL_BATCHES;
         rc = 0;
     }
+    if (rc == MOCHI_ERR_GAP)
+        return rc; /* nothing applied; the stream says which partitions */
     if (rc != 0) {
         if (err[0] == '\0')
             snprintf(err, sizeof(err), "%s", mochi_strerror(rc));

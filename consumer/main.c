@@ -32,6 +32,7 @@ static const struct mochi_stream_ops base_ops = {
     .group = &setting_group,
     .metrics_listen = &setting_metrics_listen,
     .write_dlq = true,
+    .records_progress = true,
     .outcomes = ingest_outcomes,
     .stage = ingest_stage,
     .apply = ingest_apply,

@@ -32,6 +32,7 @@ static const struct mochi_stream_ops base_ops = {
     .group = &setting_group,
     .metrics_listen = &setting_metrics_listen,
     .write_dlq = false,
+    .records_progress = true,
     .outcomes = rollup_outcomes,
     .prepare = rollup_prepare,
     .apply = rollup_apply,

@@ -32,7 +32,7 @@ enum {
 struct rollup {
     struct mochi_copy_buf rows;
     struct mochi_copy_buf progress[NPROGRESS];
-    struct mochi_copy_buf partitions; /* check_progress's array */
+    struct mochi_copy_buf partitions; /* mochi_stream_progress_check's */
     /* Written by the thread that applies batches, read by the one that
      * polls Kafka (accept_old). */
     pthread_mutex_t replays_lock;
@@ -196,18 +196,7 @@ static const char progress_sql[] =
     "  updated_at = EXCLUDED.updated_at"
     " WHERE p.next_offset <= EXCLUDED.next_offset";
 
-/* Where the records of the batch's partitions end, locked for the
- * transaction: a second member applying the same partition (during a
- * rebalance) waits here for the first to commit, then sees its progress.
- * In partition order, as every batch takes them. */
-static const char check_sql[] = "SELECT partition, next_offset FROM rollup_progress"
-                                " WHERE topic = $1 AND partition = ANY($2::int[])"
-                                " ORDER BY partition FOR UPDATE";
-
 static void read_replays(struct rollup *rollup, PGconn *conn);
-static int check_progress(struct rollup *rollup, PGconn *conn, const char *topic,
-                          const struct mochi_stream_mark *marks, size_t n,
-                          struct mochi_stream_gap *gaps, size_t *ngaps, char *err, size_t errlen);
 static int write_progress(struct rollup *rollup, PGconn *conn, const char *topic,
                           const struct mochi_stream_mark *marks, size_t n, char *err,
                           size_t errlen);
@@ -321,58 +310,6 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
     }
 }
 
-/* Appends value (or NULL) to an array literal being built in buf. */
-static void array_add(struct mochi_copy_buf *buf, long long value, bool null)
-{
-    char text[24];
-    int len = null ? snprintf(text, sizeof(text), "%sNULL", buf->len > 1 ? "," : "")
-                   : snprintf(text, sizeof(text), "%s%lld", buf->len > 1 ? "," : "", value);
-    mochi_copy_raw(buf, text, (size_t)len);
-}
-
-/* The gap check, first in the transaction of a batch or of idle marks:
- * every message below a partition's recorded next_offset is counted, and
- * the batch must start at or below it. One starting beyond means the
- * messages in between were never counted: the stream skipped them (a
- * client bug, offsets moved by hand), and committing the batch's offsets
- * would lose them for good. Each such partition goes to gaps[] (room for
- * n) with the offset to read again from, and MOCHI_ERR_GAP is returned;
- * 0 when every mark starts within what is counted (or has no record yet).
- * Otherwise mochi_db_error's class with the reason in err. */
-static int check_progress(struct rollup *rollup, PGconn *conn, const char *topic,
-                          const struct mochi_stream_mark *marks, size_t n,
-                          struct mochi_stream_gap *gaps, size_t *ngaps, char *err, size_t errlen)
-{
-    *ngaps = 0;
-    if (n == 0)
-        return 0;
-    struct mochi_copy_buf *ids = &rollup->partitions;
-    mochi_copy_reset(ids);
-    mochi_copy_raw(ids, "{", 1);
-    for (size_t i = 0; i < n; i++)
-        array_add(ids, marks[i].partition, false);
-    mochi_copy_raw(ids, "}", 2); /* and the NUL */
-    if (ids->failed) {
-        snprintf(err, errlen, "out of memory building the partitions");
-        return MOCHI_ERR_NOMEM;
-    }
-    const char *params[2] = {topic, ids->data};
-    PGresult *res = NULL;
-    int rc = mochi_db_query(conn, check_sql, 2, params, &res, err, errlen);
-    if (rc != 0)
-        return rc;
-    for (int r = 0; r < PQntuples(res); r++) {
-        int32_t partition = (int32_t)atoi(PQgetvalue(res, r, 0));
-        long long counted_to = atoll(PQgetvalue(res, r, 1));
-        for (size_t i = 0; i < n; i++)
-            if (marks[i].partition == partition && marks[i].first_offset > counted_to)
-                gaps[(*ngaps)++] =
-                    (struct mochi_stream_gap){.partition = partition, .resume_offset = counted_to};
-    }
-    PQclear(res);
-    return *ngaps > 0 ? MOCHI_ERR_GAP : 0;
-}
-
 /* Writes marks[0..n) to rollup_progress (progress_sql) in the session's
  * transaction. Returns 0 or mochi_db_error's class with the reason in
  * err; MOCHI_ERR_NOMEM when the arrays could not be built. */
@@ -382,23 +319,21 @@ static int write_progress(struct rollup *rollup, PGconn *conn, const char *topic
     if (n == 0)
         return 0;
     struct mochi_copy_buf *a = rollup->progress;
-    for (int i = 0; i < NPROGRESS; i++) {
-        mochi_copy_reset(&a[i]);
-        mochi_copy_raw(&a[i], "{", 1);
-    }
+    for (int i = 0; i < NPROGRESS; i++)
+        mochi_copy_array_begin(&a[i]);
     int64_t now_ms = mochi_clock_mono_ms(); /* after BEGIN: now() is earlier */
     for (size_t i = 0; i < n; i++) {
         const struct mochi_stream_mark *m = &marks[i];
         int64_t age = now_ms - m->end_seen_mono_ms;
-        array_add(&a[PROGRESS_PARTITION], m->partition, false);
-        array_add(&a[PROGRESS_NEXT], m->next_offset, false);
-        array_add(&a[PROGRESS_LAST_MS], m->last_timestamp_ms, m->last_timestamp_ms < 0);
-        array_add(&a[PROGRESS_END], m->end_offset, m->end_offset < 0);
-        array_add(&a[PROGRESS_AGE_MS], age > 0 ? age : 0, m->end_seen_mono_ms <= 0);
+        mochi_copy_array_int(&a[PROGRESS_PARTITION], m->partition, false);
+        mochi_copy_array_int(&a[PROGRESS_NEXT], m->next_offset, false);
+        mochi_copy_array_int(&a[PROGRESS_LAST_MS], m->last_timestamp_ms, m->last_timestamp_ms < 0);
+        mochi_copy_array_int(&a[PROGRESS_END], m->end_offset, m->end_offset < 0);
+        mochi_copy_array_int(&a[PROGRESS_AGE_MS], age > 0 ? age : 0, m->end_seen_mono_ms <= 0);
     }
     const char *params[1 + NPROGRESS] = {topic};
     for (int i = 0; i < NPROGRESS; i++) {
-        mochi_copy_raw(&a[i], "}", 2); /* and the NUL */
+        mochi_copy_array_end(&a[i]);
         if (a[i].failed) {
             snprintf(err, errlen, "out of memory building the progress");
             return MOCHI_ERR_NOMEM;
@@ -419,8 +354,9 @@ int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
     build_rows(rollup, batch->events, batch->nevents);
     int rc = rollup->rows.failed ? MOCHI_ERR_NOMEM : mochi_db_exec(conn, "BEGIN", err, sizeof(err));
     if (rc == 0)
-        rc = check_progress(rollup, conn, batch->topic, batch->marks, batch->nmarks, batch->gaps,
-                            batch->ngaps, err, sizeof(err));
+        rc = mochi_stream_progress_check(conn, "rollup_progress", batch->topic, batch->marks,
+                                         batch->nmarks, &rollup->partitions, batch->gaps,
+                                         batch->ngaps, err, sizeof(err));
     /* A batch whose messages were all skipped only moves the progress. */
     if (rc == 0 && batch->nevents > 0) {
         rc = mochi_copy_send(conn, "COPY rollup_batch FROM STDIN", &rollup->rows, err, sizeof(err));
@@ -464,7 +400,8 @@ int rollup_idle(void *arg, PGconn *conn, const char *topic, const struct mochi_s
     char err[512] = "";
     int rc = mochi_db_exec(conn, "BEGIN", err, sizeof(err));
     if (rc == 0)
-        rc = check_progress(rollup, conn, topic, ends, n, gaps, ngaps, err, sizeof(err));
+        rc = mochi_stream_progress_check(conn, "rollup_progress", topic, ends, n,
+                                         &rollup->partitions, gaps, ngaps, err, sizeof(err));
     if (rc == 0)
         rc = write_progress(rollup, conn, topic, ends, n, err, sizeof(err));
     if (rc == 0)

@@ -152,7 +152,7 @@ static int start(struct stream *s, char *err, size_t errlen)
         .stage = ops->stage != NULL ? stage_batch : NULL,
         .apply = apply_batch,
         .settled = settled_batch,
-        .apply_empty = ops->idle != NULL, /* its offsets are progress too */
+        .apply_empty = ops->records_progress, /* its offsets are progress too */
     };
     /* Room for a full batch plus what arrives while the database is away. */
     if (stream_batches_init(&s->batches, s->batch_max * 2, &hooks, ops->component) != 0)

@@ -68,7 +68,7 @@ int mochi_stream_metrics_new(struct mochi_metrics *registry, const struct mochi_
     snprintf(name, sizeof(name), "mochi_%s_newest_applied_event_age_seconds", c);
     m->newest_age = mochi_metrics_single(mochi_metrics_gauge(
         registry, name, "seconds between now and the newest event applied", 0, NULL));
-    if (ops->idle != NULL) { /* an applier that records its progress */
+    if (ops->records_progress) {
         snprintf(name, sizeof(name), "mochi_%s_offset_gaps_total", c);
         m->gaps = mochi_metrics_single(mochi_metrics_counter(
             registry, name,

@@ -39,6 +39,7 @@
 #include <libpq-fe.h>
 
 #include "common/config.h"
+#include "common/copy.h"
 #include "common/event.h"
 #include "common/hash.h"
 #include "common/metrics.h"
@@ -122,6 +123,12 @@ struct mochi_stream_ops {
     const struct mochi_setting *group;
     const struct mochi_setting *metrics_listen;
     bool write_dlq; /* this daemon copies undecodable messages to the DLQ */
+    /* The applier records how far it has applied each partition (a progress
+     * table, below) and checks each batch against it (MOCHI_ERR_GAP): the
+     * stream then also applies batches without events (their messages were
+     * all skipped), so that their offsets are recorded too, and counts
+     * mochi_<component>_offset_gaps_total. */
+    bool records_progress;
     /* Outcome labels the applier counts into (counts.n[i] <-> outcomes[i]),
      * NULL-terminated, at most MOCHI_STREAM_MAX_OUTCOMES. The stream adds
      * "invalid" and "too_old" of its own. */
@@ -159,9 +166,7 @@ struct mochi_stream_ops {
      * (replay). May be NULL. */
     bool (*accept_old)(void *arg, const struct mochi_pageview *ev);
     /* Optional, for an applier that records how far it has read (the
-     * marks), so that a reader can tell how fresh its tables are. When
-     * set, the stream also applies batches without events (their messages
-     * were all skipped), so that their offsets are recorded too; and about
+     * marks), so that a reader can tell how fresh its tables are. About
      * once a second, on the main thread while no batch is in flight, it
      * looks up the log end of each partition it has read to the end
      * (partition EOF) and fully applied, and calls idle with those whose
@@ -176,6 +181,30 @@ struct mochi_stream_ops {
     int (*idle)(void *arg, PGconn *conn, const char *topic, const struct mochi_stream_mark *ends,
                 size_t n, struct mochi_stream_gap *gaps, size_t *ngaps);
 };
+
+/* Progress tables, for appliers that record where they have applied each
+ * partition: a table (topic, partition, next_offset) in which every
+ * message of the partition below next_offset is applied, written in each
+ * batch's transaction and only forward (rollup_progress, sql/008;
+ * ingest_progress, sql/012; table names one of those). First in a batch's
+ * transaction, mochi_stream_progress_check locks the rows of the marks'
+ * partitions and checks that each mark's first_offset is at or below its
+ * row's next_offset (or that there is no row yet); each partition where it
+ * is not goes to gaps[] (room for n) with the row's next_offset, and
+ * MOCHI_ERR_GAP is returned: the applier then applies nothing and returns
+ * it, and the stream reads those partitions again from there. Last in the
+ * transaction, mochi_stream_progress_advance moves the rows forward to the
+ * marks' next_offset. scratch: buffers the caller keeps between calls.
+ * Both return 0 or mochi_db_error's class with the reason in err. */
+int mochi_stream_progress_check(PGconn *conn, const char *table, const char *topic,
+                                const struct mochi_stream_mark *marks, size_t n,
+                                struct mochi_copy_buf *scratch, struct mochi_stream_gap *gaps,
+                                size_t *ngaps, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+int mochi_stream_progress_advance(PGconn *conn, const char *table, const char *topic,
+                                  const struct mochi_stream_mark *marks, size_t n,
+                                  struct mochi_copy_buf scratch[2], char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* The settings the stream reads besides ops->group and ops->metrics_listen,
  * NULL-terminated: a program passes it as its spec's library_settings. */
