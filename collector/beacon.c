@@ -536,11 +536,12 @@ bool beacon_is_bot(const char *user_agent)
      * patterns that start with it are compared, case-insensitively. */
     const unsigned char *ua = (const unsigned char *)user_agent;
     for (size_t i = 0; ua[i] != '\0'; i++) {
-        /* ua[i + 1] is at most the terminating NUL. */
-        unsigned char c = ascii_lower(ua[i]), next = ascii_lower(ua[i + 1]);
-        if (((bot_pairs[c & 31] >> (next & 31)) & 1) == 0)
+        /* ua[i + 1] is at most the terminating NUL. The filter reads the
+         * bytes as they are: lower-casing changes bit 5 only, which the
+         * filter does not look at. */
+        if (((bot_pairs[ua[i] & 31] >> (ua[i + 1] & 31)) & 1) == 0)
             continue;
-        uint32_t candidates = bots_by_first[c];
+        uint32_t candidates = bots_by_first[ascii_lower(ua[i])];
         while (candidates != 0) {
             int k = __builtin_ctz(candidates);
             candidates &= candidates - 1;
