@@ -117,8 +117,10 @@ struct header_scan {
 };
 
 /* Notes the first User-Agent, the framing headers and, when wanted, every
- * X-Forwarded-For. Names are compared by length first: most headers are
- * passed over with one comparison. */
+ * X-Forwarded-For. Names are compared by length and first letter first:
+ * most headers are passed over without a strcasecmp (browsers send three
+ * Sec-Fetch-* of Content-Length's length, and Accept-Language and
+ * Accept-Encoding of X-Forwarded-For's). */
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size)
 {
@@ -128,17 +130,20 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     static const char length_name[] = MHD_HTTP_HEADER_CONTENT_LENGTH;
     static const char encoding_name[] = MHD_HTTP_HEADER_TRANSFER_ENCODING;
     struct header_scan *s = cls;
-    if (key_size == sizeof(ua_name) - 1 && strcasecmp(key, ua_name) == 0) {
+    char first = (char)(key[0] | 0x20); /* lower case, for a letter */
+    if (key_size == sizeof(ua_name) - 1 && first == 'u' && strcasecmp(key, ua_name) == 0) {
         if (s->ua == NULL)
             s->ua = value;
-    } else if (key_size == sizeof(length_name) - 1 && strcasecmp(key, length_name) == 0) {
+    } else if (key_size == sizeof(length_name) - 1 && first == 'c' &&
+               strcasecmp(key, length_name) == 0) {
         if (s->content_length == NULL)
             s->content_length = value ? value : "";
         else if (value == NULL || strcmp(value, s->content_length) != 0)
             s->lengths_differ = true;
-    } else if (key_size == sizeof(encoding_name) - 1 && strcasecmp(key, encoding_name) == 0) {
+    } else if (key_size == sizeof(encoding_name) - 1 && first == 't' &&
+               strcasecmp(key, encoding_name) == 0) {
         s->transfer_encoding = true;
-    } else if (s->want_xff && key_size == sizeof(xff_name) - 1 && value != NULL &&
+    } else if (s->want_xff && key_size == sizeof(xff_name) - 1 && first == 'x' && value != NULL &&
                strcasecmp(key, xff_name) == 0) {
         if (s->nxff < MAX_XFF_HEADERS) {
             s->xff[s->nxff] = value;
