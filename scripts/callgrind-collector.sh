@@ -20,6 +20,18 @@
 # and, per function, its inclusive cost in the HTTP workers (the top
 # ones, and the functions named with --function).
 #
+# How far to trust them: the HTTP workers' figure moves by about 150
+# instructions from run to run (how the connections fall on the workers,
+# how many of them each epoll_wait returns). "All threads" also holds work
+# done per second rather than per beacon (librdkafka's statistics every
+# second and the collector's reading of them, timers), which a run under
+# valgrind, some fifty times slower, spreads over fewer beacons: it moves
+# by a couple of thousand. Callgrind counts instructions, not time: a
+# `rep stosb` counts once per byte, so libmicrohttpd's zeroing of its
+# connection pool (memset, about 24 KB per request) weighs more in these
+# counts than in CPU time; cache misses and contended cache lines weigh
+# nothing here.
+#
 # Usage: scripts/callgrind-collector.sh [OPTIONS]   (--help for the options)
 # Exit status: 0 when both runs answered only 202s, 1 when not, 2 on bad
 # usage or a setup failure.
@@ -39,6 +51,7 @@ connections=${CALLGRIND_CONNECTIONS:-4}
 threads=${CALLGRIND_THREADS:-2}
 out_dir=${CALLGRIND_OUT:-}
 top=${CALLGRIND_TOP:-40}
+linger_ms=${CALLGRIND_LINGER_MS:-500}
 functions=()
 kafka_props=()
 
@@ -58,14 +71,15 @@ Options (environment variable in brackets):
   --connections N     wrk -c, keep-alive connections, one wrk thread [CALLGRIND_CONNECTIONS] (4)
   --threads N         collector --threads [CALLGRIND_THREADS] (2)
   --top N             functions listed, by inclusive cost in the workers [CALLGRIND_TOP] (40)
+  --linger-ms N       the collector's -X linger.ms [CALLGRIND_LINGER_MS] (500): under
+                      valgrind it serves a few hundred beacons per second, so with
+                      its default of 5 ms a batch would hold a few messages where the
+                      benchmark's (tens of thousands per second) hold hundreds, and
+                      the per-batch work (LZ4 context, request, response) would weigh
+                      far more per beacon; 500 ms gives batches of the benchmark's size
   --function NAME     also list this function (repeatable)
   --out DIR           keep the callgrind files there [CALLGRIND_OUT]
-  -X KEY=VALUE        librdkafka property for the collector (repeatable), for
-                      example -X linger.ms=500: under valgrind the collector
-                      serves a few hundred beacons per second, so with the
-                      default linger.ms of 5 its batches hold a few messages
-                      where the benchmark's hold hundreds, and the per-batch
-                      work (LZ4 context, request, response) weighs far more
+  -X KEY=VALUE        another librdkafka property for the collector (repeatable)
   --help              this text
 EOF
 }
@@ -78,6 +92,7 @@ while [ $# -gt 0 ]; do
   --connections) connections=${2:?--connections needs a value}; shift 2 ;;
   --threads) threads=${2:?--threads needs a value}; shift 2 ;;
   --top) top=${2:?--top needs a value}; shift 2 ;;
+  --linger-ms) linger_ms=${2:?--linger-ms needs a value}; shift 2 ;;
   --function) functions+=("${2:?--function needs a value}"); shift 2 ;;
   --out) out_dir=${2:?--out needs a value}; shift 2 ;;
   -X) kafka_props+=(-X "${2:?-X needs a value}"); shift 2 ;;
@@ -90,6 +105,7 @@ check_int large "$large" 200 1000000
 check_int connections "$connections" 1 1000
 check_int threads "$threads" 1 64
 check_int top "$top" 0 1000
+check_int linger-ms "$linger_ms" 0 60000
 [ "$large" -gt "$small" ] || die "--large must be more than --small"
 need_tools valgrind callgrind_annotate wrk curl jq createdb python3
 
@@ -130,7 +146,7 @@ run() {
   valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out_dir/$n.out" \
     "$build_dir/mochi-collector" --brokers "$brokers" \
     --database-url "host=$sock user=mochi_collector dbname=mochi_bench" \
-    --trusted-proxies 127.0.0.1/32 --threads "$threads" --shutdown-timeout 10s "${kafka_props[@]}" \
+    --trusted-proxies 127.0.0.1/32 --threads "$threads" --shutdown-timeout 10s -X "linger.ms=$linger_ms" "${kafka_props[@]}" \
     --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$mport" </dev/null 2>"$log" &
   collector_pid=$!
   for ((i = 0; i < 1200; i++)); do
@@ -165,7 +181,8 @@ run() {
 }
 
 void=0
-echo "== collector under callgrind: $small then $large beacons (wrk -t1 -c$connections, --threads $threads)"
+echo "== collector under callgrind: $small then $large beacons (wrk -t1 -c$connections, --threads $threads," \
+  "linger.ms=$linger_ms)"
 run "$small"
 small_answered=$answered
 run "$large"
