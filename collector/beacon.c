@@ -28,6 +28,7 @@ static enum beacon_reject check_text(const struct beacon_fields *fields, bool ut
                                      char *why, size_t whylen);
 static int format_ip(int family, const unsigned char *bin, char *out, size_t size);
 static unsigned char ascii_lower(unsigned char c);
+static bool is_plain_ascii(unsigned char c);
 
 /* Lower-case ASCII substrings of User-Agents that are not people. Short on
  * purpose: what matters is the traffic that reaches an analytics beacon
@@ -240,6 +241,13 @@ static bool ascii_stays_escaped(unsigned char b)
     return b <= 0x20 || b == 0x7F || b == '/' || b == '?' || b == '#' || b == '%';
 }
 
+/* A byte a canonical path keeps as it is, outside an escape: printable
+ * ASCII other than '%'. */
+static bool is_plain_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7F && c != '%';
+}
+
 /* Appends n bytes to out[*pos..] when they fit before size - 1; a unit (a
  * character or an escape) is written whole or not at all. */
 static bool put_unit(char *out, size_t size, size_t *pos, const void *bytes, size_t n)
@@ -292,10 +300,22 @@ size_t beacon_canonical_path(const char *path, size_t len, char *out, size_t siz
                     i += 3;
                 }
             }
-        } else if (c < 0x80) {
-            room = c < 0x20 || c == 0x7F ? put_escape(out, size, &pos, c)
-                                         : put_unit(out, size, &pos, &c, 1);
+        } else if (c < 0x20 || c == 0x7F) {
+            room = put_escape(out, size, &pos, c);
             i++;
+        } else if (c < 0x80) {
+            /* A run of bytes kept as they are, copied at once (most of a
+             * path is): as many as fit, as byte by byte. */
+            size_t run = 1;
+            while (i + run < len && is_plain_ascii((unsigned char)path[i + run]))
+                run++;
+            if (run > size - 1 - pos) {
+                run = size - 1 - pos;
+                room = false;
+            }
+            memcpy(out + pos, path + i, run);
+            pos += run;
+            i += run;
         } else {
             /* beacon_check_text has refused such bytes; escaped all the
              * same, so that the output is UTF-8 whatever it is given. */
@@ -536,11 +556,12 @@ bool beacon_is_bot(const char *user_agent)
      * patterns that start with it are compared, case-insensitively. */
     const unsigned char *ua = (const unsigned char *)user_agent;
     for (size_t i = 0; ua[i] != '\0'; i++) {
-        /* ua[i + 1] is at most the terminating NUL. */
-        unsigned char c = ascii_lower(ua[i]), next = ascii_lower(ua[i + 1]);
-        if (((bot_pairs[c & 31] >> (next & 31)) & 1) == 0)
+        /* ua[i + 1] is at most the terminating NUL. The filter reads the
+         * bytes as they are: lower-casing changes bit 5 only, which the
+         * filter does not look at. */
+        if (((bot_pairs[ua[i] & 31] >> (ua[i + 1] & 31)) & 1) == 0)
             continue;
-        uint32_t candidates = bots_by_first[c];
+        uint32_t candidates = bots_by_first[ascii_lower(ua[i])];
         while (candidates != 0) {
             int k = __builtin_ctz(candidates);
             candidates &= candidates - 1;

@@ -117,8 +117,10 @@ struct header_scan {
 };
 
 /* Notes the first User-Agent, the framing headers and, when wanted, every
- * X-Forwarded-For. Names are compared by length first: most headers are
- * passed over with one comparison. */
+ * X-Forwarded-For. Names are compared by length and first letter first:
+ * most headers are passed over without a strcasecmp (browsers send three
+ * Sec-Fetch-* of Content-Length's length, and Accept-Language and
+ * Accept-Encoding of X-Forwarded-For's). */
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size)
 {
@@ -128,17 +130,20 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     static const char length_name[] = MHD_HTTP_HEADER_CONTENT_LENGTH;
     static const char encoding_name[] = MHD_HTTP_HEADER_TRANSFER_ENCODING;
     struct header_scan *s = cls;
-    if (key_size == sizeof(ua_name) - 1 && strcasecmp(key, ua_name) == 0) {
+    char first = (char)(key[0] | 0x20); /* lower case, for a letter */
+    if (key_size == sizeof(ua_name) - 1 && first == 'u' && strcasecmp(key, ua_name) == 0) {
         if (s->ua == NULL)
             s->ua = value;
-    } else if (key_size == sizeof(length_name) - 1 && strcasecmp(key, length_name) == 0) {
+    } else if (key_size == sizeof(length_name) - 1 && first == 'c' &&
+               strcasecmp(key, length_name) == 0) {
         if (s->content_length == NULL)
             s->content_length = value ? value : "";
         else if (value == NULL || strcmp(value, s->content_length) != 0)
             s->lengths_differ = true;
-    } else if (key_size == sizeof(encoding_name) - 1 && strcasecmp(key, encoding_name) == 0) {
+    } else if (key_size == sizeof(encoding_name) - 1 && first == 't' &&
+               strcasecmp(key, encoding_name) == 0) {
         s->transfer_encoding = true;
-    } else if (s->want_xff && key_size == sizeof(xff_name) - 1 && value != NULL &&
+    } else if (s->want_xff && key_size == sizeof(xff_name) - 1 && first == 'x' && value != NULL &&
                strcasecmp(key, xff_name) == 0) {
         if (s->nxff < MAX_XFF_HEADERS) {
             s->xff[s->nxff] = value;
@@ -183,6 +188,10 @@ struct request {
 static _Thread_local struct worker *thread_worker;
 
 static struct MHD_Response *static_response(const void *data, size_t len, const char *type);
+static enum MHD_Result publish_beacon(struct collector_http *http, struct MHD_Connection *conn,
+                                      enum route route, const struct header_scan *headers,
+                                      const struct beacon_fields *fields,
+                                      const struct collector_site_day *sd, int64_t arrived_us);
 
 static void worker_destroy(struct worker *worker)
 {
@@ -360,9 +369,11 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
                                      enum route route, const struct header_scan *headers,
                                      const struct beacon_fields *fields, int64_t arrived_us)
 {
-    char why[160] = "";
-    struct collector_site site;
-    int rc = collector_sites_lookup(http->deps.sites, fields->key, &site);
+    /* The site, and the site-local day of the beacon's arrival: its salt
+     * hashes the visitor, and the event carries it for the rollup to
+     * count by. One read of the cache. */
+    struct collector_site_day sd;
+    int rc = collector_sites_resolve(http->deps.sites, fields->key, arrived_us, &sd);
     if (rc == MOCHI_ERR_AGAIN) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 503, "not ready: sites not loaded yet");
@@ -372,6 +383,20 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         mochi_metric_inc(http->outcomes[OUT_UNKNOWN_SITE]);
         return send_error(http, conn, route, 404, "unknown tracking key");
     }
+    enum MHD_Result ret = publish_beacon(http, conn, route, headers, fields, &sd, arrived_us);
+    sodium_memzero(sd.salt, sizeof(sd.salt)); /* no copy of a salt outlives its use */
+    return ret;
+}
+
+/* handle_beacon's path once the site is known (sd, whose salt the caller
+ * wipes). Answers the request. */
+static enum MHD_Result publish_beacon(struct collector_http *http, struct MHD_Connection *conn,
+                                      enum route route, const struct header_scan *headers,
+                                      const struct beacon_fields *fields,
+                                      const struct collector_site_day *sd, int64_t arrived_us)
+{
+    char why[160] = "";
+    const struct collector_site *site = &sd->site;
     struct worker *worker = worker_for_thread(http);
     if (worker == NULL) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
@@ -380,7 +405,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
     struct mochi_pageview ev;
     struct beacon_origin origin;
     enum beacon_reject reject =
-        beacon_normalize_origin(worker->urls, fields, site.domain, &ev, &origin, why, sizeof(why));
+        beacon_normalize_origin(worker->urls, fields, site->domain, &ev, &origin, why, sizeof(why));
     if (reject == BEACON_FOREIGN_HOST) {
         mochi_metric_inc(http->outcomes[OUT_FOREIGN_HOST]);
         return send_error(http, conn, route, 403, why);
@@ -396,12 +421,7 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         return send_accepted(http, conn, route);
     }
 
-    /* The site-local day: its salt hashes the visitor, and the event
-     * carries it for the rollup to count by. */
-    long long day = 0;
-    unsigned char salt[MOCHI_SALT_LEN];
-    if (collector_sites_local_day(http->deps.sites, &site, arrived_us, &day) != 0 ||
-        collector_sites_salt(http->deps.sites, day, salt) != 0) {
+    if (sd->day_rc != 0) {
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 503, "not ready: no salt for the site's day");
     }
@@ -415,23 +435,23 @@ static enum MHD_Result handle_beacon(struct collector_http *http, struct MHD_Con
         mochi_metric_inc(http->outcomes[OUT_UNAVAILABLE]);
         return send_error(http, conn, route, 500, "cannot read the client address");
     }
-    memcpy(ev.site_id, site.id_text, sizeof(ev.site_id));
-    mochi_visitor_hash(salt, site.id, ip, ua, ev.visitor_hash);
-    sodium_memzero(salt, sizeof(salt)); /* no copy of a salt outlives its use */
+    memcpy(ev.site_id, site->id_text, sizeof(ev.site_id));
+    mochi_visitor_hash(sd->salt, site->id, ip, ua, ev.visitor_hash);
     ev.occurred_at_us = arrived_us;
-    ev.day = (int32_t)day;
+    ev.day = (int32_t)sd->day;
     ev.entry = origin.entry;
     ev.has_source = origin.has_source;
     memcpy(ev.source, origin.source, sizeof(ev.source));
 
     unsigned char wire[MOCHI_PAGEVIEW_WIRE_MAX];
     size_t len = 0;
-    rc = mochi_codec_encode(worker->codec, &ev, wire, sizeof(wire), &len);
+    int rc = mochi_codec_encode(worker->codec, &ev, wire, sizeof(wire), &len);
     if (rc != 0) {
         mochi_metric_inc(http->outcomes[OUT_INVALID]);
         return send_error(http, conn, route, 400, "event out of range");
     }
-    rc = collector_producer_send(http->deps.producer, site.id_text, MOCHI_UUID_TEXT_LEN, wire, len);
+    rc =
+        collector_producer_send(http->deps.producer, site->id_text, MOCHI_UUID_TEXT_LEN, wire, len);
     if (rc == MOCHI_ERR_FULL) {
         mochi_metric_inc(http->outcomes[OUT_QUEUE_FULL]);
         return send_shared(http, conn, route, 503, http->queue_full);

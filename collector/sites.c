@@ -60,6 +60,11 @@ static int load_sites(struct collector_sites *sites, PGconn *conn);
 static int load_salts(struct collector_sites *sites, PGconn *conn);
 static void forget_expired_salts(struct collector_sites *sites);
 static void on_scrape(struct mochi_metrics *reg, void *arg);
+static const struct site_entry *find_entry(const struct collector_sites *sites, const char *key);
+static int find_salt(const struct collector_sites *sites, long long day,
+                     unsigned char salt[MOCHI_SALT_LEN]);
+static int find_local_day(const struct collector_sites *sites, const struct collector_site *site,
+                          int64_t occurred_at_us, long long *day);
 
 static int compare_entries(const void *a, const void *b)
 {
@@ -402,20 +407,49 @@ bool collector_sites_wait_ready(struct collector_sites *sites, long long timeout
     }
 }
 
-int collector_sites_lookup(struct collector_sites *sites, const char *key,
-                           struct collector_site *site)
+/* The entry of key, or NULL. Under the lock. */
+static const struct site_entry *find_entry(const struct collector_sites *sites, const char *key)
 {
     struct site_entry probe;
     if (strlen(key) >= sizeof(probe.key))
-        return MOCHI_ERR_NOTFOUND;
+        return NULL;
     strcpy(probe.key, key);
+    return bsearch(&probe, sites->entries, sites->count, sizeof(probe), compare_entries);
+}
+
+/* collector_sites_salt's work. Under the lock. */
+static int find_salt(const struct collector_sites *sites, long long day,
+                     unsigned char salt[MOCHI_SALT_LEN])
+{
+    int rc = MOCHI_ERR_AGAIN;
+    for (int i = 0; i < SALT_DAYS; i++) {
+        if (sites->salts[i].present && sites->salts[i].day == day) {
+            memcpy(salt, sites->salts[i].salt, MOCHI_SALT_LEN);
+            rc = 0;
+        }
+    }
+    return rc;
+}
+
+/* collector_sites_local_day's work. Under the lock. */
+static int find_local_day(const struct collector_sites *sites, const struct collector_site *site,
+                          int64_t occurred_at_us, long long *day)
+{
+    if (sites->zones != NULL &&
+        collector_zones_local_day(sites->zones, site->timezone, occurred_at_us, day) == 0)
+        return 0;
+    return MOCHI_ERR_AGAIN;
+}
+
+int collector_sites_lookup(struct collector_sites *sites, const char *key,
+                           struct collector_site *site)
+{
     int rc = MOCHI_ERR_NOTFOUND;
     pthread_rwlock_rdlock(&sites->lock);
     if (!sites->loaded) {
         rc = MOCHI_ERR_AGAIN;
     } else {
-        const struct site_entry *e =
-            bsearch(&probe, sites->entries, sites->count, sizeof(probe), compare_entries);
+        const struct site_entry *e = find_entry(sites, key);
         if (e != NULL) {
             *site = e->site;
             rc = 0;
@@ -428,14 +462,8 @@ int collector_sites_lookup(struct collector_sites *sites, const char *key,
 int collector_sites_salt(struct collector_sites *sites, long long day,
                          unsigned char salt[MOCHI_SALT_LEN])
 {
-    int rc = MOCHI_ERR_AGAIN;
     pthread_rwlock_rdlock(&sites->lock);
-    for (int i = 0; i < SALT_DAYS; i++) {
-        if (sites->salts[i].present && sites->salts[i].day == day) {
-            memcpy(salt, sites->salts[i].salt, MOCHI_SALT_LEN);
-            rc = 0;
-        }
-    }
+    int rc = find_salt(sites, day, salt);
     pthread_rwlock_unlock(&sites->lock);
     return rc;
 }
@@ -443,11 +471,29 @@ int collector_sites_salt(struct collector_sites *sites, long long day,
 int collector_sites_local_day(struct collector_sites *sites, const struct collector_site *site,
                               int64_t occurred_at_us, long long *day)
 {
-    int rc = MOCHI_ERR_AGAIN;
     pthread_rwlock_rdlock(&sites->lock);
-    if (sites->zones != NULL &&
-        collector_zones_local_day(sites->zones, site->timezone, occurred_at_us, day) == 0)
-        rc = 0;
+    int rc = find_local_day(sites, site, occurred_at_us, day);
+    pthread_rwlock_unlock(&sites->lock);
+    return rc;
+}
+
+int collector_sites_resolve(struct collector_sites *sites, const char *key, int64_t occurred_at_us,
+                            struct collector_site_day *out)
+{
+    int rc = MOCHI_ERR_NOTFOUND;
+    pthread_rwlock_rdlock(&sites->lock);
+    if (!sites->loaded) {
+        rc = MOCHI_ERR_AGAIN;
+    } else {
+        const struct site_entry *e = find_entry(sites, key);
+        if (e != NULL) {
+            out->site = e->site;
+            out->day_rc = find_local_day(sites, &e->site, occurred_at_us, &out->day);
+            if (out->day_rc == 0)
+                out->day_rc = find_salt(sites, out->day, out->salt);
+            rc = 0;
+        }
+    }
     pthread_rwlock_unlock(&sites->lock);
     return rc;
 }

@@ -80,6 +80,26 @@ int collector_sites_local_day(struct collector_sites *sites, const struct collec
 int collector_sites_salt(struct collector_sites *sites, long long day,
                          unsigned char salt[MOCHI_SALT_LEN]) __attribute__((warn_unused_result));
 
+/* What one beacon needs from the cache: its site, the site-local day of
+ * the beacon's instant and that day's salt. */
+struct collector_site_day {
+    struct collector_site site;
+    int day_rc; /* 0, or MOCHI_ERR_AGAIN when the day or its salt is not
+                 * known (as collector_sites_local_day or _salt say); then
+                 * day and salt are unset */
+    long long day;
+    unsigned char salt[MOCHI_SALT_LEN]; /* the caller wipes it after use */
+};
+
+/* collector_sites_lookup, collector_sites_local_day and
+ * collector_sites_salt in one read of the cache, under its lock once (the
+ * lock's counter is shared by every HTTP worker: each taking of it moves
+ * a cache line between cores), and from one state of the cache. Returns
+ * what collector_sites_lookup returns; on 0, out->day_rc says whether the
+ * day and its salt are known. Thread-safe. */
+int collector_sites_resolve(struct collector_sites *sites, const char *key, int64_t occurred_at_us,
+                            struct collector_site_day *out) __attribute__((warn_unused_result));
+
 /* Asks the refresher to reload now (used after an unknown key, at most
  * once a second), without waiting. */
 void collector_sites_poke(struct collector_sites *sites);

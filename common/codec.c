@@ -589,16 +589,22 @@ int mochi_codec_encode(struct mochi_codec *codec, const struct mochi_pageview *e
         avro_value_set_int(&day, ev->day) != 0 ||
         avro_value_set_branch(&f[F_ENTRY], BRANCH_VALUE, &entry) != 0 ||
         avro_value_set_boolean(&entry, ev->entry) != 0 ||
-        set_optional_text(&f[F_SOURCE], ev->has_source, ev->source, &source) != 0 ||
-        avro_value_sizeof(&codec->enc, &body) != 0)
+        set_optional_text(&f[F_SOURCE], ev->has_source, ev->source, &source) != 0)
         return MOCHI_ERR_INTERNAL;
-    if (size < MOCHI_WIRE_HEADER_LEN || body > size - MOCHI_WIRE_HEADER_LEN)
+    if (size < MOCHI_WIRE_HEADER_LEN)
         return MOCHI_ERR_INVALID;
     unsigned char *p = buf;
     avro_writer_memory_set_dest(codec->writer, (const char *)p + MOCHI_WIRE_HEADER_LEN,
                                 (int64_t)(size - MOCHI_WIRE_HEADER_LEN));
-    if (avro_value_write(codec->writer, &codec->enc) != 0)
+    /* Written without measuring first (avro_value_sizeof walks the whole
+     * value, as the write does): the memory writer refuses to run past
+     * the end, and only then is the size worth knowing, to tell a buffer
+     * too small from a failure of Avro C. */
+    if (avro_value_write(codec->writer, &codec->enc) != 0) {
+        if (avro_value_sizeof(&codec->enc, &body) == 0 && body > size - MOCHI_WIRE_HEADER_LEN)
+            return MOCHI_ERR_INVALID;
         return MOCHI_ERR_INTERNAL;
+    }
     uint32_t id = mochi_codec_current_schema_id(codec);
     p[0] = 0x00;
     p[1] = (unsigned char)(id >> 24);

@@ -14,6 +14,8 @@
 --   BENCH_DOMAIN    site domain, default example.com
 --   BENCH_VISITORS  size of the visitor pool, default 200000
 --   BENCH_PAGES     number of distinct pages, default 2000
+--   BENCH_SEED      seed of the random draws, default the clock (a fixed
+--                   seed sends the same beacons from run to run)
 --
 -- done() prints one machine-readable line that scripts/bench-collector.sh
 -- parses:
@@ -133,7 +135,8 @@ local function visitor_agent(v)
 end
 
 function init(args)
-   math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
+   local seed = tonumber(os.getenv("BENCH_SEED") or "") or os.time()
+   math.randomseed(seed * 1000 + (thread_id or 0) * 7919)
    for _ = 1, 10 do math.random() end
 end
 

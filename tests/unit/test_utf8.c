@@ -102,6 +102,36 @@ static void controls(void **state)
     assert_false(mochi_utf8_has_control("a\xc2\x9f", 2)); /* len stops before it */
 }
 
+/* Longer texts, read eight bytes at a time: a control at every position,
+ * a C1 control across a word's end, and bytes next to the ones looked for
+ * (0x20, 0x7E, 0x80, 0xC1, 0xC3, U+00A0) that are not controls. */
+static void controls_in_long_texts(void **state)
+{
+    (void)state;
+    static const unsigned char bad[] = {0x00, 0x01, 0x1F, 0x7F};
+    char text[40];
+    memset(text, 'a', sizeof(text));
+    assert_false(mochi_utf8_has_control(text, sizeof(text)));
+    for (size_t pos = 0; pos < sizeof(text); pos++) {
+        for (size_t b = 0; b < sizeof(bad); b++) {
+            memset(text, 'a', sizeof(text));
+            text[pos] = (char)bad[b];
+            assert_true(mochi_utf8_has_control(text, sizeof(text)));
+            assert_false(mochi_utf8_has_control(text, pos)); /* len stops before it */
+        }
+        if (pos + 1 < sizeof(text)) {
+            memset(text, 'a', sizeof(text));
+            memcpy(text + pos, "\xc2\x85", 2); /* U+0085, across a word's end at pos 7 */
+            assert_true(mochi_utf8_has_control(text, sizeof(text)));
+            assert_false(mochi_utf8_has_control(text, pos + 1));
+            memcpy(text + pos, "\xc2\xa0", 2);
+            assert_false(mochi_utf8_has_control(text, sizeof(text)));
+        }
+    }
+    const char *clean = " ~\x80\xc1\xc3\xa9 0123456789 /path?q=1#x \xe6\x97\xa5\xf0\x9f\x8d\xa1";
+    assert_false(mochi_utf8_has_control(clean, strlen(clean)));
+}
+
 static void cut_at_a_boundary(void **state)
 {
     (void)state;
@@ -167,11 +197,9 @@ static void sanitize_replaces_each_bad_byte(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(valid_by_the_table),
-        cmocka_unit_test(seq_len_of_each_form),
-        cmocka_unit_test(controls),
-        cmocka_unit_test(cut_at_a_boundary),
-        cmocka_unit_test(sanitize_replaces_each_bad_byte),
+        cmocka_unit_test(valid_by_the_table), cmocka_unit_test(seq_len_of_each_form),
+        cmocka_unit_test(controls),           cmocka_unit_test(controls_in_long_texts),
+        cmocka_unit_test(cut_at_a_boundary),  cmocka_unit_test(sanitize_replaces_each_bad_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
