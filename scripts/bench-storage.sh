@@ -34,6 +34,8 @@ kafka=${BENCH_KAFKA:-dev}
 build_dir=${MOCHI_BENCH_BUILD_DIR:-}
 keep=0
 redo=0
+sites=${BENCH_SITES:-}
+template_sql=${BENCH_TEMPLATE_SQL:-}
 
 usage() {
   cat <<EOF
@@ -48,8 +50,14 @@ Options (environment variable in brackets):
                       Apache Kafka from scripts/kafka-test-server) [BENCH_KAFKA] (dev)
   --events N          events to preload, 10000..3000000 with the dev broker,
                       up to 10000000 with Apache Kafka [BENCH_EVENTS] (300000)
+  --sites N           sites the events are spread over, 1..1000 (default: one per
+                      5000 events, at least 64, as bench-pipeline.sh); 1 puts
+                      every event in one partition (one busy site) [BENCH_SITES]
   --redo              after each drain, crash PostgreSQL (pg_ctl -m immediate), start
                       it again and time the replay of the drain's WAL [BENCH_REDO]
+  --template-sql FILE run FILE with psql on the migrated database the drains start
+                      from: a schema change measured before it is a migration
+                      [BENCH_TEMPLATE_SQL]
   --keep              keep the logs (not the database)
   --build-dir DIR     use the binaries already built in DIR; default: configure
                       and build RelWithDebInfo in build-pbench/ [MOCHI_BENCH_BUILD_DIR]
@@ -62,7 +70,9 @@ while [ $# -gt 0 ]; do
   --events) events=${2:?--events needs a value}; shift 2 ;;
   --kafka) kafka=${2:?--kafka needs a value}; shift 2 ;;
   --build-dir) build_dir=${2:?--build-dir needs a value}; shift 2 ;;
+  --sites) sites=${2:?--sites needs a value}; shift 2 ;;
   --redo) redo=1; shift ;;
+  --template-sql) template_sql=${2:?--template-sql needs a value}; shift 2 ;;
   --keep) keep=1; shift ;;
   --help | -h) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
@@ -74,6 +84,8 @@ apache) check_int events "$events" 10000 10000000 ;;
 *) die "--kafka: expected dev or apache (got '$kafka')" ;;
 esac
 [ "${BENCH_REDO:-0}" = 1 ] && redo=1
+[ -z "$sites" ] || check_int sites "$sites" 1 1000
+[ -z "$template_sql" ] || [ -r "$template_sql" ] || die "--template-sql: cannot read '$template_sql'"
 need_tools curl jq awk ss psql createdb
 
 bench_build "$root/build-pbench" mochi-consumer mochi-rollup mochi-devkafka mochictl mochi-bench-preload
@@ -105,6 +117,7 @@ pg_ticks() {
 
 # The preload's sites, as scripts/bench-pipeline.sh picks them.
 nsites=$((events / 5000)); [ "$nsites" -lt 64 ] && nsites=64; [ "$nsites" -gt 1000 ] && nsites=1000
+[ -n "$sites" ] && nsites=$sites
 partitions=$(((events + 999999) / 1000000 * 128)); [ "$partitions" -gt 256 ] && partitions=256
 : >"$tmp/sites.tsv"
 for ((i = 0; i < nsites; i++)); do
@@ -118,6 +131,10 @@ MOCHI_DATABASE_URL=$(url postgres mochi_tpl) "$build_dir/mochictl" migrate >"$tm
 psql -h "$sock" -U postgres -d mochi_tpl -XAtq -v ON_ERROR_STOP=1 \
   -c "\\copy sites (id, name, domain, tracking_key) FROM '$tmp/sites.tsv'" ||
   setup_fail "cannot insert the sites"
+if [ -n "$template_sql" ]; then
+  psql -h "$sock" -U postgres -d mochi_tpl -Xq -v ON_ERROR_STOP=1 -f "$template_sql" >"$tmp/template.log" 2>&1 ||
+    setup_fail "--template-sql $template_sql failed" "$tmp/template.log"
+fi
 
 # ---------------------------------------------------------------- Kafka and preload
 topic=mochi.pageviews
@@ -129,6 +146,7 @@ echo "  build:       $build_dir ($build_type), commit $(bench_commit consumer ro
 echo "  PostgreSQL:  $pg_version, ${pg_settings[*]}, shared_buffers=256MB, other settings default"
 echo "  Kafka:       $kafka_desc"
 echo "  daemons:     defaults (batch 10000 events or 200 ms)"
+[ -n "$template_sql" ] && echo "  schema:      migrations, then $template_sql"
 echo
 echo "== preload: $events events over $nsites sites (mochi-bench-preload)"
 k0=$(cpu_ticks "$broker_pid")
