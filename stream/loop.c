@@ -35,7 +35,6 @@ struct stream {
     struct mochi_kafka_watch watch; /* the consumer's opaque; arg is the stream */
     bool paused;                    /* consumption paused while the database is away */
     bool ever_assigned;             /* a rebalance has given this member partitions */
-    bool closed;                    /* the consumer left the group (leave_group) */
     struct mochi_schema_set *schemas;
     struct mochi_codec *codec;
 
@@ -64,7 +63,6 @@ static int serve(struct stream *s, char *err, size_t errlen);
 static void run_loop(struct stream *s);
 static void drain(struct stream *s);
 static void leave_group(struct stream *s);
-static void close_consumer(struct stream *s);
 static void wait_for_database(struct stream *s);
 static bool database_back(struct stream *s);
 static int flush_batch(struct stream *s, bool sync);
@@ -117,9 +115,7 @@ int mochi_stream_run(const struct mochi_config *config, const struct mochi_strea
 out:
     stream_batches_fini(&s->batches); /* after the batch it holds */
     if (s->consumer && s->ever_assigned)
-        /* A consumer that did not finish closing would try again here,
-         * and could hang the same way. */
-        rd_kafka_destroy_flags(s->consumer, s->closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        rd_kafka_destroy(s->consumer);
     stream_dlq_close(&s->dlq);
     mochi_metrics_server_stop(s->server);
     mochi_metrics_destroy(s->registry);
@@ -278,7 +274,7 @@ static void leave_group(struct stream *s)
     }
     if (s->ever_assigned) {
         mochi_log(MOCHI_LOG_INFO, s->ops->component, "msg=\"leaving the group\"");
-        close_consumer(s); /* revoke callback commits what is in hand */
+        rd_kafka_consumer_close(s->consumer); /* revoke callback commits what is in hand */
     } else {
         /* Still unassigned (no broker?): there is nothing to commit, and
          * closing would abort. Leave it to the process exit; the group
@@ -286,41 +282,6 @@ static void leave_group(struct stream *s)
         mochi_log(MOCHI_LOG_INFO, s->ops->component,
                   "msg=\"stopping before the first assignment; not closing the consumer\"");
     }
-}
-
-/* How long leaving the group may take: rd_kafka_consumer_close is bounded
- * by the session timeout, yet librdkafka before 2.4 can hang in it when a
- * cooperative rebalance comes while closing (librdkafka issue 4528). */
-#define CLOSE_TIMEOUT_MS 20000
-
-/* Closes the consumer in the background (rd_kafka_consumer_close_queue),
- * serving its rebalance callback (which applies and commits what is in
- * hand) on this thread, for at most CLOSE_TIMEOUT_MS. By then every batch
- * applied has had its offsets committed or handed to the auto-committer;
- * a member that has not left yet is dropped by the group after its
- * session timeout, and its partitions are read again from the committed
- * offsets, which the appliers make harmless. So SIGTERM always ends the
- * process in bounded time, with nothing lost. */
-static void close_consumer(struct stream *s)
-{
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(s->consumer);
-    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(s->consumer, queue);
-    if (error != NULL) {
-        mochi_log(MOCHI_LOG_WARN, s->ops->component, "msg=\"cannot leave the group\" error=\"%s\"",
-                  rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-    } else {
-        int64_t until = mochi_clock_mono_ms() + CLOSE_TIMEOUT_MS;
-        while (!rd_kafka_consumer_closed(s->consumer) && mochi_clock_mono_ms() < until)
-            rd_kafka_queue_poll_callback(queue, 100);
-        s->closed = rd_kafka_consumer_closed(s->consumer) != 0;
-        if (!s->closed)
-            mochi_log(MOCHI_LOG_WARN, s->ops->component,
-                      "msg=\"leaving the group did not finish; exiting without it (the group drops "
-                      "this member after its session timeout)\" timeout_ms=%d",
-                      CLOSE_TIMEOUT_MS);
-    }
-    rd_kafka_queue_destroy(queue);
 }
 
 /* Backs off while the database is away, paused but polling, so that the
