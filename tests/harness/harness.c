@@ -147,6 +147,7 @@ void mochi_test_proc_start(struct mochi_test_proc *proc, char *const argv[],
     }
     free(env);
     proc->pid = pid;
+    proc->started_ms = mochi_test_now_ms();
     if (pipe_stdio) {
         close(in[0]);
         close(out[1]);
@@ -214,10 +215,27 @@ bool mochi_test_proc_alive(struct mochi_test_proc *proc, int *status)
     return false;
 }
 
+/* Waits, up to 3 s after its start, until a process just started has
+ * written to its log: by then its main() has run, and the daemons install
+ * their signal handlers first thing there. A signal that beats a new
+ * process to main() kills it outright (status: the signal), which a test
+ * that stops a daemon it has just restarted would take for a crash. */
+static void wait_started(const struct mochi_test_proc *proc)
+{
+    while (mochi_test_now_ms() < proc->started_ms + 3000) {
+        struct stat st;
+        if (stat(proc->log, &st) == 0 && st.st_size > 0)
+            return;
+        usleep(10000);
+    }
+}
+
 int mochi_test_proc_stop(struct mochi_test_proc *proc, int sig, int timeout_ms)
 {
     if (proc->pid <= 0)
         return -1;
+    if (sig != SIGKILL)
+        wait_started(proc);
     kill(proc->pid, sig);
     int64_t deadline = mochi_test_now_ms() + timeout_ms;
     int status = 0;

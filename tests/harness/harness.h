@@ -38,6 +38,7 @@ struct mochi_test_proc {
     int stdout_fd; /* read end of the child's stdout when captured, or -1 */
     char log[512]; /* file holding the child's stderr (and stdout when not captured) */
     char name[64];
+    int64_t started_ms; /* mochi_test_now_ms() at the start */
 };
 
 /* Starts argv[0] (a path) with extra environment entries "K=V" (NULL-

@@ -687,7 +687,10 @@ static void kill_9_under_mixed_zone_traffic(void **state)
             start_consumer(p, victim);
         else
             start_rollup(p, victim - 2);
-        ports[victim] = 0;
+        /* Up (its signal handlers in place) before anything else: the last
+         * one restarted is stopped right after the checks, and a SIGTERM
+         * that beats the new process to main() kills it outright. */
+        ports[victim] = mochi_test_metrics_port(daemons[victim], 20000);
         kills++;
     }
     char *log = mochi_test_read_file(p->loadgen.log);
