@@ -441,20 +441,25 @@ static int find_local_day(const struct collector_sites *sites, const struct coll
     return MOCHI_ERR_AGAIN;
 }
 
+/* The entry of key in *e: 0, MOCHI_ERR_AGAIN before the first load, or
+ * MOCHI_ERR_NOTFOUND. Under the lock. */
+static int loaded_entry(const struct collector_sites *sites, const char *key,
+                        const struct site_entry **e)
+{
+    if (!sites->loaded)
+        return MOCHI_ERR_AGAIN;
+    *e = find_entry(sites, key);
+    return *e != NULL ? 0 : MOCHI_ERR_NOTFOUND;
+}
+
 int collector_sites_lookup(struct collector_sites *sites, const char *key,
                            struct collector_site *site)
 {
-    int rc = MOCHI_ERR_NOTFOUND;
+    const struct site_entry *e = NULL;
     pthread_rwlock_rdlock(&sites->lock);
-    if (!sites->loaded) {
-        rc = MOCHI_ERR_AGAIN;
-    } else {
-        const struct site_entry *e = find_entry(sites, key);
-        if (e != NULL) {
-            *site = e->site;
-            rc = 0;
-        }
-    }
+    int rc = loaded_entry(sites, key, &e);
+    if (rc == 0)
+        *site = e->site;
     pthread_rwlock_unlock(&sites->lock);
     return rc;
 }
@@ -480,19 +485,14 @@ int collector_sites_local_day(struct collector_sites *sites, const struct collec
 int collector_sites_resolve(struct collector_sites *sites, const char *key, int64_t occurred_at_us,
                             struct collector_site_day *out)
 {
-    int rc = MOCHI_ERR_NOTFOUND;
+    const struct site_entry *e = NULL;
     pthread_rwlock_rdlock(&sites->lock);
-    if (!sites->loaded) {
-        rc = MOCHI_ERR_AGAIN;
-    } else {
-        const struct site_entry *e = find_entry(sites, key);
-        if (e != NULL) {
-            out->site = e->site;
-            out->day_rc = find_local_day(sites, &e->site, occurred_at_us, &out->day);
-            if (out->day_rc == 0)
-                out->day_rc = find_salt(sites, out->day, out->salt);
-            rc = 0;
-        }
+    int rc = loaded_entry(sites, key, &e);
+    if (rc == 0) {
+        out->site = e->site;
+        out->day_rc = find_local_day(sites, &e->site, occurred_at_us, &out->day);
+        if (out->day_rc == 0)
+            out->day_rc = find_salt(sites, out->day, out->salt);
     }
     pthread_rwlock_unlock(&sites->lock);
     return rc;

@@ -670,9 +670,16 @@ void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
                              const char *conninfo, const char *bootstrap, const char *topic,
                              const char *batch_size)
 {
+    mochi_test_stream_start_with(proc, program, conninfo, bootstrap, topic, batch_size, NULL);
+}
+
+void mochi_test_stream_start_with(struct mochi_test_proc *proc, const char *program,
+                                  const char *conninfo, const char *bootstrap, const char *topic,
+                                  const char *batch_size, const char *const extra[])
+{
     char db_env[700];
     snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
-    char *argv[16] = {(char *)mochi_test_bin(program),
+    char *argv[24] = {(char *)mochi_test_bin(program),
                       "--brokers",
                       (char *)bootstrap,
                       "--topic",
@@ -688,6 +695,8 @@ void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
         argv[argc++] = "--batch-size";
         argv[argc++] = (char *)batch_size;
     }
+    for (int i = 0; extra != NULL && extra[i] != NULL && i < 8; i++)
+        argv[argc++] = (char *)extra[i];
     argv[argc] = NULL;
     char *const env[] = {db_env, NULL};
     mochi_test_proc_start(proc, argv, env, false);

@@ -294,6 +294,11 @@ void mochi_test_proc_start_as(struct mochi_test_proc *proc, const struct mochi_t
 void mochi_test_stream_start(struct mochi_test_proc *proc, const char *program,
                              const char *conninfo, const char *bootstrap, const char *topic,
                              const char *batch_size);
+/* The same with more arguments after those (NULL-terminated, at most 8),
+ * such as another --group or a -X Kafka property. */
+void mochi_test_stream_start_with(struct mochi_test_proc *proc, const char *program,
+                                  const char *conninfo, const char *bootstrap, const char *topic,
+                                  const char *batch_size, const char *const extra[]);
 
 /* The port a daemon started with "--metrics-listen 127.0.0.1:0" bound, read
  * from its log; fails the test when it does not say within timeout_ms. */

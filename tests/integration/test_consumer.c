@@ -457,27 +457,11 @@ static void a_member_started_past_the_stored_reads_again(void **state)
     assert_int_equal(stop_consumer(f, 0), 0);
 
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs + 200, 200);
-    char db_env[700], group[64];
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", f->conninfo);
+    char group[64];
     snprintf(group, sizeof(group), "%s", mochi_test_unique("late"));
-    char *const argv[] = {(char *)mochi_test_bin("mochi-consumer"),
-                          "--brokers",
-                          f->kafka.bootstrap,
-                          "--topic",
-                          f->topic,
-                          "--group",
-                          group,
-                          "--metrics-listen",
-                          "127.0.0.1:0",
-                          "--batch-wait",
-                          "50ms",
-                          "-X",
-                          "session.timeout.ms=6000",
-                          "-X",
-                          "auto.offset.reset=latest",
-                          NULL};
-    char *const env[] = {db_env, NULL};
-    mochi_test_proc_start(&f->consumers[1], argv, env, false);
+    const char *const late[] = {"--group", group, "-X", "auto.offset.reset=latest", NULL};
+    mochi_test_stream_start_with(&f->consumers[1], "mochi-consumer", f->conninfo,
+                                 f->kafka.bootstrap, f->topic, NULL, late);
     /* The member, at the log end, reads nothing until traffic comes: one
      * more event per site every 300 ms, until it has found the gap. */
     int port = mochi_test_metrics_port(&f->consumers[1], 20000);

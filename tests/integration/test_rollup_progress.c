@@ -502,28 +502,12 @@ static void a_member_started_past_the_counted_reads_again(void **state)
     assert_int_equal(mochi_test_exit_code(mochi_test_proc_stop(&f->rollup, SIGTERM, 30000)), 0);
 
     produce_views(f, 300, 300); /* not counted yet */
-    char conninfo[600], db_env[700], group[64];
+    char conninfo[600], group[64];
     mochi_test_db_conninfo_as(&f->db, "mochi_rollup", conninfo, sizeof(conninfo));
-    snprintf(db_env, sizeof(db_env), "MOCHI_DATABASE_URL=%s", conninfo);
     snprintf(group, sizeof(group), "%s", mochi_test_unique("late"));
-    char *const argv[] = {(char *)mochi_test_bin("mochi-rollup"),
-                          "--brokers",
-                          f->kafka.bootstrap,
-                          "--topic",
-                          f->topic,
-                          "--group",
-                          group,
-                          "--metrics-listen",
-                          "127.0.0.1:0",
-                          "--batch-wait",
-                          "50ms",
-                          "-X",
-                          "session.timeout.ms=6000",
-                          "-X",
-                          "auto.offset.reset=latest",
-                          NULL};
-    char *const env[] = {db_env, NULL};
-    mochi_test_proc_start(&f->rollup, argv, env, false);
+    const char *const late[] = {"--group", group, "-X", "auto.offset.reset=latest", NULL};
+    mochi_test_stream_start_with(&f->rollup, "mochi-rollup", conninfo, f->kafka.bootstrap, f->topic,
+                                 NULL, late);
 
     int64_t deadline = mochi_test_now_ms() + 60000;
     long long views = 0;
