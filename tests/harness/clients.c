@@ -297,7 +297,18 @@ void mochi_test_kafka_end_offsets(const char *bootstrap, const char *topic, int 
         fail_msg("client: %s", err);
     for (int p = 0; p < nparts; p++) {
         int64_t lo, hi;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        /* A topic just made, or a leader just moved, answers "not leader"
+         * for a moment: asked again, as a client would. */
+        int64_t deadline = mochi_test_now_ms() + 20000;
+        rd_kafka_resp_err_t e;
+        while ((e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000)) ==
+                   RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+               e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+               e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            if (mochi_test_now_ms() > deadline)
+                break;
+            usleep(200000);
+        }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             fail_msg("watermarks: %s", rd_kafka_err2str(e));
         offsets[p] = hi;
