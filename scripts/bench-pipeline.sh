@@ -466,7 +466,7 @@ EOF
 
 declare -a cons_rates=() cons_drates=() copy_rates=() copy2_rates=() ratios=() ratios_in=() ratios2=()
 cons_noisy=0 # NOISY phases among the consumer drains and their references
-declare -a cons_pg_us=() cons_self_us=() cons_kafka_us=() copy_pg_us=() copy2_pg_us=() cpu_ratios=()
+declare -a cons_pg_us=() cons_self_us=() cons_kafka_us=() copy_pg_us=() copy2_pg_us=() cpu_ratios=() cpu_ratios2=()
 has_phase consumer || runs=0
 for ((run = 1; run <= runs; run++)); do
   group=mochi-ingest
@@ -521,6 +521,8 @@ for ((run = 1; run <= runs; run++)); do
   ratios+=("$(awk -v a="$dr" -v b="$cr" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
   ratios_in+=("$(awk -v a="$r" -v b="$cr" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
   ratios2+=("$(awk -v a="$dr" -v b="$c2r" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
+  [ -n "${cons_pg_us[run - 1]:-}" ] &&
+    cpu_ratios2+=("$(awk -v a="${copy2_pg_us[-1]}" -v b="${cons_pg_us[run - 1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')")
   cons_noisy=$((cons_noisy + refs_noisy))
   for d in "ingest_$run" "copy_$run" "copy2_$run"; do
     [ "$run" -lt "$runs" ] && psql_do postgres "DROP DATABASE $d" >/dev/null # keep the disk small
@@ -564,7 +566,8 @@ if has_phase rollup; then
     txn_stats "$rport" rollup "$drain_s"
     wait_lag_zero mochi-rollup "$topic" || fail "rollup: lag not 0"
     rollup_rate=$(per_s "$events" "$drain_s") rollup_drate=$(per_s "$distinct" "$drain_s")
-    rollup_cpu="postgres $(us_per "$cpu_pg_s" "$events") us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
+    rollup_pg_us=$(us_per "$cpu_pg_s" "$events")
+    rollup_cpu="postgres $rollup_pg_us us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
     echo "      cpu per input event: $rollup_cpu"
     read -r site_pv page_pv _ _ <<<"$(psql_do "$db" "$agg_sql")"
     [ "$site_pv" = "$distinct" ] && [ "$page_pv" = "$distinct" ] ||
@@ -747,6 +750,10 @@ echo "load average at end: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 # The figures of issue 15 that this run measured, each against its target;
 # the collector's from --from-collector. "met" is said only where the run
 # had the target's settings; NOISY where a phase behind the figure was.
+# Beside each throughput ratio, what it would be if both sides were bound
+# by one busy PostgreSQL backend (they are, see docs/benchmarks-pipeline.md):
+# the reference's PostgreSQL CPU per row over the daemon's, which other
+# people's load on the machine disturbs much less than wall-clock rates.
 not_run="not measured in this run"
 verdict() { # VALUE OP TARGET: met or NOT met
   awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
@@ -754,19 +761,25 @@ verdict() { # VALUE OP TARGET: met or NOT met
 }
 noisy_mark() { [ "$1" -gt 0 ] && echo "; NOISY" || true; } # COUNT
 broker_name=$([ "$kafka" = dev ] && echo "dev broker" || echo "Apache Kafka")
-ev_text=$(awk -v n="$events" 'BEGIN { printf (n % 1000000 == 0 ? "%dM" : "%d"), (n % 1000000 == 0 ? n / 1000000 : n) }')
+ev_text=$(awk -v n="$events" 'BEGIN { if (n % 1000000 == 0) printf "%dM", n / 1000000
+  else if (n % 1000 == 0) printf "%dk", n / 1000; else printf "%d", n }')
+plural() { [ "$1" = 1 ] && echo "1 $2" || echo "$1 $2s"; } # N NOUN
 
 t_cons=$not_run t_rollup2=$not_run t_rollup=$not_run t_replay=$not_run t_fresh=$not_run t_rss=$not_run
 t_col="$not_run (scripts/bench-collector.sh: pass its saved output with --from-collector)"
 if [ "${#ratios2[@]}" -gt 0 ]; then
   v=$(med2 "${ratios2[@]}")
   t_cons="$v ($(verdict "$v" '>=' 0.9); $([ "$runs" -gt 1 ] && echo "median of $runs runs: ${ratios2[*]}" || echo "1 run");"
-  t_cons+=" $instances consumer(s), $ev_text events$(noisy_mark "$cons_noisy"))"
+  t_cons+=" $(plural "$instances" consumer), $ev_text events$(noisy_mark "$cons_noisy");"
+  t_cons+=" PostgreSQL CPU per row, reference over consumer path: $(med2 "${cpu_ratios2[@]}"))"
 fi
 if [ -n "$rollup_rate" ]; then
   ref_n=$([ "${#copy2_rates[@]}" -gt 1 ] && echo "the median of ${#copy2_rates[@]} references" || echo "one reference")
-  t_rollup2="$rollup_ratio2 ($(verdict "$rollup_ratio2" '>=' 1.0); $rollup_rate events/s over $(med "${copy2_rates[@]}") rows/s, $ref_n; $ev_text events$(noisy_mark "$rollup_noisy"))"
-  t_rollup="$rollup_ratio ($(verdict "$rollup_ratio" '>=' 0.8); $rollup_rate events/s over $(med "${copy_rates[@]}") rows/s, $ref_n; $ev_text events$(noisy_mark "$rollup_noisy"))"
+  cpu_based() { awk -v a="$(med "$@")" -v b="$rollup_pg_us" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; } # US...
+  t_rollup2="$rollup_ratio2 ($(verdict "$rollup_ratio2" '>=' 1.0); $rollup_rate events/s over $(med "${copy2_rates[@]}" | xargs printf "%.0f") rows/s, $ref_n; $ev_text events$(noisy_mark "$rollup_noisy");"
+  t_rollup2+=" PostgreSQL CPU per row over per event: $(cpu_based "${copy2_pg_us[@]}"))"
+  t_rollup="$rollup_ratio ($(verdict "$rollup_ratio" '>=' 0.8); $rollup_rate events/s over $(med "${copy_rates[@]}" | xargs printf "%.0f") rows/s, $ref_n; $ev_text events$(noisy_mark "$rollup_noisy");"
+  t_rollup+=" PostgreSQL CPU per row over per event: $(cpu_based "${copy_pg_us[@]}"))"
 fi
 if [ -n "$replay_total_s" ]; then
   if [ "$events" = 10000000 ] && [ "$kafka" = apache ]; then
@@ -784,7 +797,7 @@ if [ -n "$fresh_p99" ]; then
   else
     v=$(verdict "$fresh_p99" '<' 500)
   fi
-  t_fresh="p99 $fresh_p99 ms ($v; loadgen ${fresh_rate}/s asked $rate/s, $fresh_instances consumer(s), $broker_name$(noisy_mark "$fresh_noisy"))"
+  t_fresh="p99 $fresh_p99 ms ($v; loadgen ${fresh_rate}/s asked $rate/s, $(plural "$fresh_instances" consumer), $broker_name$(noisy_mark "$fresh_noisy"))"
 fi
 if [ -n "$from_collector" ]; then
   c_us=$(field "$collector_table" collector_cpu_us) n_us=$(field "$collector_table" nginx_cpu_us)
