@@ -386,6 +386,9 @@ if [ -z "$end_offset" ] || [ "$end_offset" -lt "$acked_total" ]; then
   void=1
 fi
 [ "$failed_total" -eq 0 ] || void=1
+# One line for scripts/bench-pipeline.sh --from-collector (issue 15's table).
+echo "BENCH_TABLE collector_cpu_us=$mc_cpu nginx_cpu_us=$mn_cpu collector_hwm_kib=$hwm_kb runs=$runs" \
+  "noisy_runs=$noisy valid=$((void == 0)) kafka=$kafka commit=${commit// /_} date=$(date -u +%Y-%m-%dT%H:%MZ)"
 
 if [ -n "$perf_out" ]; then
   echo
