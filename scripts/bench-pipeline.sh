@@ -45,6 +45,7 @@ fresh_seconds=${BENCH_FRESH_SECONDS:-30}
 durability=${BENCH_DURABILITY:-full}
 build_dir=${MOCHI_BENCH_BUILD_DIR:-}
 batch_size=${BENCH_BATCH_SIZE:-}
+daemon_x=()
 keep=0
 instances=${BENCH_CONSUMERS:-1}
 fresh_instances=${BENCH_FRESH_CONSUMERS:-}
@@ -88,6 +89,8 @@ Options (environment variable in brackets):
                       its collector to the RSS row [BENCH_FROM_COLLECTOR]
   --batch-size N      pass --batch-size N to consumer and rollup (default: theirs)
                       [BENCH_BATCH_SIZE]
+  --daemon-x KEY=VALUE  pass -X KEY=VALUE (a librdkafka property) to consumer and
+                      rollup; repeatable
   --keep              keep the logs (the temp dir without the database and COPY files)
   --build-dir DIR     use the binaries already built in DIR; default: configure
                       and build RelWithDebInfo in build-pbench/ [MOCHI_BENCH_BUILD_DIR]
@@ -106,6 +109,7 @@ while [ $# -gt 0 ]; do
   --fresh-consumers) fresh_instances=${2:?--fresh-consumers needs a value}; shift 2 ;;
   --from-collector) from_collector=${2:?--from-collector needs a value}; shift 2 ;;
   --batch-size) batch_size=${2:?--batch-size needs a value}; shift 2 ;;
+  --daemon-x) daemon_x+=(-X "${2:?--daemon-x needs KEY=VALUE}"); shift 2 ;;
   --kafka) kafka=${2:?--kafka needs a value}; shift 2 ;;
   --phases) phases_arg=${2:?--phases needs a value}; shift 2 ;;
   --build-dir) build_dir=${2:?--build-dir needs a value}; shift 2 ;;
@@ -289,6 +293,7 @@ bench_kafka_start "$kafka" "$partitions" "$topic" mochi.fresh
 # ---------------------------------------------------------------- daemons
 daemon_extra=()
 [ -n "$batch_size" ] && daemon_extra=(--batch-size "$batch_size")
+daemon_extra+=("${daemon_x[@]}")
 
 # Waits until LOG says the member got its partitions; sets assigned_at.
 wait_assigned() { # LOG PID SECONDS
