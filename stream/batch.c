@@ -47,8 +47,14 @@ void stream_batches_fini(struct stream_batches *bs)
         pthread_join(bs->thread, NULL);
         bs->thread_started = false;
     }
-    free(bs->batch[0].events);
-    free(bs->batch[1].events);
+    for (int i = 0; i < 2; i++) {
+        free(bs->batch[i].events);
+        struct stream_text_block *next;
+        for (struct stream_text_block *k = bs->batch[i].text.first; k != NULL; k = next) {
+            next = k->next;
+            free(k);
+        }
+    }
     pthread_mutex_destroy(&bs->lock);
     pthread_cond_destroy(&bs->cond);
     memset(bs, 0, sizeof(*bs));
@@ -78,6 +84,61 @@ struct mochi_stream_mark *stream_batch_mark(struct stream_batch *b, int32_t part
                                                      .end_offset = -1,
                                                      .end_seen_mono_ms = 0};
     return &b->marks[b->nmarks++];
+}
+
+/* Blocks of 256 KiB: a batch of 10,000 typical events fills a few. */
+#define TEXT_BLOCK_SIZE ((size_t)256 * 1024)
+
+bool stream_batch_text_room(struct stream_batch *b)
+{
+    struct stream_text *t = &b->text;
+    if (t->cur != NULL && t->cur->size - t->cur->used >= STREAM_EVENT_TEXT_MAX)
+        return true;
+    /* The next block, kept from an earlier batch, or a new one. */
+    struct stream_text_block *next = t->cur != NULL ? t->cur->next : t->first;
+    if (next == NULL) {
+        next = malloc(sizeof(*next) + TEXT_BLOCK_SIZE);
+        if (next == NULL)
+            return false;
+        next->next = NULL;
+        next->size = TEXT_BLOCK_SIZE;
+        if (t->cur != NULL)
+            t->cur->next = next;
+        else
+            t->first = next;
+    }
+    next->used = 0;
+    t->cur = next;
+    return true;
+}
+
+static const char *text_copy(struct stream_text *t, const char *text, size_t max)
+{
+    struct stream_text_block *k = t->cur;
+    size_t len = strnlen(text, max);
+    char *out = k->data + k->used;
+    memcpy(out, text, len);
+    out[len] = '\0';
+    k->used += len + 1;
+    return out;
+}
+
+void stream_batch_view(struct stream_batch *b, const struct mochi_pageview *pv,
+                       struct mochi_stream_view *view)
+{
+    struct stream_text *t = &b->text;
+    *view = (struct mochi_stream_view){
+        .site_id = text_copy(t, pv->site_id, sizeof(pv->site_id) - 1),
+        .path = text_copy(t, pv->path, sizeof(pv->path) - 1),
+        .has_referrer = pv->has_referrer,
+        .referrer = pv->has_referrer ? text_copy(t, pv->referrer, sizeof(pv->referrer) - 1) : "",
+        .visitor_hash = text_copy(t, pv->visitor_hash, sizeof(pv->visitor_hash) - 1),
+        .occurred_at_us = pv->occurred_at_us,
+        .day = pv->day,
+        .entry = pv->entry,
+        .has_source = pv->has_source,
+        .source = pv->has_source ? text_copy(t, pv->source, sizeof(pv->source) - 1) : "",
+    };
 }
 
 void stream_batch_keep(struct stream_batch *b)
@@ -195,6 +256,11 @@ static int settle(struct stream_batches *bs, struct stream_batch *b, bool sync)
         return MOCHI_ERR_AGAIN;
     b->nevents = 0;
     b->nmarks = 0;
+    /* Its texts' blocks serve the next batch, from the first. */
+    if (b->text.cur != NULL) {
+        b->text.cur = NULL;
+        b->text.first->used = 0;
+    }
     return 0;
 }
 

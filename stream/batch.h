@@ -23,11 +23,31 @@
 
 #define STREAM_MAX_PARTITIONS 1024
 
+/* The texts of a batch's events, in blocks that never move (an event
+ * points into them) and are kept for the next batch once this one is
+ * emptied. */
+struct stream_text_block {
+    struct stream_text_block *next;
+    size_t used, size;
+    char data[];
+};
+
+struct stream_text {
+    struct stream_text_block *first, *cur;
+};
+
+/* The most text one event holds: its five texts at their longest, each
+ * with its NUL. */
+#define STREAM_EVENT_TEXT_MAX                                                                      \
+    (MOCHI_UUID_TEXT_LEN + MOCHI_PATH_MAX + MOCHI_REFERRER_MAX + MOCHI_HASH_HEX_LEN +             \
+     MOCHI_SOURCE_MAX + 5)
+
 /* A batch: events decoded from Kafka, the offsets they cover, and what
  * applying it gave. */
 struct stream_batch {
     struct mochi_stream_event *events; /* room for stream_batches_init's capacity */
     size_t nevents;
+    struct stream_text text; /* what the events' texts point to */
     struct mochi_stream_mark marks[STREAM_MAX_PARTITIONS]; /* offsets the batch covers */
     size_t nmarks;
     int slot;    /* 0 or 1, as passed to the stage and apply hooks */
@@ -96,6 +116,15 @@ void stream_batches_fini(struct stream_batches *bs);
 struct mochi_stream_mark *stream_batch_mark(struct stream_batch *b, int32_t partition,
                                             int64_t offset, int64_t timestamp_ms);
 void stream_batch_keep(struct stream_batch *b);
+
+/* Makes sure b's text store can take one more event's texts (a block with
+ * STREAM_EVENT_TEXT_MAX bytes free), before the message is marked: false
+ * when out of memory, and the message must then be read again later. */
+bool stream_batch_text_room(struct stream_batch *b) __attribute__((warn_unused_result));
+/* Copies pv's texts into b's store (stream_batch_text_room must have said
+ * there is room) and fills view with them and pv's other fields. */
+void stream_batch_view(struct stream_batch *b, const struct mochi_pageview *pv,
+                       struct mochi_stream_view *view);
 
 /* True when a batch waits: one in flight, or events or offsets in hand. */
 bool stream_batches_pending(const struct stream_batches *bs);

@@ -44,7 +44,7 @@ int stream_db_ensure_days(struct stream_db *db, const struct stream_batch *b)
     /* An event needs its UTC day's partitions (tables partitioned by a UTC
      * timestamp) and its site-local day's (tables partitioned by date). */
     for (size_t i = 0; i < 2 * b->nevents; i++) {
-        const struct mochi_pageview *ev = &b->events[i / 2].ev;
+        const struct mochi_stream_view *ev = &b->events[i / 2].ev;
         long long day = i % 2 == 0 ? mochi_day_of_us(ev->occurred_at_us) : ev->day;
         bool known = false;
         for (size_t k = 0; k < db->nknown_days && !known; k++)

@@ -92,7 +92,7 @@ struct fixture {
     struct stream_batches bs;
 };
 
-static int setup(void **state)
+static int setup_with(void **state, size_t capacity)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     pthread_mutex_init(&f->rec.lock, NULL);
@@ -103,10 +103,20 @@ static int setup(void **state)
         .apply = apply_hook,
         .settled = settled_hook,
     };
-    if (stream_batches_init(&f->bs, 8, &hooks, "test") != 0)
+    if (stream_batches_init(&f->bs, capacity, &hooks, "test") != 0)
         return -1;
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 8);
+}
+
+static int setup_big(void **state)
+{
+    return setup_with(state, 300);
 }
 
 static int teardown(void **state)
@@ -135,6 +145,87 @@ static void add(struct stream_batches *bs, int32_t partition, int64_t offset)
     e->partition = partition;
     e->offset = offset;
     stream_batch_keep(b);
+}
+
+/* Fills pv as a page view whose every text is as long as its field
+ * allows, each starting with n so that no two events are alike; a
+ * referrer on even n, a source on every third. */
+static void longest_view(struct mochi_pageview *pv, int n)
+{
+    memset(pv, 0, sizeof(*pv));
+    snprintf(pv->site_id, sizeof(pv->site_id), "%08d-0000-4000-8000-000000000000", n);
+    memset(pv->path, 'p', MOCHI_PATH_MAX);
+    memcpy(pv->path, "/000", 4);
+    pv->path[1] = (char)('0' + n / 100 % 10);
+    pv->path[2] = (char)('0' + n / 10 % 10);
+    pv->path[3] = (char)('0' + n % 10);
+    pv->has_referrer = n % 2 == 0;
+    if (pv->has_referrer)
+        memset(pv->referrer, 'r', MOCHI_REFERRER_MAX);
+    snprintf(pv->visitor_hash, sizeof(pv->visitor_hash), "%032d", n);
+    pv->occurred_at_us = 1000 * (int64_t)n;
+    pv->day = n;
+    pv->entry = n % 3 == 0;
+    pv->has_source = n % 3 == 0;
+    if (pv->has_source)
+        memset(pv->source, 's', MOCHI_SOURCE_MAX);
+}
+
+/* The texts of a batch's events are copies in the batch's own store:
+ * 300 events with every text at its longest (over 500 KiB, several
+ * blocks), each intact while the batch holds it; once the batch is
+ * applied, its blocks serve the next batch. */
+static void event_texts_kept_in_the_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct stream_batch *b = f->bs.hand;
+    struct mochi_pageview pv;
+    for (int n = 0; n < 300; n++) {
+        longest_view(&pv, n);
+        assert_true(stream_batch_text_room(b));
+        stream_batch_mark(b, 1, n, -1);
+        struct mochi_stream_event *e = &b->events[b->nevents];
+        stream_batch_view(b, &pv, &e->ev);
+        e->partition = 1;
+        e->offset = n;
+        stream_batch_keep(b);
+    }
+    size_t blocks = 0;
+    for (const struct stream_text_block *k = b->text.first; k != NULL; k = k->next)
+        blocks++;
+    assert_true(blocks >= 2);
+    char want[MOCHI_PATH_MAX + 1];
+    for (int n = 0; n < 300; n++) {
+        const struct mochi_stream_view *v = &b->events[n].ev;
+        longest_view(&pv, n);
+        assert_string_equal(v->site_id, pv.site_id);
+        assert_int_equal(strlen(v->path), MOCHI_PATH_MAX);
+        snprintf(want, sizeof(want), "/%03d", n);
+        assert_memory_equal(v->path, want, 4);
+        assert_string_equal(v->path, pv.path);
+        assert_int_equal(v->has_referrer, n % 2 == 0);
+        assert_int_equal(strlen(v->referrer), n % 2 == 0 ? MOCHI_REFERRER_MAX : 0);
+        assert_int_equal(strlen(v->visitor_hash), MOCHI_HASH_HEX_LEN);
+        assert_string_equal(v->visitor_hash, pv.visitor_hash);
+        assert_int_equal(v->occurred_at_us, 1000 * (int64_t)n);
+        assert_int_equal(v->day, n);
+        assert_int_equal(v->entry, n % 3 == 0);
+        assert_int_equal(v->has_source, n % 3 == 0);
+        assert_int_equal(strlen(v->source), n % 3 == 0 ? MOCHI_SOURCE_MAX : 0);
+    }
+    const char *first_text = b->events[0].ev.site_id;
+    assert_int_equal(stream_batches_launch(&f->bs, false, true), 0);
+    assert_int_equal(f->rec.apply_n[0], 300);
+    assert_int_equal(f->bs.hand->nevents, 0);
+
+    b = f->bs.hand;
+    longest_view(&pv, 7);
+    assert_true(stream_batch_text_room(b));
+    stream_batch_mark(b, 1, 300, -1);
+    stream_batch_view(b, &pv, &b->events[0].ev);
+    stream_batch_keep(b);
+    assert_ptr_equal(b->events[0].ev.site_id, first_text); /* the same block, from its start */
+    assert_string_equal(b->events[0].ev.path, pv.path);
 }
 
 static void set_gate(struct rec *r, bool closed)
@@ -469,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_apply_in_flight_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(emptied_flight_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_without_events_applied_when_asked, setup, teardown),
+        cmocka_unit_test_setup_teardown(event_texts_kept_in_the_batch, setup_big, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
