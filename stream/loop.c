@@ -37,6 +37,7 @@ struct stream {
     bool ever_assigned;             /* a rebalance has given this member partitions */
     struct mochi_schema_set *schemas;
     struct mochi_codec *codec;
+    struct mochi_pageview decoded; /* take's, before its texts go to the batch */
 
     struct mochi_metrics *registry;
     struct mochi_metrics_server *server;
@@ -343,7 +344,9 @@ static void consume(struct stream *s, const rd_kafka_message_t *m, bool room)
 {
     stream_ends_message(&s->ends, m->partition);
     int64_t read_from = -1;
-    if (!stream_rewind_beyond(&s->rewinds, m, &read_from) && room)
+    /* Out of memory for its texts, it is read again later. */
+    if (!stream_rewind_beyond(&s->rewinds, m, &read_from) && room &&
+        stream_batch_text_room(s->batches.hand))
         take(s, m, read_from);
     else
         stream_rewind_hand_back(&s->rewinds, m);
@@ -361,9 +364,10 @@ static void take(struct stream *s, const rd_kafka_message_t *m, int64_t read_fro
     if (mark != NULL && read_from >= 0 && read_from < mark->first_offset)
         mark->first_offset = read_from;
     struct mochi_stream_event *e = &b->events[b->nevents];
-    int rc = mochi_codec_decode(s->codec, m->payload, m->len, &e->ev);
+    struct mochi_pageview *pv = &s->decoded;
+    int rc = mochi_codec_decode(s->codec, m->payload, m->len, pv);
     int64_t now = mochi_clock_now_us();
-    if (rc == 0 && e->ev.occurred_at_us > now + MOCHI_US_PER_DAY)
+    if (rc == 0 && pv->occurred_at_us > now + MOCHI_US_PER_DAY)
         rc = MOCHI_ERR_RANGE; /* from the future: no collector clock is that wrong */
     if (rc != 0) {
         mochi_metric_inc(s->metrics->invalid);
@@ -371,11 +375,12 @@ static void take(struct stream *s, const rd_kafka_message_t *m, int64_t read_fro
             stream_dlq_send(&s->dlq, m, rc);
         return;
     }
-    if (e->ev.occurred_at_us < now - s->retention_ms * 1000 &&
-        !(s->ops->accept_old && s->ops->accept_old(s->ops->arg, &e->ev))) {
+    if (pv->occurred_at_us < now - s->retention_ms * 1000 &&
+        !(s->ops->accept_old && s->ops->accept_old(s->ops->arg, pv))) {
         mochi_metric_inc(s->metrics->too_old);
         return;
     }
+    stream_batch_view(b, pv, &e->ev);
     mochi_dedupe_key(e->ev.visitor_hash, e->ev.path, strlen(e->ev.path), e->dedupe_key);
     e->minute_us = mochi_minute_of_us(e->ev.occurred_at_us);
     e->partition = m->partition;
@@ -689,6 +694,14 @@ static int make_consumer(struct stream *s, char *err, size_t errlen)
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"statistics.interval.ms", "5000"},
         {"fetch.wait.max.ms", "100"},
+        /* Prefetch: librdkafka's defaults (64 MiB of queued payload, 50 MiB
+         * fetches) took a member draining a backlog past 500 MiB of RSS,
+         * each small message costing several times its size; 4 MiB of
+         * each keeps a member under 128 MiB at the same rate
+         * (docs/benchmarks-pipeline.md). A -X message.max.bytes above
+         * 4 MiB needs a fetch.max.bytes as large. */
+        {"queued.max.messages.kbytes", "4096"},
+        {"fetch.max.bytes", "4194304"},
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "1000"},
         /* how soon a refused commit is sent again */
