@@ -39,7 +39,7 @@ struct stream_text {
 /* The most text one event holds: its five texts at their longest, each
  * with its NUL. */
 #define STREAM_EVENT_TEXT_MAX                                                                      \
-    (MOCHI_UUID_TEXT_LEN + MOCHI_PATH_MAX + MOCHI_REFERRER_MAX + MOCHI_HASH_HEX_LEN +             \
+    (MOCHI_UUID_TEXT_LEN + MOCHI_PATH_MAX + MOCHI_REFERRER_MAX + MOCHI_HASH_HEX_LEN +              \
      MOCHI_SOURCE_MAX + 5)
 
 /* A batch: events decoded from Kafka, the offsets they cover, and what
@@ -47,7 +47,7 @@ struct stream_text {
 struct stream_batch {
     struct mochi_stream_event *events; /* room for stream_batches_init's capacity */
     size_t nevents;
-    struct stream_text text; /* what the events' texts point to */
+    struct stream_text text;                               /* what the events' texts point to */
     struct mochi_stream_mark marks[STREAM_MAX_PARTITIONS]; /* offsets the batch covers */
     size_t nmarks;
     int slot;    /* 0 or 1, as passed to the stage and apply hooks */
