@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Where mochi-rollup's batch transaction spends its time and its WAL
 # (issue 15): a topic preloaded with N synthetic events exactly as
-# scripts/bench-pipeline.sh does, drained twice by one mochi-rollup, each
-# time into a fresh database:
+# scripts/bench-pipeline.sh does, drained three times by one
+# mochi-rollup, each time into a fresh database:
 #   1. plain: nothing changed, for the rollup's events/s;
 #   2. profiled: auto_explain (log_analyze, log_buffers, log_wal,
 #      log_timing, log_triggers, JSON) and log_min_duration_statement = 0
 #      for the mochi_rollup role in that database only (ALTER ROLE ... IN
-#      DATABASE ... SET, session_preload_libraries = 'auto_explain').
+#      DATABASE ... SET, session_preload_libraries = 'auto_explain');
+#   3. plain again: a drain's rate depends on what ran before it (the first
+#      one was the slowest in the first runs), so the profiled one is framed.
 # Then scripts/lib/rollup-profile.py reads the server log of run 2 and
 # prints, summed over the batches: each statement of the batch
 # transactions; the apply statement (rollup/rollup.c's apply_sql) by CTE and
@@ -15,8 +17,8 @@
 # bytes, per input event; and, after the run, pg_stat_user_tables,
 # pg_statio_user_tables, the table and index sizes and pg_stat_wal per input
 # event. EXPLAIN ANALYZE's timing inflates the times of run 2 (a clock read
-# per row and node): its shares are what to read, and run 1's events/s
-# says how much slower run 2 was.
+# per row and node): its shares are what to read, and runs 1 and 3 say how
+# much slower run 2 was.
 #
 # Everything runs private and on loopback, as in bench-pipeline.sh: its own
 # PostgreSQL (scripts/pg-test-server in a temp dir, unix socket only), one
@@ -64,7 +66,7 @@ Options (environment variable in brackets):
                       full_page_writes on: the server defaults) or 'test' (all three
                       off) [BENCH_DURABILITY] (full)
   --batch-size N      pass --batch-size N to the rollup (default: its own) [BENCH_BATCH_SIZE]
-  --no-plain          skip the drain without auto_explain (its events/s are then not shown)
+  --no-plain          skip the two drains without auto_explain (their events/s are then not shown)
   --keep              keep the logs (the temp dir without the database), the server log included
   --build-dir DIR     use the binaries already built in DIR; default: configure
                       and build RelWithDebInfo in build-pbench/ [MOCHI_BENCH_BUILD_DIR]
@@ -169,7 +171,7 @@ drain() {
   echo "   pg_stat_wal over the drain (records fpi bytes): $drain_wal; $drain_checkpoints checkpoint(s) began during it"
 }
 
-plain_rate='' plain_wal=''
+plain_rate='' plain_wal='' plain2_rate=''
 if [ "$plain" = 1 ]; then
   fresh_db rollup_plain
   drain rollup_plain mochi-rollup-plain "1. plain"
@@ -207,12 +209,23 @@ psql_do "$db" "SELECT t.relname, t.n_tup_ins, t.n_tup_upd, t.n_tup_hot_upd,
   WHERE t.schemaname = 'public' ORDER BY pg_table_size(t.relid) + pg_indexes_size(t.relid) DESC" |
   tr '|' '\t' >"$tmp/tables.tsv"
 tr ' ' '\t' <<<"$prof_wal" >"$tmp/wal.tsv"
+if [ "$plain" = 1 ]; then
+  psql_do postgres "DROP DATABASE $db" >/dev/null
+  fresh_db rollup_plain2
+  drain rollup_plain2 mochi-rollup-plain2 "3. plain again"
+  plain2_rate=$drain_rate
+fi
 
 echo
 echo "== RESULTS: rollup profile, $events events ($distinct distinct page views), $([ "$kafka" = dev ] && echo "dev broker" || echo "Apache Kafka, 1 node"), durability '$durability', commit $commit, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d ' ' -f 1-3 /proc/loadavg) at end"
 echo
-echo "rollup events/s: without auto_explain ${plain_rate:-not measured (--no-plain)}, with it ${prof_rate:-none};" \
-  "$([ -n "$plain_rate" ] && [ -n "$prof_rate" ] && awk -v a="$prof_rate" -v b="$plain_rate" 'BEGIN { printf "the profiled run took %.2fx as long", b / a }')"
+if [ "$plain" = 1 ]; then
+  echo "rollup events/s: without auto_explain ${plain_rate:-none} (run 1) and ${plain2_rate:-none} (run 3), with it ${prof_rate:-none} (run 2);" \
+    "$([ -n "$plain_rate" ] && [ -n "$plain2_rate" ] && [ -n "$prof_rate" ] &&
+      awk -v a="$prof_rate" -v b="$plain_rate" -v c="$plain2_rate" 'BEGIN { printf "run 2 took %.2fx as long as the mean of runs 1 and 3", (b + c) / 2 / a }')"
+else
+  echo "rollup events/s: with auto_explain ${prof_rate:-none} (without it: not measured, --no-plain)"
+fi
 [ -n "$plain_wal" ] && echo "pg_stat_wal per input event: without auto_explain $(awk -v n="$events" '{ printf "%.2f records, %.3f FPI, %.0f bytes", $1 / n, $2 / n, $3 / n }' <<<"$plain_wal");" \
   "with it $(awk -v n="$events" '{ printf "%.2f records, %.3f FPI, %.0f bytes", $1 / n, $2 / n, $3 / n }' <<<"$prof_wal")"
 echo "NOTE: the times below come from the profiled run: EXPLAIN ANALYZE's per-node timing inflates them,"
