@@ -37,6 +37,8 @@ bench_name=bench-pipeline
 source "$root/scripts/lib/bench-common.sh"
 # shellcheck source=scripts/lib/bench-kafka.sh
 source "$root/scripts/lib/bench-kafka.sh"
+# shellcheck source=scripts/lib/bench-stream.sh
+source "$root/scripts/lib/bench-stream.sh"
 
 events=${BENCH_EVENTS:-1000000}
 runs=${BENCH_RUNS:-3}
@@ -161,7 +163,6 @@ need_tools curl jq awk ss psql createdb
 # ---------------------------------------------------------------- build
 bench_build "$root/build-pbench" mochi-consumer mochi-rollup mochi-collector mochi-devkafka \
   mochictl mochi-loadgen mochi-bench-preload mochi-bench-probe
-preload_bin=$build_dir/mochi-bench-preload
 probe_bin=$build_dir/mochi-bench-probe
 
 # ---------------------------------------------------------------- cleanup
@@ -176,17 +177,8 @@ keep_drop=("$tmp/rows.copy" "$tmp/dedupe.copy")
 failures=0
 fail() { echo "  FAILED: $*"; failures=$((failures + 1)); }
 
-now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-per_s() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 # The medians of the summary: whole numbers from 100 up, two decimals below.
 med2() { med "$@" | awk '{ if ($1 >= 100) printf "%.0f\n", $1; else printf "%.2f\n", $1 }'; }
-# Log timestamp (ts=...Z) of the first line of FILE matching PATTERN, as Unix seconds.
-log_time() {
-  local ts
-  ts=$(grep -m 1 -- "$2" "$1" | sed -n 's/^ts=\([^ ]*\) .*/\1/p')
-  [ -n "$ts" ] && date -u -d "$ts" +%s.%N
-}
 
 # ---------------------------------------------------------------- CPU
 # (cpu_ticks and machine_ticks: scripts/lib/bench-common.sh)
@@ -255,36 +247,8 @@ echo "== PostgreSQL (private, unix socket only, durability '$durability')"
 # The test server's settings (shared_buffers=256MB), with this durability
 # and max_connections at the server default.
 bench_pg_start "${pg_durability[@]}" max_connections=100
-psql_do() { psql -h "$sock" -U postgres -d "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
-url() { echo "host=$sock user=$1 dbname=$2"; } # ROLE DB
-
-# Sites: the preload's (more for bigger topics, so that the dev broker's
-# ~5 MiB per partition holds each site's share), loadgen's and the probe's.
-nsites=$((events / 5000)); [ "$nsites" -lt 64 ] && nsites=64; [ "$nsites" -gt 1000 ] && nsites=1000
-partitions=$(((events + 999999) / 1000000 * 128)); [ "$partitions" -gt 256 ] && partitions=256
-: >"$tmp/sites.tsv"
-for ((i = 0; i < nsites + 5; i++)); do
-  id=$(cat /proc/sys/kernel/random/uuid)
-  if [ "$i" -lt "$nsites" ]; then
-    printf '%s\tbench %d\tsite%d.example\tbenchsitekey%06d\n' "$id" "$i" "$i" "$i" >>"$tmp/sites.tsv"
-  elif [ "$i" -lt $((nsites + 4)) ]; then
-    printf '%s\tload %d\tload%d.example.org\tloadgensitekey%04d\n' "$id" "$i" "$i" "$i" >>"$tmp/sites.tsv"
-  else
-    printf '%s\tprobe\tprobe.example.net\tprobesitekey0000001\n' "$id" >>"$tmp/sites.tsv"
-  fi
-done
-head -n "$nsites" "$tmp/sites.tsv" | cut -f 1 >"$tmp/preload-sites"
-probe_id=$(tail -n 1 "$tmp/sites.tsv" | cut -f 1)
-loadgen_sites=$(sed -n "$((nsites + 1)),$((nsites + 4))p" "$tmp/sites.tsv" | awk -F '\t' '{ printf "%s%s=%s", (NR > 1 ? "," : ""), $4, $3 }')
-
-# One migrated template with every site; each phase gets a fresh copy.
-createdb -h "$sock" -U postgres mochi_tpl || setup_fail "createdb failed"
-MOCHI_DATABASE_URL=$(url postgres mochi_tpl) "$build_dir/mochictl" migrate >"$tmp/migrate.log" 2>&1 ||
-  setup_fail "mochictl migrate failed" "$tmp/migrate.log"
-psql -h "$sock" -U postgres -d mochi_tpl -XAtq -v ON_ERROR_STOP=1 \
-  -c "\\copy sites (id, name, domain, tracking_key) FROM '$tmp/sites.tsv'" ||
-  setup_fail "cannot insert the sites"
-fresh_db() { createdb -h "$sock" -U postgres -T mochi_tpl "$1" || setup_fail "createdb $1 failed"; }
+bench_sites "$events"
+bench_template
 
 # ---------------------------------------------------------------- Kafka
 topic=mochi.pageviews
@@ -294,73 +258,6 @@ bench_kafka_start "$kafka" "$partitions" "$topic" mochi.fresh
 daemon_extra=()
 [ -n "$batch_size" ] && daemon_extra=(--batch-size "$batch_size")
 daemon_extra+=("${daemon_x[@]}")
-
-# Waits until LOG says the member got its partitions; sets assigned_at.
-wait_assigned() { # LOG PID SECONDS
-  local i
-  for ((i = 0; i < $3 * 50; i++)); do
-    assigned_at=$(log_time "$1" 'msg="partitions assigned"' || true)
-    [ -n "$assigned_at" ] && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.02
-  done
-  return 1
-}
-# Sum of a daemon's events_total over all outcomes (each is counted once
-# its batch's transaction has committed).
-events_done() { # "PORT..." COMPONENT: summed over the instances
-  local port
-  for port in $1; do curl -s --max-time 2 "http://127.0.0.1:$port/metrics"; done |
-    awk -v m="mochi_$2_events_total{" 'index($1, m) == 1 { s += $2 } END { printf "%.0f\n", s + 0 }'
-}
-# Batches applied and the time spent in their PostgreSQL transactions,
-# from the daemons' histograms: sets txn_line.
-txn_stats() { # "PORT..." COMPONENT DRAIN_SECONDS
-  local port
-  txn_line=$(for port in $1; do curl -s --max-time 2 "http://127.0.0.1:$port/metrics"; done |
-    awk -v c="mochi_$2" -v wall="$3" -v k="$(wc -w <<<"$1")" '
-    $1 == c "_batch_events_count" { n += $2 } $1 == c "_batch_events_sum" { ev += $2 }
-    $1 == c "_transaction_seconds_sum" { t += $2 }
-    END { printf "%d batches of %.0f events on average; %.1f s inside PostgreSQL transactions = %.0f%% of the drain%s",
-          n, (n ? ev / n : 0), t, (wall > 0 ? 100 * t / wall / k : 0), (k > 1 ? " per instance" : "") }')
-  echo "      batches: $txn_line"
-}
-# Waits until the daemons report N events applied in all; sets done_at.
-# 100 ms resolution (one scrape of /metrics each).
-wait_events() { # "PORT..." COMPONENT N "PID..." TIMEOUT_S
-  local deadline n pid
-  deadline=$(awk -v t="$(now)" -v s="$5" 'BEGIN { printf "%.0f", t + s }')
-  while :; do
-    n=$(events_done "$1" "$2")
-    if [ "${n:-0}" -ge "$3" ]; then done_at=$(now); return 0; fi
-    for pid in $4; do kill -0 "$pid" 2>/dev/null || { echo "  $2 exited"; return 1; }; done
-    [ "${EPOCHSECONDS}" -lt "$deadline" ] || { echo "  $2: only $n of $3 events after $5 s"; return 1; }
-    sleep 0.1
-  done
-}
-group_lag() { # GROUP TOPIC: total lag, or 'error'
-  "$build_dir/mochictl" lag --brokers "$brokers" --topic "$2" --group "$1" --json 2>/dev/null |
-    jq -r '.groups[0].total_lag' 2>/dev/null || echo error
-}
-wait_lag_zero() { # GROUP TOPIC: up to 15 s (commits are asynchronous)
-  local i l
-  for ((i = 0; i < 30; i++)); do
-    l=$(group_lag "$1" "$2")
-    [ "$l" = 0 ] && return 0
-    sleep 0.5
-  done
-  echo "  lag of $1 is $l, not 0"
-  return 1
-}
-# count(*) twice, one second apart: prints it when stable.
-stable_count() { # DB TABLE
-  local a b
-  a=$(psql_do "$1" "SELECT count(*) FROM $2")
-  sleep 1
-  b=$(psql_do "$1" "SELECT count(*) FROM $2")
-  [ "$a" = "$b" ] && echo "$a" || echo "unstable($a,$b)"
-}
-timeout_for() { awk -v n="$events" 'BEGIN { printf "%.0f", 120 + n / 2000 }'; } # generous: 2000 ev/s
 
 # ---------------------------------------------------------------- peak RSS
 # Each daemon's peak RSS, VmHWM in /proc/PID/status, read just before it is
@@ -400,19 +297,8 @@ echo "== 1. preload: $events events over $nsites sites (mochi-bench-preload)"
 copy_args=()
 has_refs() { has_phase consumer || has_phase rollup; }
 has_refs && copy_args=(--copy-out "$tmp/rows.copy" --dedupe-out "$tmp/dedupe.copy")
-t0=$(now)
-pre=$("$preload_bin" --brokers "$brokers" --topic "$topic" --sites "$tmp/preload-sites" \
-  --count "$events" "${copy_args[@]}" 2>"$tmp/preload.log") ||
-  setup_fail "preload failed" "$tmp/preload.log"
-t1=$(now)
-distinct=$(field "$pre" distinct)
-first_day=$(field "$pre" first_day)
 today=$(date -u +%F)
-echo "   $pre"
-low_ok=$("$build_dir/mochictl" lag --brokers "$brokers" --topic "$topic" --group mochi-ingest --json |
-  jq '[.groups[0].partitions[] | .log_end] | add')
-[ "$low_ok" = "$events" ] || setup_fail "the topic holds $low_ok messages, not $events"
-preload_s=$(elapsed "$t0" "$t1")
+bench_preload "$topic" "${copy_args[@]}"
 echo "   preloaded in $preload_s s wall ($(field "$pre" seconds) s producing, $(per_s "$events" "$(field "$pre" seconds)") events/s);" \
   "low watermarks all 0, $distinct distinct page views$(has_refs && echo ", copy file $(du -m "$tmp/rows.copy" | cut -f 1) MiB")"
 has_refs && chmod 644 "$tmp/rows.copy" "$tmp/dedupe.copy"
