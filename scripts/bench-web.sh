@@ -267,12 +267,12 @@ read -r today from m1 < <(psql "$db" -tA -F ' ' -c "SELECT d, (date_trunc('month
 psql "$db" -tA >"$tmp/explain.txt" 2>&1 <<SQL || true
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT path, sum(page_views) AS v FROM (
  SELECT path, page_views FROM daily_page_metrics WHERE site_id = '$site_id' AND date >= '$from' AND date < '$from'
- UNION ALL SELECT path, page_views FROM monthly_page_metrics m WHERE m.site_id = '$site_id' AND m.month >= '$from' AND m.month < '$m1'
-  AND EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = '$site_id' AND f.month = m.month)
- UNION ALL SELECT path, page_views FROM (SELECT g::date AS first_day FROM generate_series('$from'::date::timestamp,
-  ('$m1'::date - 1)::timestamp, interval '1 month') g WHERE NOT EXISTS (SELECT 1 FROM monthly_folded f
-  WHERE f.site_id = '$site_id' AND f.month = g::date)) u JOIN daily_page_metrics d ON d.site_id = '$site_id'
-  AND d.date >= u.first_day AND d.date < (u.first_day + interval '1 month')::date
+ UNION ALL SELECT path, page_views FROM (SELECT g::date AS first_day, EXISTS (SELECT 1 FROM monthly_folded f
+  WHERE f.site_id = '$site_id' AND f.month = g::date) AS folded FROM generate_series('$from'::date::timestamp,
+  ('$m1'::date - 1)::timestamp, interval '1 month') g) u CROSS JOIN LATERAL (SELECT path, page_views
+  FROM monthly_page_metrics WHERE u.folded AND site_id = '$site_id' AND month = u.first_day
+  UNION ALL SELECT path, page_views FROM daily_page_metrics WHERE NOT u.folded AND site_id = '$site_id'
+  AND date >= u.first_day AND date < (u.first_day + interval '1 month')::date) x
  UNION ALL SELECT path, page_views FROM daily_page_metrics WHERE site_id = '$site_id' AND date >= '$m1' AND date <= '$today'
 ) r GROUP BY path ORDER BY v DESC, path LIMIT 10;
 SQL

@@ -241,20 +241,20 @@ int web_stats_timeseries(struct web_db *db, const struct web_site *site,
  * is the site, $2..$3 the range; M0 the first whole month's first day, M1
  * the day after the last whole month (range_months: M0 = M1 = to + 1
  * when the range holds no whole month). Each part is a range of its
- * table's (site_id, date or month) index. */
+ * table's (site_id, date or month) index: the whole months one by one
+ * (LATERAL), each from one table, so that the plan is index scans
+ * whatever the parameters (a join of the months with monthly_folded let
+ * the planner scan the whole monthly table). */
 #define RANGE_ROWS(cols, daily, monthly, m0, m1)                                                   \
     "SELECT " cols " FROM " daily " WHERE site_id = $1::uuid AND date >= $2::date"                 \
     " AND date < " m0 "::date"                                                                     \
-    " UNION ALL SELECT " cols " FROM " monthly " m WHERE m.site_id = $1::uuid"                     \
-    " AND m.month >= " m0 "::date AND m.month < " m1 "::date"                                      \
-    " AND EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = $1::uuid"                       \
-    " AND f.month = m.month)"                                                                      \
-    " UNION ALL SELECT " cols " FROM (SELECT g::date AS first_day"                                 \
+    " UNION ALL SELECT " cols " FROM (SELECT g::date AS first_day, EXISTS (SELECT 1"               \
+    " FROM monthly_folded f WHERE f.site_id = $1::uuid AND f.month = g::date) AS folded"           \
     " FROM generate_series(" m0 "::date::timestamp, (" m1 "::date - 1)::timestamp,"                \
-    " interval '1 month') g"                                                                       \
-    " WHERE NOT EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = $1::uuid"                 \
-    " AND f.month = g::date)) u JOIN " daily " d ON d.site_id = $1::uuid"                          \
-    " AND d.date >= u.first_day AND d.date < (u.first_day + interval '1 month')::date"             \
+    " interval '1 month') g) u CROSS JOIN LATERAL (SELECT " cols " FROM " monthly                  \
+    " WHERE u.folded AND site_id = $1::uuid AND month = u.first_day"                               \
+    " UNION ALL SELECT " cols " FROM " daily " WHERE NOT u.folded AND site_id = $1::uuid"          \
+    " AND date >= u.first_day AND date < (u.first_day + interval '1 month')::date) x"              \
     " UNION ALL SELECT " cols " FROM " daily " WHERE site_id = $1::uuid AND date >= " m1 "::date"  \
     " AND date <= $3::date"
 
