@@ -31,10 +31,10 @@ enum {
     NPROGRESS
 };
 
-/* The (site, month of a view) pairs whose folds are done (sql/014,
- * fold_mark_sql), so that a batch asks the database only about pairs it
- * has not seen: open addressing, emptied when three quarters full. Only a
- * shortcut: the batch statement reads the folds from the database. */
+/* The (site, month) pairs known to be folded (sql/014), so that a batch
+ * asks the database only about pairs it has not seen: open addressing,
+ * emptied when three quarters full. Only a shortcut: the batch statement
+ * reads the folds from the database. */
 #define FOLDED_SLOTS 8192
 
 struct folded_pair {
@@ -222,30 +222,18 @@ static const char progress_sql[] =
     "  updated_at = EXCLUDED.updated_at"
     " WHERE p.next_offset <= EXCLUDED.next_offset";
 
-/* A fold (sql/014), for pairs (site, month of a view the batch counts)
- * known to need one ($1 uuid[], $2 date[]): the sites' locks, in order;
- * then the markers of the months that must be folded before those views
- * are counted: the month before each pair's, the site's months before
- * that with counts (from the site's last folded month on: those before
- * it are folded already), and the pair's own month when a later month of
- * the site is folded (a late view); the months newly marked (returned)
- * then get their monthly rows rebuilt from their daily rows (fold_sql). */
+/* A fold (sql/014): the sites' locks, in order, then the pairs' markers;
+ * for the pairs that were not folded yet, their monthly rows (none are
+ * expected) are replaced by the sums of their daily rows. $1 uuid[] and
+ * $2 date[] are the pairs. */
 static const char fold_lock_sql[] =
     "SELECT pg_advisory_xact_lock(" MOCHI_FOLD_LOCK_CLASS ", b)"
     " FROM (SELECT DISTINCT hashtext(s::text) & 63 AS b FROM unnest($1::uuid[]) s ORDER BY 1) x";
 static const char fold_mark_sql[] =
-    "WITH c AS (SELECT s, x FROM unnest($1::uuid[], $2::date[]) AS c(s, x)"
-    "  WHERE EXISTS (SELECT 1 FROM sites WHERE id = c.s)"
-    "), months AS ("
-    "  SELECT c.s, (c.x - interval '1 month')::date AS m FROM c"
-    "  UNION SELECT c.s, date_trunc('month', d.date)::date FROM c JOIN daily_site_metrics d"
-    "   ON d.site_id = c.s AND d.date < c.x AND d.date >= coalesce((SELECT max(f.month)"
-    "   FROM monthly_folded f WHERE f.site_id = c.s), '-infinity'::date)"
-    "  UNION SELECT c.s, c.x FROM c WHERE EXISTS (SELECT 1 FROM monthly_folded f"
-    "   WHERE f.site_id = c.s AND f.month > c.x)"
-    ")"
-    "INSERT INTO monthly_folded (site_id, month) SELECT s, m FROM months ORDER BY 1, 2"
-    " ON CONFLICT DO NOTHING RETURNING site_id::text, month::text";
+    "INSERT INTO monthly_folded (site_id, month)"
+    " SELECT s, m FROM unnest($1::uuid[], $2::date[]) AS c(s, m)"
+    " WHERE EXISTS (SELECT 1 FROM sites WHERE id = c.s)"
+    " ORDER BY 1, 2 ON CONFLICT DO NOTHING RETURNING site_id::text, month::text";
 static const char *const fold_sql[] = {
     ("DELETE FROM monthly_page_metrics m USING unnest($1::uuid[], $2::date[]) AS n(s, mo)"
      " WHERE m.site_id = n.s AND m.month = n.mo"),
@@ -401,13 +389,22 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
     }
 }
 
-/* The first day of the month of day (days since 1970-01-01), as
- * YYYY-MM-01. */
-static void month_of(long long day, char out[11])
+/* The first day of the month before the one of day (days since
+ * 1970-01-01), as YYYY-MM-01. */
+static void month_before(long long day, char out[11])
 {
-    mochi_day_format(day, out);
-    out[8] = '0';
-    out[9] = '1';
+    time_t t = (time_t)(day * 86400);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int year = tm.tm_year + 1900;
+    int month = tm.tm_mon; /* 0-based this month: 1-based the one before */
+    if (month == 0) {
+        year--;
+        month = 12;
+    }
+    char text[32];
+    snprintf(text, sizeof(text), "%04d-%02d-01", year, month);
+    snprintf(out, 11, "%.10s", text);
 }
 
 static size_t pair_slot(const char *site_id, const char *month)
@@ -446,9 +443,9 @@ static void remember_folded(struct rollup *rollup, const struct folded_pair *pai
     }
 }
 
-/* Folds what must be folded before the batch's views are counted
- * (fold_mark_sql), for each of its (site, month of a view) pairs not seen
- * before, in a transaction of its own. A fold that fails leaves the month unfolded, which is still
+/* Folds the month before each month the batch counts views of, for each
+ * of its sites, unless known to be folded (sql/014), in a transaction of
+ * its own. A fold that fails leaves the month unfolded, which is still
  * exact (the dashboard then reads its days); it is tried again with a
  * later batch. */
 static void fold_months(struct rollup *rollup, PGconn *conn,
@@ -474,7 +471,7 @@ static void fold_months(struct rollup *rollup, PGconn *conn,
         if (month == NULL) {
             size_t d = ndays < 8 ? ndays++ : next_day++ % 8;
             days[d] = events[i].ev.day;
-            month_of(days[d], day_months[d]);
+            month_before(days[d], day_months[d]);
             month = day_months[d];
         }
         if (pair_find(rollup->folded, events[i].ev.site_id, month)->site_id[0] != '\0')
@@ -513,24 +510,8 @@ static void fold_months(struct rollup *rollup, PGconn *conn,
     if (rc == 0)
         rc = mochi_db_query(conn, fold_mark_sql, 2, params, &res, err, sizeof(err));
     int folded = rc == 0 ? PQntuples(res) : 0;
-    /* The months newly marked: theirs are rebuilt. */
-    if (folded > 0) {
-        mochi_copy_array_begin(sites);
-        mochi_copy_array_begin(months);
-        for (int i = 0; i < folded; i++) {
-            mochi_copy_array_word(sites, PQgetvalue(res, i, 0));
-            mochi_copy_array_word(months, PQgetvalue(res, i, 1));
-        }
-        mochi_copy_array_end(sites);
-        mochi_copy_array_end(months);
-        if (sites->failed || months->failed) {
-            rc = MOCHI_ERR_NOMEM;
-            snprintf(err, sizeof(err), "out of memory");
-        }
-        params[0] = sites->data;
-        params[1] = months->data;
-    }
     PQclear(res);
+    /* Only the pairs that were not folded yet: theirs are rebuilt. */
     if (rc == 0 && folded > 0) {
         long long rows = 0;
         for (size_t i = 0; rc == 0 && i < sizeof(fold_sql) / sizeof(fold_sql[0]); i++)

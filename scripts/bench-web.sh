@@ -257,17 +257,22 @@ if [ "$have_user" = 1 ]; then
 fi
 
 echo "== plans of the 12-month queries (EXPLAIN ANALYZE, as mochi-web's role would run them)"
-# as web/stats.c reads the 12-month range: its whole months up to the
-# site's last folded one from monthly_page_metrics (from <= month < m1;
-# the seed folds every month before this one), this month's days from
-# daily_page_metrics (the range starts on a month's first day)
+# as web/stats.c reads the 12-month range: its whole months from
+# monthly_page_metrics where folded (from <= month < m1), from
+# daily_page_metrics where not, this month's days from daily_page_metrics
+# (the range starts on a month's first day)
 read -r today from m1 < <(psql "$db" -tA -F ' ' -c "SELECT d, (date_trunc('month', d) -
   interval '11 months')::date, date_trunc('month', d)::date FROM (SELECT (now() AT TIME ZONE
   'Europe/Berlin')::date AS d) x") || true
 psql "$db" -tA >"$tmp/explain.txt" 2>&1 <<SQL || true
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT path, sum(page_views) AS v FROM (
  SELECT path, page_views FROM daily_page_metrics WHERE site_id = '$site_id' AND date >= '$from' AND date < '$from'
- UNION ALL SELECT path, page_views FROM monthly_page_metrics WHERE site_id = '$site_id' AND month >= '$from' AND month < '$m1'
+ UNION ALL SELECT path, page_views FROM monthly_page_metrics m WHERE m.site_id = '$site_id' AND m.month >= '$from' AND m.month < '$m1'
+  AND EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = '$site_id' AND f.month = m.month)
+ UNION ALL SELECT path, page_views FROM (SELECT g::date AS first_day FROM generate_series('$from'::date::timestamp,
+  ('$m1'::date - 1)::timestamp, interval '1 month') g WHERE NOT EXISTS (SELECT 1 FROM monthly_folded f
+  WHERE f.site_id = '$site_id' AND f.month = g::date)) u JOIN daily_page_metrics d ON d.site_id = '$site_id'
+  AND d.date >= u.first_day AND d.date < (u.first_day + interval '1 month')::date
  UNION ALL SELECT path, page_views FROM daily_page_metrics WHERE site_id = '$site_id' AND date >= '$m1' AND date <= '$today'
 ) r GROUP BY path ORDER BY v DESC, path LIMIT 10;
 SQL

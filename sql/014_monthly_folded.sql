@@ -6,15 +6,11 @@
 -- did for every month before. It folds a site's previous month when it
 -- first counts one of the site's views of a later month, so the month
 -- being filled (today's) is counted in the daily tables only, and the
--- monthly tables take only the rare late views of a closed month. A fold
--- also marks the site's months with counts since its last fold, and a late
--- view's own month when a later month is folded (rollup/rollup.c,
--- fold_mark_sql). Invariants: a monthly row exists only for a folded
--- (site, month) and is the sum of that month's daily rows; every month of
--- a site up to its last folded one is folded or has no counts. So the
--- dashboard reads a range's whole months up to the site's last folded one
--- from the monthly tables and the later ones from the daily rows
--- (web/stats.c).
+-- monthly tables take only the rare late views of a closed month. The
+-- dashboard reads a whole month from the monthly tables when it is folded
+-- and from the daily rows when not (web/stats.c). Invariant: a monthly row
+-- exists only for a folded (site, month), and is the sum of that month's
+-- daily rows.
 --
 -- A fold and a batch that counts views of the same site exclude each
 -- other: the fold takes the site's transaction-level advisory lock

@@ -235,17 +235,26 @@ int web_stats_timeseries(struct web_db *db, const struct web_site *site,
 }
 
 /* A list's rows of the range: the whole months from the monthly table
- * (sql/010), the days before and after them from the daily one. $1 is
- * the site, $2..$3 the range; M0 the first whole month's first day, M1
- * the day after the last whole month that is folded (range_months, then
- * folded_end: M0 = M1 = to + 1 when the range holds no whole month; M1 =
- * M0 when it holds no folded one). Each part is a range of its table's
- * (site_id, date or month) index. */
+ * (sql/010) where the site's month is folded (sql/014), from the daily
+ * one where it is not (the month being filled, or one the rollup has not
+ * folded yet), and the days before and after them from the daily one. $1
+ * is the site, $2..$3 the range; M0 the first whole month's first day, M1
+ * the day after the last whole month (range_months: M0 = M1 = to + 1
+ * when the range holds no whole month). Each part is a range of its
+ * table's (site_id, date or month) index. */
 #define RANGE_ROWS(cols, daily, monthly, m0, m1)                                                   \
     "SELECT " cols " FROM " daily " WHERE site_id = $1::uuid AND date >= $2::date"                 \
     " AND date < " m0 "::date"                                                                     \
-    " UNION ALL SELECT " cols " FROM " monthly " WHERE site_id = $1::uuid"                         \
-    " AND month >= " m0 "::date AND month < " m1 "::date"                                          \
+    " UNION ALL SELECT " cols " FROM " monthly " m WHERE m.site_id = $1::uuid"                     \
+    " AND m.month >= " m0 "::date AND m.month < " m1 "::date"                                      \
+    " AND EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = $1::uuid"                       \
+    " AND f.month = m.month)"                                                                      \
+    " UNION ALL SELECT " cols " FROM (SELECT g::date AS first_day"                                 \
+    " FROM generate_series(" m0 "::date::timestamp, (" m1 "::date - 1)::timestamp,"                \
+    " interval '1 month') g"                                                                       \
+    " WHERE NOT EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = $1::uuid"                 \
+    " AND f.month = g::date)) u JOIN " daily " d ON d.site_id = $1::uuid"                          \
+    " AND d.date >= u.first_day AND d.date < (u.first_day + interval '1 month')::date"             \
     " UNION ALL SELECT " cols " FROM " daily " WHERE site_id = $1::uuid AND date >= " m1 "::date"  \
     " AND date <= $3::date"
 
@@ -322,33 +331,6 @@ static void range_months(const struct web_range *range, char m0[11], char m1[11]
     web_day_format(after, m1);
 }
 
-/* Moves m1 back to the end of the site's last folded month when it lies
- * before m1 (not before m0): a site's folded months are every month up to
- * its last folded one that has counts (sql/014), so the whole months from
- * m0 to there are in the monthly tables and the later ones only in the
- * daily tables. */
-static int folded_end(struct web_db *db, const struct web_site *site, const char m0[11],
-                      char m1[11])
-{
-    if (strcmp(m0, m1) >= 0)
-        return 0; /* no whole month */
-    const char *params[] = {site->id};
-    PGresult *res = NULL;
-    int rc = web_db_query(db, "folded_end",
-                          "SELECT (max(month) + interval '1 month')::date::text"
-                          " FROM monthly_folded WHERE site_id = $1::uuid",
-                          1, params, &res);
-    if (rc != 0)
-        return rc;
-    const char *end = PQgetisnull(res, 0, 0) ? m0 : PQgetvalue(res, 0, 0);
-    if (strcmp(end, m0) < 0)
-        end = m0;
-    if (strlen(end) == 10 && strcmp(end, m1) < 0)
-        memcpy(m1, end, 11);
-    PQclear(res);
-    return 0;
-}
-
 int web_stats_list(struct web_db *db, const struct web_site *site, const struct web_range *range,
                    enum web_list list, long long limit, long long offset, json_t **out)
 {
@@ -359,14 +341,11 @@ int web_stats_list(struct web_db *db, const struct web_site *site, const struct 
     snprintf(offset_text, sizeof(offset_text), "%lld", offset);
     char m0[11], m1[11];
     range_months(range, m0, m1);
-    int rc = folded_end(db, site, m0, m1);
-    if (rc != 0)
-        return rc;
     const char *params[] = {site->id,    p.from, p.to, limit >= 0 ? limit_text : NULL,
                             offset_text, m0,     m1};
     const char *count_params[] = {site->id, p.from, p.to, m0, m1};
     PGresult *res = NULL;
-    rc = web_db_query(db, lists[list].name, lists[list].sql, 7, params, &res);
+    int rc = web_db_query(db, lists[list].name, lists[list].sql, 7, params, &res);
     if (rc != 0)
         return rc;
     int nrows = PQntuples(res);

@@ -372,16 +372,15 @@ static const char site_d_rows[] =
 
 /* The monthly lists (sql/010) hold the sums of the daily rows by month
  * for the folded months (sql/014), as the rollup keeps them (the harness
- * checks that they do). Every month is folded but site D's March and
- * April 2024, which the rollup has not folded yet (no later view came):
- * the dashboard must read their days. */
+ * checks that they do). Every month is folded but site D's March 2024, a
+ * whole month of the ranges below, which the rollup has not folded yet:
+ * the dashboard must read its days. */
 static const char monthly_rows[] =
     "INSERT INTO monthly_folded (site_id, month)"
     " SELECT site_id, date_trunc('month', date)::date FROM daily_page_metrics"
     " UNION SELECT site_id, date_trunc('month', date)::date FROM daily_entry_page_metrics"
     " UNION SELECT site_id, date_trunc('month', date)::date FROM daily_source_metrics"
-    " EXCEPT SELECT @D, DATE '2024-03-01' EXCEPT SELECT @D, DATE '2024-04-01'"
-    " ON CONFLICT DO NOTHING;"
+    " EXCEPT SELECT @D, DATE '2024-03-01' ON CONFLICT DO NOTHING;"
     "INSERT INTO monthly_page_metrics (site_id, month, path, page_views)"
     " SELECT d.site_id, f.month, d.path, sum(d.page_views) FROM daily_page_metrics d"
     " JOIN monthly_folded f ON f.site_id = d.site_id AND f.month = date_trunc('month', d.date)"
@@ -1249,8 +1248,8 @@ static void api_across_year_end(void **state)
 /* The presets are days of the site's zone, "today" as PostgreSQL says. */
 /* Lists over whole months read them from the monthly tables where the
  * month is folded and from the daily ones where not (site D's March
- * 2024 on), and the days around them from the daily ones: each day
- * counted once. */
+ * 2024), and the days around them from the daily ones: each day counted
+ * once. */
 static void api_across_whole_months(void **state)
 {
     (void)state;
