@@ -155,26 +155,6 @@ void mochi_copy_array_int(struct mochi_copy_buf *buf, long long value, int null)
     mochi_copy_raw(buf, text, (size_t)len);
 }
 
-void mochi_copy_array_word(struct mochi_copy_buf *buf, const char *word)
-{
-    size_t len = strlen(word);
-    for (size_t i = 0; i < len; i++) {
-        char c = word[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '-')) {
-            buf->failed = 1;
-            return;
-        }
-    }
-    if (len == 0) {
-        buf->failed = 1;
-        return;
-    }
-    if (buf->len > 1)
-        mochi_copy_raw(buf, ",", 1);
-    mochi_copy_raw(buf, word, len);
-}
-
 void mochi_copy_array_end(struct mochi_copy_buf *buf)
 {
     mochi_copy_raw(buf, "}", 2); /* and the NUL */

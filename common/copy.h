@@ -28,10 +28,6 @@ void mochi_copy_raw(struct mochi_copy_buf *buf, const char *bytes, size_t n);
  * a terminating NUL, so that buf->data is the parameter (unless failed). */
 void mochi_copy_array_begin(struct mochi_copy_buf *buf);
 void mochi_copy_array_int(struct mochi_copy_buf *buf, long long value, int null);
-/* An element that needs no quoting in an array literal: ASCII letters,
- * digits and '-' only (a UUID, a date); anything else is refused and
- * marks buf failed. */
-void mochi_copy_array_word(struct mochi_copy_buf *buf, const char *word);
 void mochi_copy_array_end(struct mochi_copy_buf *buf);
 /* A timestamptz from UTC microseconds since the epoch. */
 void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);

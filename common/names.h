@@ -26,10 +26,4 @@
  * during a replay waits. */
 #define MOCHI_ROLLUP_LOCK_KEY "7163830, 2"
 
-/* The classid of the transaction-level advisory locks (classid, objid
- * hashtext(site_id::text) & 63) that a site's monthly fold takes
- * exclusively and a batch counting the site's views takes shared
- * (sql/014_monthly_folded.sql). */
-#define MOCHI_FOLD_LOCK_CLASS "7163831"
-
 #endif

@@ -7,10 +7,8 @@
 #include "common/log.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_REPLAYS 32
 #define REPLAY_REFRESH_MS 5000
@@ -31,24 +29,8 @@ enum {
     NPROGRESS
 };
 
-/* The (site, month) pairs known to be folded (sql/014), so that a batch
- * asks the database only about pairs it has not seen: open addressing,
- * emptied when three quarters full. Only a shortcut: the batch statement
- * reads the folds from the database. */
-#define FOLDED_SLOTS 8192
-
-struct folded_pair {
-    char site_id[MOCHI_UUID_TEXT_LEN + 1]; /* "" when the slot is empty */
-    char month[11];                        /* YYYY-MM-01 */
-};
-
 struct rollup {
     struct mochi_copy_buf rows;
-    struct folded_pair *folded; /* FOLDED_SLOTS of them */
-    size_t nfolded;
-    struct folded_pair *asked; /* this batch's pairs to fold, up to its events */
-    size_t nasked, asked_cap;
-    struct mochi_copy_buf fold_sites, fold_months;
     struct mochi_copy_buf progress[NPROGRESS];
     struct mochi_copy_buf partitions; /* mochi_stream_progress_check's */
     /* Written by the thread that applies batches, read by the one that
@@ -82,9 +64,7 @@ struct rollup {
  * one partition (the key is the site), but several collectors interleave
  * theirs as their queues and clocks allow. The monthly lists (sql/010,
  * keyed by the site-local month of the day) get the same deltas summed by
- * month for the months already folded (sql/014, fold_months), so that
- * each monthly row stays the sum of its month's daily rows; the month
- * being filled is counted in the daily tables only.
+ * month, so that each monthly row stays the sum of its month's daily rows.
  */
 static const char apply_sql[] =
     "WITH known AS ("
@@ -156,29 +136,23 @@ static const char apply_sql[] =
     "  ON CONFLICT (site_id, date, source) DO UPDATE SET"
     "    entries = m.entries + EXCLUDED.entries, visitors = m.visitors + EXCLUDED.visitors"
     "  RETURNING 1"
-    "), folded_views AS ("
-    "  SELECT v.site_id, f.month, v.path, v.entry FROM views v"
-    "  JOIN monthly_folded f ON f.site_id = v.site_id AND f.month = date_trunc('month', "
-    "v.day)::date"
     "), month_page_rows AS ("
     "  INSERT INTO monthly_page_metrics AS m (site_id, month, path, page_views)"
-    "  SELECT site_id, month, path, count(*) FROM folded_views"
+    "  SELECT site_id, date_trunc('month', day)::date, path, count(*) FROM views"
     "  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     "  ON CONFLICT (site_id, month, path) DO UPDATE SET"
     "    page_views = m.page_views + EXCLUDED.page_views"
     "  RETURNING 1"
     "), month_entry_rows AS ("
     "  INSERT INTO monthly_entry_page_metrics AS m (site_id, month, path, entries)"
-    "  SELECT site_id, month, path, count(*) FROM folded_views WHERE entry"
+    "  SELECT site_id, date_trunc('month', day)::date, path, count(*) FROM views WHERE entry"
     "  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     "  ON CONFLICT (site_id, month, path) DO UPDATE SET entries = m.entries + EXCLUDED.entries"
     "  RETURNING 1"
     "), month_source_rows AS ("
     "  INSERT INTO monthly_source_metrics AS m (site_id, month, source, entries, visitors)"
-    "  SELECT d.site_id, f.month, d.source, sum(d.e), sum(d.n) FROM source_deltas d"
-    "  JOIN monthly_folded f ON f.site_id = d.site_id AND f.month = date_trunc('month', "
-    "d.date)::date"
-    "  GROUP BY 1, 2, 3 HAVING sum(d.e) <> 0 OR sum(d.n) <> 0"
+    "  SELECT site_id, date_trunc('month', date)::date, source, sum(e), sum(n)"
+    "  FROM source_deltas GROUP BY 1, 2, 3 HAVING sum(e) <> 0 OR sum(n) <> 0"
     "  ORDER BY 1, 2, 3"
     "  ON CONFLICT (site_id, month, source) DO UPDATE SET"
     "    entries = m.entries + EXCLUDED.entries, visitors = m.visitors + EXCLUDED.visitors"
@@ -222,49 +196,6 @@ static const char progress_sql[] =
     "  updated_at = EXCLUDED.updated_at"
     " WHERE p.next_offset <= EXCLUDED.next_offset";
 
-/* A fold (sql/014): the sites' locks, in order, then the pairs' markers;
- * for the pairs that were not folded yet, their monthly rows (none are
- * expected) are replaced by the sums of their daily rows. $1 uuid[] and
- * $2 date[] are the pairs. */
-static const char fold_lock_sql[] =
-    "SELECT pg_advisory_xact_lock(" MOCHI_FOLD_LOCK_CLASS ", b)"
-    " FROM (SELECT DISTINCT hashtext(s::text) & 63 AS b FROM unnest($1::uuid[]) s ORDER BY 1) x";
-static const char fold_mark_sql[] =
-    "INSERT INTO monthly_folded (site_id, month)"
-    " SELECT s, m FROM unnest($1::uuid[], $2::date[]) AS c(s, m)"
-    " WHERE EXISTS (SELECT 1 FROM sites WHERE id = c.s)"
-    " ORDER BY 1, 2 ON CONFLICT DO NOTHING RETURNING site_id::text, month::text";
-static const char *const fold_sql[] = {
-    ("DELETE FROM monthly_page_metrics m USING unnest($1::uuid[], $2::date[]) AS n(s, mo)"
-     " WHERE m.site_id = n.s AND m.month = n.mo"),
-    ("DELETE FROM monthly_entry_page_metrics m USING unnest($1::uuid[], $2::date[]) AS n(s, mo)"
-     " WHERE m.site_id = n.s AND m.month = n.mo"),
-    ("DELETE FROM monthly_source_metrics m USING unnest($1::uuid[], $2::date[]) AS n(s, mo)"
-     " WHERE m.site_id = n.s AND m.month = n.mo"),
-    ("INSERT INTO monthly_page_metrics (site_id, month, path, page_views)"
-     " SELECT d.site_id, n.mo, d.path, sum(d.page_views)"
-     " FROM unnest($1::uuid[], $2::date[]) AS n(s, mo) JOIN daily_page_metrics d"
-     " ON d.site_id = n.s AND d.date >= n.mo AND d.date < (n.mo + interval '1 month')::date"
-     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
-    ("INSERT INTO monthly_entry_page_metrics (site_id, month, path, entries)"
-     " SELECT d.site_id, n.mo, d.path, sum(d.entries)"
-     " FROM unnest($1::uuid[], $2::date[]) AS n(s, mo) JOIN daily_entry_page_metrics d"
-     " ON d.site_id = n.s AND d.date >= n.mo AND d.date < (n.mo + interval '1 month')::date"
-     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
-    ("INSERT INTO monthly_source_metrics (site_id, month, source, entries, visitors)"
-     " SELECT d.site_id, n.mo, d.source, sum(d.entries), sum(d.visitors)"
-     " FROM unnest($1::uuid[], $2::date[]) AS n(s, mo) JOIN daily_source_metrics d"
-     " ON d.site_id = n.s AND d.date >= n.mo AND d.date < (n.mo + interval '1 month')::date"
-     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
-};
-
-/* Taken in the batch's transaction before the statement that reads the
- * folds: a fold of one of the batch's sites either committed before (and
- * the statement sees it) or waits for the batch to commit. */
-static const char share_locks_sql[] =
-    "SELECT pg_advisory_xact_lock_shared(" MOCHI_FOLD_LOCK_CLASS ", b)"
-    " FROM (SELECT DISTINCT hashtext(site_id::text) & 63 AS b FROM rollup_batch ORDER BY 1) x";
-
 static void read_replays(struct rollup *rollup, PGconn *conn);
 static int write_progress(struct rollup *rollup, PGconn *conn, const char *topic,
                           const struct mochi_stream_mark *marks, size_t n, char *err,
@@ -273,14 +204,8 @@ static int write_progress(struct rollup *rollup, PGconn *conn, const char *topic
 struct rollup *rollup_new(void)
 {
     struct rollup *rollup = calloc(1, sizeof(struct rollup));
-    if (rollup == NULL)
-        return NULL;
-    rollup->folded = calloc(FOLDED_SLOTS, sizeof(*rollup->folded));
-    if (rollup->folded == NULL) {
-        free(rollup);
-        return NULL;
-    }
-    pthread_mutex_init(&rollup->replays_lock, NULL);
+    if (rollup != NULL)
+        pthread_mutex_init(&rollup->replays_lock, NULL);
     return rollup;
 }
 
@@ -292,10 +217,6 @@ void rollup_destroy(struct rollup *rollup)
     for (int i = 0; i < NPROGRESS; i++)
         mochi_copy_free(&rollup->progress[i]);
     mochi_copy_free(&rollup->partitions);
-    mochi_copy_free(&rollup->fold_sites);
-    mochi_copy_free(&rollup->fold_months);
-    free(rollup->folded);
-    free(rollup->asked);
     pthread_mutex_destroy(&rollup->replays_lock);
     free(rollup);
 }
@@ -389,149 +310,6 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
     }
 }
 
-/* The first day of the month before the one of day (days since
- * 1970-01-01), as YYYY-MM-01. */
-static void month_before(long long day, char out[11])
-{
-    time_t t = (time_t)(day * 86400);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    int year = tm.tm_year + 1900;
-    int month = tm.tm_mon; /* 0-based this month: 1-based the one before */
-    if (month == 0) {
-        year--;
-        month = 12;
-    }
-    char text[32];
-    snprintf(text, sizeof(text), "%04d-%02d-01", year, month);
-    snprintf(out, 11, "%.10s", text);
-}
-
-static size_t pair_slot(const char *site_id, const char *month)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a, for a cache */
-    for (const char *p = site_id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    for (const char *p = month; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return (size_t)(h & (FOLDED_SLOTS - 1));
-}
-
-/* Finds the pair's slot: the one holding it, or the empty one where it
- * goes. */
-static struct folded_pair *pair_find(struct folded_pair *slots, const char *site_id,
-                                     const char *month)
-{
-    for (size_t i = pair_slot(site_id, month);; i = (i + 1) & (FOLDED_SLOTS - 1)) {
-        struct folded_pair *p = &slots[i];
-        if (p->site_id[0] == '\0' ||
-            (strcmp(p->site_id, site_id) == 0 && strcmp(p->month, month) == 0))
-            return p;
-    }
-}
-
-static void remember_folded(struct rollup *rollup, const struct folded_pair *pair)
-{
-    if (rollup->nfolded >= FOLDED_SLOTS / 4 * 3) {
-        memset(rollup->folded, 0, FOLDED_SLOTS * sizeof(*rollup->folded));
-        rollup->nfolded = 0;
-    }
-    struct folded_pair *slot = pair_find(rollup->folded, pair->site_id, pair->month);
-    if (slot->site_id[0] == '\0') {
-        *slot = *pair;
-        rollup->nfolded++;
-    }
-}
-
-/* Folds the month before each month the batch counts views of, for each
- * of its sites, unless known to be folded (sql/014), in a transaction of
- * its own. A fold that fails leaves the month unfolded, which is still
- * exact (the dashboard then reads its days); it is tried again with a
- * later batch. */
-static void fold_months(struct rollup *rollup, PGconn *conn,
-                        const struct mochi_stream_event *events, size_t n)
-{
-    if (rollup->asked_cap < n) {
-        struct folded_pair *grown = realloc(rollup->asked, n * sizeof(*grown));
-        if (grown == NULL)
-            return;
-        rollup->asked = grown;
-        rollup->asked_cap = n;
-    }
-    rollup->nasked = 0;
-    /* A batch's views fall on a few days: their months, looked up once. */
-    long long days[8];
-    char day_months[8][11];
-    size_t ndays = 0, next_day = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *month = NULL;
-        for (size_t d = 0; d < ndays && month == NULL; d++)
-            if (days[d] == events[i].ev.day)
-                month = day_months[d];
-        if (month == NULL) {
-            size_t d = ndays < 8 ? ndays++ : next_day++ % 8;
-            days[d] = events[i].ev.day;
-            month_before(days[d], day_months[d]);
-            month = day_months[d];
-        }
-        if (pair_find(rollup->folded, events[i].ev.site_id, month)->site_id[0] != '\0')
-            continue;
-        struct folded_pair pair;
-        snprintf(pair.site_id, sizeof(pair.site_id), "%s", events[i].ev.site_id);
-        snprintf(pair.month, sizeof(pair.month), "%s", month);
-        bool seen = false;
-        for (size_t k = 0; k < rollup->nasked && !seen; k++)
-            seen = strcmp(rollup->asked[k].site_id, pair.site_id) == 0 &&
-                   strcmp(rollup->asked[k].month, pair.month) == 0;
-        if (!seen)
-            rollup->asked[rollup->nasked++] = pair;
-    }
-    if (rollup->nasked == 0)
-        return;
-    struct mochi_copy_buf *sites = &rollup->fold_sites, *months = &rollup->fold_months;
-    mochi_copy_array_begin(sites);
-    mochi_copy_array_begin(months);
-    for (size_t k = 0; k < rollup->nasked; k++) {
-        mochi_copy_array_word(sites, rollup->asked[k].site_id);
-        mochi_copy_array_word(months, rollup->asked[k].month);
-    }
-    mochi_copy_array_end(sites);
-    mochi_copy_array_end(months);
-    if (sites->failed || months->failed)
-        return;
-    char err[512] = "";
-    const char *params[2] = {sites->data, months->data};
-    PGresult *res = NULL;
-    int rc = mochi_db_exec(conn, "BEGIN", err, sizeof(err));
-    if (rc == 0)
-        rc = mochi_db_query(conn, fold_lock_sql, 1, params, &res, err, sizeof(err));
-    PQclear(res);
-    res = NULL;
-    if (rc == 0)
-        rc = mochi_db_query(conn, fold_mark_sql, 2, params, &res, err, sizeof(err));
-    int folded = rc == 0 ? PQntuples(res) : 0;
-    PQclear(res);
-    /* Only the pairs that were not folded yet: theirs are rebuilt. */
-    if (rc == 0 && folded > 0) {
-        long long rows = 0;
-        for (size_t i = 0; rc == 0 && i < sizeof(fold_sql) / sizeof(fold_sql[0]); i++)
-            rc = mochi_db_command(conn, fold_sql[i], 2, params, &rows, err, sizeof(err));
-    }
-    if (rc == 0)
-        rc = mochi_db_exec(conn, "COMMIT", err, sizeof(err));
-    if (rc != 0) {
-        mochi_db_rollback(conn);
-        mochi_log(MOCHI_LOG_WARN, "rollup",
-                  "msg=\"cannot fold months, their days stay the dashboard's source\" error=\"%s\"",
-                  err);
-        return;
-    }
-    if (folded > 0)
-        mochi_log(MOCHI_LOG_INFO, "rollup", "msg=\"months folded\" count=%d", folded);
-    for (size_t k = 0; k < rollup->nasked; k++)
-        remember_folded(rollup, &rollup->asked[k]);
-}
-
 /* Writes marks[0..n) to rollup_progress (progress_sql) in the session's
  * transaction. Returns 0 or mochi_db_error's class with the reason in
  * err; MOCHI_ERR_NOMEM when the arrays could not be built. */
@@ -573,7 +351,6 @@ int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
     char err[512] = "";
     PGresult *res = NULL;
     read_replays(rollup, conn);
-    fold_months(rollup, conn, batch->events, batch->nevents);
     build_rows(rollup, batch->events, batch->nevents);
     int rc = rollup->rows.failed ? MOCHI_ERR_NOMEM : mochi_db_exec(conn, "BEGIN", err, sizeof(err));
     if (rc == 0)
@@ -583,11 +360,6 @@ int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
     /* A batch whose messages were all skipped only moves the progress. */
     if (rc == 0 && batch->nevents > 0) {
         rc = mochi_copy_send(conn, "COPY rollup_batch FROM STDIN", &rollup->rows, err, sizeof(err));
-        if (rc == 0) {
-            rc = mochi_db_query(conn, share_locks_sql, 0, NULL, &res, err, sizeof(err));
-            PQclear(res);
-            res = NULL;
-        }
         if (rc == 0)
             rc = mochi_db_query(conn, apply_sql, 0, NULL, &res, err, sizeof(err));
     }

@@ -136,28 +136,21 @@ SELECT s.id, span.date, '/p' || p, 1 + (p * 31 + span.d) % 50
 FROM sites s CROSS JOIN span CROSS JOIN generate_series(1, :other_paths) AS p
 WHERE s.id <> (SELECT id FROM big);
 
--- the monthly lists (sql/010_monthly.sql), as the rollup keeps them: every
--- month before this one folded (sql/014_monthly_folded.sql), its rows the
--- sums of its daily rows; this month in the daily tables only
-INSERT INTO monthly_folded (site_id, month)
-SELECT DISTINCT site_id, date_trunc('month', date)::date FROM daily_site_metrics
-WHERE date < date_trunc('month', now());
+-- the monthly lists (sql/010_monthly.sql), as the rollup keeps them: the
+-- sums of their months' daily rows
 INSERT INTO monthly_page_metrics (site_id, month, path, page_views)
-SELECT d.site_id, f.month, d.path, sum(d.page_views) FROM daily_page_metrics d
-JOIN monthly_folded f ON f.site_id = d.site_id AND f.month = date_trunc('month', d.date)
-GROUP BY 1, 2, 3;
+SELECT site_id, date_trunc('month', date)::date, path, sum(page_views)
+FROM daily_page_metrics GROUP BY 1, 2, 3;
 INSERT INTO monthly_entry_page_metrics (site_id, month, path, entries)
-SELECT d.site_id, f.month, d.path, sum(d.entries) FROM daily_entry_page_metrics d
-JOIN monthly_folded f ON f.site_id = d.site_id AND f.month = date_trunc('month', d.date)
-GROUP BY 1, 2, 3;
+SELECT site_id, date_trunc('month', date)::date, path, sum(entries)
+FROM daily_entry_page_metrics GROUP BY 1, 2, 3;
 INSERT INTO monthly_source_metrics (site_id, month, source, entries, visitors)
-SELECT d.site_id, f.month, d.source, sum(d.entries), sum(d.visitors) FROM daily_source_metrics d
-JOIN monthly_folded f ON f.site_id = d.site_id AND f.month = date_trunc('month', d.date)
-GROUP BY 1, 2, 3;
+SELECT site_id, date_trunc('month', date)::date, source, sum(entries), sum(visitors)
+FROM daily_source_metrics GROUP BY 1, 2, 3;
 
 VACUUM (ANALYZE) daily_site_metrics, daily_page_metrics, daily_source_metrics,
     daily_entry_page_metrics, monthly_page_metrics, monthly_entry_page_metrics,
-    monthly_source_metrics, monthly_folded, sites;
+    monthly_source_metrics, sites;
 SQL
   setup_fail "seeding failed" "$tmp/seed.log"
 rows=$(psql "$db" -tAc "SELECT (SELECT count(*) FROM daily_site_metrics) || ' site-days, ' ||
@@ -258,21 +251,15 @@ fi
 
 echo "== plans of the 12-month queries (EXPLAIN ANALYZE, as mochi-web's role would run them)"
 # as web/stats.c reads the 12-month range: its whole months from
-# monthly_page_metrics where folded (from <= month < m1), from
-# daily_page_metrics where not, this month's days from daily_page_metrics
-# (the range starts on a month's first day)
+# monthly_page_metrics (from <= month < m1), this month's days from
+# daily_page_metrics (the range starts on a month's first day)
 read -r today from m1 < <(psql "$db" -tA -F ' ' -c "SELECT d, (date_trunc('month', d) -
   interval '11 months')::date, date_trunc('month', d)::date FROM (SELECT (now() AT TIME ZONE
   'Europe/Berlin')::date AS d) x") || true
 psql "$db" -tA >"$tmp/explain.txt" 2>&1 <<SQL || true
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT path, sum(page_views) AS v FROM (
  SELECT path, page_views FROM daily_page_metrics WHERE site_id = '$site_id' AND date >= '$from' AND date < '$from'
- UNION ALL SELECT path, page_views FROM monthly_page_metrics m WHERE m.site_id = '$site_id' AND m.month >= '$from' AND m.month < '$m1'
-  AND EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = '$site_id' AND f.month = m.month)
- UNION ALL SELECT path, page_views FROM (SELECT g::date AS first_day FROM generate_series('$from'::date::timestamp,
-  ('$m1'::date - 1)::timestamp, interval '1 month') g WHERE NOT EXISTS (SELECT 1 FROM monthly_folded f
-  WHERE f.site_id = '$site_id' AND f.month = g::date)) u JOIN daily_page_metrics d ON d.site_id = '$site_id'
-  AND d.date >= u.first_day AND d.date < (u.first_day + interval '1 month')::date
+ UNION ALL SELECT path, page_views FROM monthly_page_metrics WHERE site_id = '$site_id' AND month >= '$from' AND month < '$m1'
  UNION ALL SELECT path, page_views FROM daily_page_metrics WHERE site_id = '$site_id' AND date >= '$m1' AND date <= '$today'
 ) r GROUP BY path ORDER BY v DESC, path LIMIT 10;
 SQL

@@ -235,26 +235,16 @@ int web_stats_timeseries(struct web_db *db, const struct web_site *site,
 }
 
 /* A list's rows of the range: the whole months from the monthly table
- * (sql/010) where the site's month is folded (sql/014), from the daily
- * one where it is not (the month being filled, or one the rollup has not
- * folded yet), and the days before and after them from the daily one. $1
- * is the site, $2..$3 the range; M0 the first whole month's first day, M1
+ * (sql/010), the days before and after them from the daily one. $1 is
+ * the site, $2..$3 the range; M0 the first whole month's first day, M1
  * the day after the last whole month (range_months: M0 = M1 = to + 1
  * when the range holds no whole month). Each part is a range of its
  * table's (site_id, date or month) index. */
 #define RANGE_ROWS(cols, daily, monthly, m0, m1)                                                   \
     "SELECT " cols " FROM " daily " WHERE site_id = $1::uuid AND date >= $2::date"                 \
     " AND date < " m0 "::date"                                                                     \
-    " UNION ALL SELECT " cols " FROM " monthly " m WHERE m.site_id = $1::uuid"                     \
-    " AND m.month >= " m0 "::date AND m.month < " m1 "::date"                                      \
-    " AND EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = $1::uuid"                       \
-    " AND f.month = m.month)"                                                                      \
-    " UNION ALL SELECT " cols " FROM (SELECT g::date AS first_day"                                 \
-    " FROM generate_series(" m0 "::date::timestamp, (" m1 "::date - 1)::timestamp,"                \
-    " interval '1 month') g"                                                                       \
-    " WHERE NOT EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = $1::uuid"                 \
-    " AND f.month = g::date)) u JOIN " daily " d ON d.site_id = $1::uuid"                          \
-    " AND d.date >= u.first_day AND d.date < (u.first_day + interval '1 month')::date"             \
+    " UNION ALL SELECT " cols " FROM " monthly " WHERE site_id = $1::uuid"                         \
+    " AND month >= " m0 "::date AND month < " m1 "::date"                                          \
     " UNION ALL SELECT " cols " FROM " daily " WHERE site_id = $1::uuid AND date >= " m1 "::date"  \
     " AND date <= $3::date"
 

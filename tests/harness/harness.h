@@ -121,10 +121,9 @@ long long mochi_test_db_int(PGconn *conn, const char *sql);
 bool mochi_test_db_text(PGconn *conn, const char *sql, char *buf, size_t size);
 /* Fails the test unless each monthly list table (monthly_page_metrics,
  * monthly_entry_page_metrics, monthly_source_metrics) holds exactly the
- * sums of its daily table by month for the folded months (sql/014), and
- * no row of another month (SQL EXCEPT ALL both ways; keys whose numbers
- * are all zero are left out on both sides). Returns how many monthly rows
- * it compared. */
+ * sums of its daily table by month (SQL EXCEPT ALL both ways; keys whose
+ * numbers are all zero are left out on both sides). Returns how many
+ * monthly rows it compared. */
 long long mochi_test_expect_monthly_sums(PGconn *conn);
 
 /* ---- Kafka: the dev broker or Apache Kafka ---- */

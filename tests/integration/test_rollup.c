@@ -73,18 +73,7 @@ static void start(struct fixture *f, struct mochi_test_proc *proc, const char *p
 {
     char conninfo[600];
     mochi_test_db_conninfo_as(&f->db, role, conninfo, sizeof(conninfo));
-    /* Events up to 40 days old (kill_9_of_either_with_two_rollups) are
-     * counted, not refused as too old. */
-    const char *extra[] = {"--dedupe-retention", "60d", NULL};
-    mochi_test_stream_start_with(proc, program, conninfo, f->kafka.bootstrap, f->topic, "400",
-                                 extra);
-}
-
-static int by_time(const void *a, const void *b)
-{
-    int64_t x = ((const struct mochi_test_event *)a)->at_us;
-    int64_t y = ((const struct mochi_test_event *)b)->at_us;
-    return (x > y) - (x < y);
+    mochi_test_stream_start(proc, program, conninfo, f->kafka.bootstrap, f->topic, "400");
 }
 
 static void start_rollup(struct fixture *f, int i)
@@ -196,13 +185,7 @@ static void kill_9_of_either_with_two_rollups(void **state)
     struct fixture *f = *state;
     const char *sites[] = {SITE_A, SITE_B, SITE_C};
     size_t n = 30000;
-    /* 40 days, so at least two months: in time order, as collectors
-     * publish them, so that a site's month is folded (sql/014) when its
-     * next month's first views are counted, after its days have counts
-     * (the same minute's repeats and the two rollups' interleaving still
-     * bring some of its views after the fold). */
-    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 3000, 40, 90, 40, 0.25, 23);
-    qsort(evs, n, sizeof(evs[0]), by_time);
+    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 3000, 40, 90, 2, 0.25, 23);
     char *want_sites = mochi_test_expected_site_days(evs, n);
     char *want_pages = mochi_test_expected_page_days(evs, n);
     size_t views = 0;
@@ -225,19 +208,11 @@ static void kill_9_of_either_with_two_rollups(void **state)
     }
     expect_aggregates(f, want_sites, want_pages, 240000);
     expect_recount_matches(f, views);
-    /* The monthly lists (sql/010) of the folded months (sql/014) are
-     * exactly the daily rows' sums, whatever batches were applied again
-     * and however folds and batches of two rollups interleaved; the
-     * month of the newest views is not folded (nothing later came), so
-     * its views were counted in the daily tables only. */
+    /* The monthly lists (sql/010) were written in the same transactions:
+     * exactly the daily rows' sums, whatever batches were applied again. */
     PGconn *conn = mochi_test_db_connect(&f->db);
     long long monthly = mochi_test_expect_monthly_sums(conn);
     assert_true(monthly > 0);
-    assert_true(mochi_test_db_int(conn, "SELECT count(*) FROM monthly_folded") >= 3);
-    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM monthly_folded"
-                                             " WHERE month = (SELECT date_trunc('month', max(date))"
-                                             " FROM daily_site_metrics)"),
-                     0);
     PQfinish(conn);
     print_message("%zu events, %zu page views: exact after 8 kill -9 (%lld monthly rows)\n", n,
                   views, monthly);
@@ -282,28 +257,9 @@ static void replay_repairs_a_corrupted_range_only(void **state)
     free(err);
     assert_int_equal(stop(&f->rollups[0]), 0);
 
-    /* The rollup folds a month (sql/014) once a later month's views
-     * come; the last of these four days' months has none, so every month
-     * is folded here as a fold does, for the replay to rebuild them. */
-    PGconn *conn = mochi_test_db_connect(&f->db);
-    mochi_test_db_exec(
-        conn, "DELETE FROM monthly_page_metrics; DELETE FROM monthly_entry_page_metrics;"
-              "DELETE FROM monthly_source_metrics;"
-              "INSERT INTO monthly_folded (site_id, month)"
-              " SELECT DISTINCT site_id, date_trunc('month', date)::date FROM daily_site_metrics"
-              " ON CONFLICT DO NOTHING;"
-              "INSERT INTO monthly_page_metrics (site_id, month, path, page_views)"
-              " SELECT site_id, date_trunc('month', date)::date, path, sum(page_views)"
-              " FROM daily_page_metrics GROUP BY 1, 2, 3;"
-              "INSERT INTO monthly_entry_page_metrics (site_id, month, path, entries)"
-              " SELECT site_id, date_trunc('month', date)::date, path, sum(entries)"
-              " FROM daily_entry_page_metrics GROUP BY 1, 2, 3;"
-              "INSERT INTO monthly_source_metrics (site_id, month, source, entries, visitors)"
-              " SELECT site_id, date_trunc('month', date)::date, source, sum(entries),"
-              " sum(visitors) FROM daily_source_metrics GROUP BY 1, 2, 3;");
-    assert_true(mochi_test_expect_monthly_sums(conn) > 0);
     /* Corrupt: inside the range, a deleted row and altered ones; outside
      * the range (three days ago), an altered row that must stay so. */
+    PGconn *conn = mochi_test_db_connect(&f->db);
     char sql[512];
     snprintf(sql, sizeof(sql),
              "DELETE FROM daily_site_metrics WHERE site_id = '" SITE_A "' AND date = '%s'", today);

@@ -370,30 +370,18 @@ static const char site_d_rows[] =
     " (@D, '2024-01-30', '/a', 2), (@D, '2024-02-20', '/a', 4), (@D, '2024-03-10', '/b', 6),"
     " (@D, '2024-04-01', '/b', 1), (@D, '2024-04-03', '/a', 50);";
 
-/* The monthly lists (sql/010) hold the sums of the daily rows by month
- * for the folded months (sql/014), as the rollup keeps them (the harness
- * checks that they do). Every month is folded but site D's March 2024, a
- * whole month of the ranges below, which the rollup has not folded yet:
- * the dashboard must read its days. */
+/* The monthly lists (sql/010) hold the sums of the daily rows by month,
+ * as the rollup keeps them (the harness checks that they do). */
 static const char monthly_rows[] =
-    "INSERT INTO monthly_folded (site_id, month)"
-    " SELECT site_id, date_trunc('month', date)::date FROM daily_page_metrics"
-    " UNION SELECT site_id, date_trunc('month', date)::date FROM daily_entry_page_metrics"
-    " UNION SELECT site_id, date_trunc('month', date)::date FROM daily_source_metrics"
-    " EXCEPT SELECT @D, DATE '2024-03-01' ON CONFLICT DO NOTHING;"
     "INSERT INTO monthly_page_metrics (site_id, month, path, page_views)"
-    " SELECT d.site_id, f.month, d.path, sum(d.page_views) FROM daily_page_metrics d"
-    " JOIN monthly_folded f ON f.site_id = d.site_id AND f.month = date_trunc('month', d.date)"
-    " GROUP BY 1, 2, 3;"
+    " SELECT site_id, date_trunc('month', date)::date, path, sum(page_views)"
+    " FROM daily_page_metrics GROUP BY 1, 2, 3;"
     "INSERT INTO monthly_entry_page_metrics (site_id, month, path, entries)"
-    " SELECT d.site_id, f.month, d.path, sum(d.entries) FROM daily_entry_page_metrics d"
-    " JOIN monthly_folded f ON f.site_id = d.site_id AND f.month = date_trunc('month', d.date)"
-    " GROUP BY 1, 2, 3;"
+    " SELECT site_id, date_trunc('month', date)::date, path, sum(entries)"
+    " FROM daily_entry_page_metrics GROUP BY 1, 2, 3;"
     "INSERT INTO monthly_source_metrics (site_id, month, source, entries, visitors)"
-    " SELECT d.site_id, f.month, d.source, sum(d.entries), sum(d.visitors)"
-    " FROM daily_source_metrics d"
-    " JOIN monthly_folded f ON f.site_id = d.site_id AND f.month = date_trunc('month', d.date)"
-    " GROUP BY 1, 2, 3;";
+    " SELECT site_id, date_trunc('month', date)::date, source, sum(entries), sum(visitors)"
+    " FROM daily_source_metrics GROUP BY 1, 2, 3;";
 
 /* Today in each site's zone (as PostgreSQL says), for the site list. */
 static const char today_rows[] =
@@ -459,7 +447,7 @@ static int setup(void **state)
     add_share(t.site_a, true, t.slug_revoked);
     exec_sites(site_a_rows);
     exec_sites(site_d_rows);
-    exec_sites(monthly_rows);
+    mochi_test_db_exec(t.conn, monthly_rows);
     assert_true(mochi_test_expect_monthly_sums(t.conn) > 0);
     exec_sites(today_rows);
 
@@ -1246,10 +1234,8 @@ static void api_across_year_end(void **state)
 }
 
 /* The presets are days of the site's zone, "today" as PostgreSQL says. */
-/* Lists over whole months read them from the monthly tables where the
- * month is folded and from the daily ones where not (site D's March
- * 2024), and the days around them from the daily ones: each day counted
- * once. */
+/* Lists over whole months read them from the monthly tables, and the
+ * days around them from the daily ones: each day counted once. */
 static void api_across_whole_months(void **state)
 {
     (void)state;

@@ -124,35 +124,27 @@ static int reset_days(PGconn *conn, const char *from, const char *to,
     /* Each monthly row (sql/010) is the sum of its month's daily rows:
      * the months the days touch are rebuilt from the daily rows left once
      * the days' are gone (the days before and after the range in those
-     * months), so that the rollup's counting again adds up to the same.
-     * Only the folded months (sql/014) have monthly rows. */
-#define FOLDED                                                                                     \
-    " AND EXISTS (SELECT 1 FROM monthly_folded f WHERE f.site_id = d.site_id"                      \
-    " AND f.month = date_trunc('month', d.date)::date)"
+     * months), so that the rollup's counting again adds up to the same. */
     static const char *const monthly[] = {
         ("DELETE FROM monthly_page_metrics"
          " WHERE month BETWEEN date_trunc('month', $1::date) AND $2::date"),
         ("INSERT INTO monthly_page_metrics (site_id, month, path, page_views)"
          " SELECT site_id, date_trunc('month', date)::date, path, sum(page_views)"
-         " FROM daily_page_metrics d WHERE date >= date_trunc('month', $1::date)"
-         " AND date < date_trunc('month', $2::date) + interval '1 month'" FOLDED
-         " GROUP BY 1, 2, 3"),
+         " FROM daily_page_metrics WHERE date >= date_trunc('month', $1::date)"
+         " AND date < date_trunc('month', $2::date) + interval '1 month' GROUP BY 1, 2, 3"),
         ("DELETE FROM monthly_entry_page_metrics"
          " WHERE month BETWEEN date_trunc('month', $1::date) AND $2::date"),
         ("INSERT INTO monthly_entry_page_metrics (site_id, month, path, entries)"
          " SELECT site_id, date_trunc('month', date)::date, path, sum(entries)"
-         " FROM daily_entry_page_metrics d WHERE date >= date_trunc('month', $1::date)"
-         " AND date < date_trunc('month', $2::date) + interval '1 month'" FOLDED
-         " GROUP BY 1, 2, 3"),
+         " FROM daily_entry_page_metrics WHERE date >= date_trunc('month', $1::date)"
+         " AND date < date_trunc('month', $2::date) + interval '1 month' GROUP BY 1, 2, 3"),
         ("DELETE FROM monthly_source_metrics"
          " WHERE month BETWEEN date_trunc('month', $1::date) AND $2::date"),
         ("INSERT INTO monthly_source_metrics (site_id, month, source, entries, visitors)"
          " SELECT site_id, date_trunc('month', date)::date, source, sum(entries), sum(visitors)"
-         " FROM daily_source_metrics d WHERE date >= date_trunc('month', $1::date)"
-         " AND date < date_trunc('month', $2::date) + interval '1 month'" FOLDED
-         " GROUP BY 1, 2, 3"),
+         " FROM daily_source_metrics WHERE date >= date_trunc('month', $1::date)"
+         " AND date < date_trunc('month', $2::date) + interval '1 month' GROUP BY 1, 2, 3"),
     };
-#undef FOLDED
     const char *params[2] = {from, to};
     int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
     for (size_t i = 0; rc == 0 && i < sizeof(aggregates) / sizeof(aggregates[0]); i++) {
