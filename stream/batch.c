@@ -256,11 +256,9 @@ static int settle(struct stream_batches *bs, struct stream_batch *b, bool sync)
         return MOCHI_ERR_AGAIN;
     b->nevents = 0;
     b->nmarks = 0;
-    /* Its texts' blocks serve the next batch, from the first. */
-    if (b->text.cur != NULL) {
-        b->text.cur = NULL;
-        b->text.first->used = 0;
-    }
+    /* Its texts' blocks serve the next batch, from the first
+     * (stream_batch_text_room empties each as it moves to it). */
+    b->text.cur = NULL;
     return 0;
 }
 
