@@ -97,7 +97,12 @@ int collector_producer_new(const struct mochi_config *config, struct mochi_metri
          * within the collector's 64 MiB memory budget. */
         {"queue.buffering.max.messages", "50000"},
         {"queue.buffering.max.kbytes", "24576"},
-        {"linger.ms", "5"},
+        /* Fewer, larger produce requests: at 10k beacons/s with 5 ms, the
+         * broker (Apache Kafka, 128 partitions) and librdkafka's thread
+         * took most of a core, and freshness suffered for it
+         * (docs/benchmarks-pipeline.md, "Freshness at 10,000 beacons/s").
+         * A beacon's 202 does not wait for it. */
+        {"linger.ms", "100"},
         {"compression.type", "lz4"},
         {"statistics.interval.ms", "1000"},
     };

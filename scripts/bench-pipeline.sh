@@ -48,6 +48,7 @@ durability=${BENCH_DURABILITY:-full}
 build_dir=${MOCHI_BENCH_BUILD_DIR:-}
 batch_size=${BENCH_BATCH_SIZE:-}
 daemon_x=()
+collector_x=()
 keep=0
 instances=${BENCH_CONSUMERS:-1}
 fresh_instances=${BENCH_FRESH_CONSUMERS:-}
@@ -93,6 +94,8 @@ Options (environment variable in brackets):
                       [BENCH_BATCH_SIZE]
   --daemon-x KEY=VALUE  pass -X KEY=VALUE (a librdkafka property) to consumer and
                       rollup; repeatable
+  --collector-x KEY=VALUE  pass -X KEY=VALUE to the freshness phase's collector;
+                      repeatable
   --keep              keep the logs (the temp dir without the database and COPY files)
   --build-dir DIR     use the binaries already built in DIR; default: configure
                       and build RelWithDebInfo in build-pbench/ [MOCHI_BENCH_BUILD_DIR]
@@ -112,6 +115,7 @@ while [ $# -gt 0 ]; do
   --from-collector) from_collector=${2:?--from-collector needs a value}; shift 2 ;;
   --batch-size) batch_size=${2:?--batch-size needs a value}; shift 2 ;;
   --daemon-x) daemon_x+=(-X "${2:?--daemon-x needs KEY=VALUE}"); shift 2 ;;
+  --collector-x) collector_x+=(-X "${2:?--collector-x needs KEY=VALUE}"); shift 2 ;;
   --kafka) kafka=${2:?--kafka needs a value}; shift 2 ;;
   --phases) phases_arg=${2:?--phases needs a value}; shift 2 ;;
   --build-dir) build_dir=${2:?--build-dir needs a value}; shift 2 ;;
@@ -544,7 +548,7 @@ if has_phase freshness && [ "$rate" -gt 0 ]; then
   db=fresh
   fresh_db "$db"
   start_daemon mochi-collector "$tmp/collector.log" --brokers "$brokers" --topic mochi.fresh \
-    --database-url "$(url mochi_collector "$db")" --trusted-proxies 127.0.0.1/32
+    --database-url "$(url mochi_collector "$db")" --trusted-proxies 127.0.0.1/32 "${collector_x[@]}"
   colpid=$daemon_pid colport=$daemon_port
   # Groups of their own: on the dev broker, a group whose last member has
   # just left (mochi-rollup, after the replay) delays a new member's
@@ -557,7 +561,7 @@ if has_phase freshness && [ "$rate" -gt 0 ]; then
   done
   start_daemon mochi-rollup "$tmp/fresh-rollup.log" --brokers "$brokers" --topic mochi.fresh \
     --group mochi-rollup-fresh --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
-  frpid=$daemon_pid
+  frpid=$daemon_pid frport=$daemon_port
   k=0
   for pid in $fcpids; do
     k=$((k + 1))
@@ -600,6 +604,12 @@ if has_phase freshness && [ "$rate" -gt 0 ]; then
   fresh_p99=$(field "$probe_out" p99_ms)
   fresh_rate=$(sed -n 's|^rate *\([0-9.]*\)/s.*|\1|p' "$tmp/loadgen.out")
   fresh_line="p50 $(field "$probe_out" p50_ms) ms, p90 $(field "$probe_out" p90_ms) ms, p99 $fresh_p99 ms, max $(field "$probe_out" max_ms) ms over $(field "$probe_out" seen) probes ($(field "$probe_out" missing) missing), polling every $(field "$probe_out" poll_ms) ms; loadgen $(sed -n 's/^rate *//p' "$tmp/loadgen.out"); $fresh_instances consumer(s)"
+  # The rollup's transactions over the phase (its /metrics): how much of a
+  # probe's wait is the batch statement, and how big the batches were.
+  curl -s "http://127.0.0.1:$frport/metrics" | awk '
+    /^mochi_rollup_transaction_seconds_sum/ { ts = $2 } /^mochi_rollup_transaction_seconds_count/ { tn = $2 }
+    /^mochi_rollup_batch_events_sum/ { bs = $2 } /^mochi_rollup_batch_events_count/ { bn = $2 }
+    END { if (tn > 0 && bn > 0) printf "   rollup:  %d transactions, mean %.1f ms; %d batches, mean %.0f events\n", tn, 1000 * ts / tn, bn, bs / bn }'
   k=0
   for pid in $fcpids; do k=$((k + 1)) && stop_noting consumer "consumer 6#$k" "$pid"; done
   stop_noting rollup "rollup 6" "$frpid"

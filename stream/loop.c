@@ -693,7 +693,11 @@ static int make_consumer(struct stream *s, char *err, size_t errlen)
         {"auto.offset.reset", "earliest"},
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"statistics.interval.ms", "5000"},
+        /* A fetch answers once 64 KiB wait or after 100 ms: at a high
+         * rate, fewer fetches of many partitions each (the broker's cost
+         * is per request and partition); at a low one, 100 ms more. */
         {"fetch.wait.max.ms", "100"},
+        {"fetch.min.bytes", "65536"},
         /* Prefetch: librdkafka's defaults (64 MiB of queued payload, 50 MiB
          * fetches) took a member draining a backlog past 500 MiB of RSS,
          * each small message costing several times its size; 4 MiB of

@@ -304,6 +304,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nsent; i++)
         if (probes[i].seen < 0)
             probes[i].seen = -probes[i].seen;
+    /* Every probe, in order, to stderr (the script keeps it with --keep):
+     * the timeline behind the percentiles. */
+    for (size_t i = 0; i < nsent; i++)
+        if (probes[i].answered >= 0 && probes[i].seen > 0)
+            fprintf(stderr, "probe %zu at %.2f s: %.0f ms\n", i, probes[i].answered - start,
+                    (probes[i].seen - probes[i].answered) * 1000);
     qsort(lat, n, sizeof(*lat), cmp_double);
     double sum = 0;
     for (size_t i = 0; i < n; i++)

@@ -42,6 +42,15 @@ static bool retriable(rd_kafka_resp_err_t e)
            e == RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE;
 }
 
+/* A group's coordinator that moves or is still loading its offsets (a
+ * broker just started, or the group's first use) says so for a moment. */
+static bool coordinator_busy(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+           e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+           e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+}
+
 int mochictl_kafka_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
                            struct partition_offsets **out, int *count)
 {
@@ -85,7 +94,12 @@ int mochictl_kafka_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
         }
     }
     if (rc == 0) {
-        e = rd_kafka_committed(rk, list, timeout_ms);
+        for (int waited = 0;; waited += 250) {
+            e = rd_kafka_committed(rk, list, timeout_ms);
+            if (!coordinator_busy(e) || waited >= timeout_ms)
+                break;
+            mochi_clock_sleep_ms(250);
+        }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             fprintf(stderr, "mochictl: cannot read committed offsets: %s\n", rd_kafka_err2str(e));
             rc = -1;
