@@ -2,6 +2,7 @@
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/error.h"
+#include "common/uuid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,58 @@ void mochi_copy_array_end(struct mochi_copy_buf *buf)
     mochi_copy_raw(buf, "}", 2); /* and the NUL */
 }
 
+/* The binary format (PostgreSQL's "COPY", File Formats): integers in
+ * network byte order; a row is its column count (16 bits), then per
+ * column a length (32 bits, -1 for NULL) and the value's binary form. */
+static void put_be(struct mochi_copy_buf *buf, uint64_t v, int bytes)
+{
+    reserve(buf, (size_t)bytes);
+    if (buf->failed)
+        return;
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        buf->data[buf->len + (size_t)i] = (char)(v & 0xff);
+    buf->len += (size_t)bytes;
+}
+
+void mochi_copyb_row(struct mochi_copy_buf *buf, int ncolumns)
+{
+    put_be(buf, (uint64_t)ncolumns, 2);
+}
+
+void mochi_copyb_text(struct mochi_copy_buf *buf, const char *text)
+{
+    if (text == NULL) {
+        put_be(buf, UINT32_MAX, 4); /* -1 */
+        return;
+    }
+    size_t n = strlen(text);
+    put_be(buf, n, 4);
+    mochi_copy_raw(buf, text, n);
+}
+
+void mochi_copyb_uuid(struct mochi_copy_buf *buf, const char *text)
+{
+    unsigned char uuid[16];
+    if (mochi_uuid_parse(text, uuid) != 0) {
+        buf->failed = 1;
+        return;
+    }
+    put_be(buf, sizeof(uuid), 4);
+    mochi_copy_raw(buf, (const char *)uuid, sizeof(uuid));
+}
+
+/* timestamptz: microseconds since 2000-01-01 00:00 UTC. */
+#define PG_EPOCH_US (946684800LL * 1000000)
+
+void mochi_copyb_time(struct mochi_copy_buf *buf, int64_t us)
+{
+    put_be(buf, 8, 4);
+    put_be(buf, (uint64_t)(us - PG_EPOCH_US), 8);
+}
+
+static int copy_in(PGconn *conn, const char *copy_sql, const char *parts[], const size_t lens[],
+                   int nparts, char *err, size_t errlen);
+
 int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                     char *err, size_t errlen)
 {
@@ -167,6 +220,29 @@ int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_
         snprintf(err, errlen, "out of memory building the batch");
         return MOCHI_ERR_NOMEM;
     }
+    const char *parts[1] = {rows->data};
+    size_t lens[1] = {rows->len};
+    return copy_in(conn, copy_sql, parts, lens, 1, err, errlen);
+}
+
+int mochi_copy_send_binary(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
+                           char *err, size_t errlen)
+{
+    /* The signature, then 32 bits of flags and of header extension: none. */
+    static const char header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
+    static const char trailer[2] = {'\377', '\377'}; /* a column count of -1 */
+    if (rows->failed) {
+        snprintf(err, errlen, "out of memory building the batch (or a malformed UUID)");
+        return MOCHI_ERR_NOMEM;
+    }
+    const char *parts[3] = {header, rows->data, trailer};
+    size_t lens[3] = {sizeof(header), rows->len, sizeof(trailer)};
+    return copy_in(conn, copy_sql, parts, lens, 3, err, errlen);
+}
+
+static int copy_in(PGconn *conn, const char *copy_sql, const char *parts[], const size_t lens[],
+                   int nparts, char *err, size_t errlen)
+{
     /* The COPY sub-protocol (PGRES_COPY_IN, then PQputCopyData) is libpq's
      * own: no mochi_db_ helper speaks it. */
     PGresult *res = PQexec(conn, copy_sql);
@@ -176,7 +252,10 @@ int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_
         return rc;
     }
     PQclear(res);
-    if (PQputCopyData(conn, rows->data, (int)rows->len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+    for (int i = 0; i < nparts; i++)
+        if (lens[i] > 0 && PQputCopyData(conn, parts[i], (int)lens[i]) != 1)
+            return mochi_db_error(conn, NULL, err, errlen);
+    if (PQputCopyEnd(conn, NULL) != 1)
         return mochi_db_error(conn, NULL, err, errlen);
     res = PQgetResult(conn);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : mochi_db_error(conn, res, err, errlen);

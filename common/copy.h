@@ -37,4 +37,21 @@ void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);
 int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                     char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Rows for COPY ... FROM STDIN (FORMAT binary): the server takes each
+ * value as it is stored instead of parsing its text (a uuid, a timestamp),
+ * and texts need no escaping. A row is mochi_copyb_row with its number of
+ * columns, then one call per column, in the statement's column order and
+ * of the column's type. The buffer holds rows only, so that rows can be
+ * cut and joined; mochi_copy_send_binary adds the format's header and
+ * trailer. */
+void mochi_copyb_row(struct mochi_copy_buf *buf, int ncolumns);
+void mochi_copyb_text(struct mochi_copy_buf *buf, const char *text); /* NULL: NULL */
+/* A uuid column from the canonical text; text that is not a UUID fails
+ * the buffer (every caller's UUIDs were checked before). */
+void mochi_copyb_uuid(struct mochi_copy_buf *buf, const char *text);
+/* A timestamptz column from UTC microseconds since the Unix epoch. */
+void mochi_copyb_time(struct mochi_copy_buf *buf, int64_t us);
+int mochi_copy_send_binary(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
+                           char *err, size_t errlen) __attribute__((warn_unused_result));
+
 #endif

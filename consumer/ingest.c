@@ -29,7 +29,7 @@ const char *const ingest_outcomes[] = {"stored", "duplicate", "unknown_site", NU
  *      a tracker firing twice, a retried beacon, both in the same minute and
  *      so close together in the topic.
  *   3. COPY the new keys into ingestion_dedupe and their events into
- *      page_view_events (the staged text, less what steps 1 and 2 removed),
+ *      page_view_events (the staged rows, less what steps 1 and 2 removed),
  *      move ingest_progress forward to the batch's offsets, then COMMIT.
  * Before step 1, the batch's partitions' rows of ingest_progress (sql/012)
  * are locked and checked: a batch that starts past the offset below which
@@ -74,6 +74,15 @@ enum fate { FATE_STORE, FATE_DUPLICATE, FATE_UNKNOWN_SITE };
 #define RECENT_CAPACITY ((size_t)1 << 20)
 #define CAREFUL_BATCHES 10
 
+/* The two COPYs of a batch, in binary (common/copy.h): the server then
+ * parses no uuid or timestamp (docs/benchmarks-pipeline.md, "Binary
+ * COPY"). stage() writes their columns in this order. */
+#define COPY_KEYS_SQL                                                                              \
+    "COPY ingestion_dedupe (site_id, dedupe_key, occurred_minute) FROM STDIN (FORMAT binary)"
+#define COPY_ROWS_SQL                                                                              \
+    "COPY page_view_events (site_id, path, referrer, visitor_hash, occurred_at)"                   \
+    " FROM STDIN (FORMAT binary)"
+
 /* Open addressing over event indices (stored as index + 1; 0 is empty). */
 struct index_set {
     uint32_t *slots;
@@ -95,11 +104,11 @@ struct staged {
     unsigned char *fate;       /* FATE_STORE (first of its page view) or FATE_DUPLICATE */
     uint64_t *fingerprint;     /* of each event's page view (site, key, minute) */
     uint32_t *site_first;      /* the batch's first event of each event's site */
-    size_t *key_end, *row_end; /* of a first page view's text in keys and rows */
+    size_t *key_end, *row_end; /* of a first page view's row in keys and rows */
     struct index_set views, sites;
     struct mochi_copy_buf site_ids;   /* array literal of the distinct sites */
     struct lookups all;               /* every first page view, for careful mode */
-    struct mochi_copy_buf keys, rows; /* COPY text of every first page view */
+    struct mochi_copy_buf keys, rows; /* COPY rows of every first page view */
     int rc;
 };
 
@@ -110,7 +119,7 @@ struct ingest {
     bool *site_ok; /* by first event of a site */
     size_t cap;
     struct lookups suspects;
-    struct mochi_copy_buf keys, rows; /* staged text less what apply removed */
+    struct mochi_copy_buf keys, rows; /* staged rows less what apply removed */
     struct recent *recent;
     int careful;                       /* batches still to apply in careful mode */
     struct mochi_copy_buf progress[2]; /* ingest_progress's arrays */
@@ -335,15 +344,18 @@ static int stage(struct staged *st, const struct mochi_stream_event *events, siz
         }
         st->fate[i] = FATE_STORE;
         lookups_add(&st->all, e, i);
-        mochi_copy_text(&st->keys, e->ev.site_id, 0);
-        mochi_copy_text(&st->keys, e->dedupe_key, 0);
-        mochi_copy_time(&st->keys, e->minute_us, 1);
+        /* COPY_KEYS_SQL's and COPY_ROWS_SQL's columns */
+        mochi_copyb_row(&st->keys, 3);
+        mochi_copyb_uuid(&st->keys, e->ev.site_id);
+        mochi_copyb_text(&st->keys, e->dedupe_key);
+        mochi_copyb_time(&st->keys, e->minute_us);
         st->key_end[i] = st->keys.len;
-        mochi_copy_text(&st->rows, e->ev.site_id, 0);
-        mochi_copy_text(&st->rows, e->ev.path, 0);
-        mochi_copy_text(&st->rows, e->ev.has_referrer ? e->ev.referrer : NULL, 0);
-        mochi_copy_text(&st->rows, e->ev.visitor_hash, 0);
-        mochi_copy_time(&st->rows, e->ev.occurred_at_us, 1);
+        mochi_copyb_row(&st->rows, 5);
+        mochi_copyb_uuid(&st->rows, e->ev.site_id);
+        mochi_copyb_text(&st->rows, e->ev.path);
+        mochi_copyb_text(&st->rows, e->ev.has_referrer ? e->ev.referrer : NULL);
+        mochi_copyb_text(&st->rows, e->ev.visitor_hash);
+        mochi_copyb_time(&st->rows, e->ev.occurred_at_us);
         st->row_end[i] = st->rows.len;
     }
     array_end(&st->site_ids, nsites);
@@ -435,8 +447,8 @@ static int check_stored(struct ingest *ingest, const struct staged *st, PGconn *
     return 0;
 }
 
-/* Counts the outcomes; points keys and rows at the text to COPY: the
- * staged text, or a copy of it without the page views steps 1 and 2
+/* Counts the outcomes; points keys and rows at the rows to COPY: the
+ * staged rows, or a copy of it without the page views steps 1 and 2
  * removed. */
 static int select_rows(struct ingest *ingest, const struct staged *st,
                        struct mochi_stream_counts *counts, const struct mochi_copy_buf **keys,
@@ -499,15 +511,9 @@ static int apply_once(struct ingest *ingest, const struct staged *st, PGconn *co
     if (rc == 0)
         rc = select_rows(ingest, st, counts, &keys, &rows);
     if (rc == 0 && counts->n[INGEST_STORED] > 0) {
-        rc = mochi_copy_send(conn,
-                             "COPY ingestion_dedupe (site_id, dedupe_key, occurred_minute)"
-                             " FROM STDIN",
-                             keys, err, errlen);
+        rc = mochi_copy_send_binary(conn, COPY_KEYS_SQL, keys, err, errlen);
         if (rc == 0)
-            rc = mochi_copy_send(conn,
-                                 "COPY page_view_events (site_id, path, referrer,"
-                                 " visitor_hash, occurred_at) FROM STDIN",
-                                 rows, err, errlen);
+            rc = mochi_copy_send_binary(conn, COPY_ROWS_SQL, rows, err, errlen);
     }
     if (rc == 0)
         rc = mochi_stream_progress_advance(conn, "ingest_progress", batch->topic, batch->marks,

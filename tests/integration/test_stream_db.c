@@ -1,7 +1,8 @@
 /* The stream's database side (stream/db.c) against the fixture's
  * PostgreSQL, without Kafka: what a failed prepare reports (it once
- * logged an uninitialised buffer), reconnecting, and day partitions made
- * on demand, before 1970 too. */
+ * logged an uninitialised buffer), reconnecting, day partitions made on
+ * demand, before 1970 too, and rows sent in COPY's binary format
+ * (common/copy.h), as the consumer sends its batches. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/copy.h"
 #include "common/error.h"
 #include "stream/db.h"
 #include "tests/harness/harness.h"
@@ -153,12 +155,88 @@ static void day_partitions_made_on_demand(void **state)
     PQfinish(conn);
 }
 
+/* Binary COPY rows land as PostgreSQL reads them: texts byte for byte
+ * (with what the text format must escape), NULL, UUIDs, and instants
+ * before and after PostgreSQL's own epoch (2000-01-01), each checked
+ * against its text form written here by hand. Rows can be cut and
+ * joined; a malformed UUID fails the buffer, and nothing is sent. */
+static void binary_copy_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    mochi_test_db_exec(conn, "CREATE TABLE b (n int, u uuid, t text, at timestamptz)");
+    static const struct {
+        const char *uuid, *text;
+        int64_t us;
+        const char *want; /* n|u|t|at in UTC */
+    } rows[] = {
+        {"0b7e2c3a-9d41-4f6e-8a5b-1c2d3e4f5a6b", "/a\tb\\c\nd\re", INT64_C(0),
+         "0|0b7e2c3a-9d41-4f6e-8a5b-1c2d3e4f5a6b|/a\tb\\c\nd\re|1970-01-01 00:00:00"},
+        {"FFFFFFFF-0000-4000-8000-000000000001", NULL, INT64_C(946684800000000),
+         "1|ffffffff-0000-4000-8000-000000000001|(null)|2000-01-01 00:00:00"},
+        {"00000000-0000-0000-0000-000000000000", "/caf\xc3\xa9/\xe6\x97\xa5",
+         INT64_C(1795698000123456),
+         "2|00000000-0000-0000-0000-000000000000|/caf\xc3\xa9/\xe6\x97\xa5|2026-11-26 "
+         "13:00:00.123456"},
+        {"12345678-9abc-def0-1234-56789abcdef0", "", INT64_C(-1),
+         "3|12345678-9abc-def0-1234-56789abcdef0||1969-12-31 23:59:59.999999"},
+    };
+    size_t nrows = sizeof(rows) / sizeof(rows[0]);
+    struct mochi_copy_buf buf = {0};
+    size_t ends[4];
+    for (size_t i = 0; i < nrows; i++) {
+        mochi_copyb_row(&buf, 4);
+        /* an int4 is 4 bytes, big-endian */
+        static const char len4[4] = {0, 0, 0, 4};
+        mochi_copy_raw(&buf, len4, 4);
+        const char v[4] = {0, 0, 0, (char)i};
+        mochi_copy_raw(&buf, v, 4);
+        mochi_copyb_uuid(&buf, rows[i].uuid);
+        mochi_copyb_text(&buf, rows[i].text);
+        mochi_copyb_time(&buf, rows[i].us);
+        ends[i] = buf.len;
+    }
+    assert_false(buf.failed);
+    /* rows 1 and 3 only, as the consumer cuts what it must not store */
+    struct mochi_copy_buf some = {0};
+    mochi_copy_raw(&some, buf.data + ends[0], ends[1] - ends[0]);
+    mochi_copy_raw(&some, buf.data + ends[2], ends[3] - ends[2]);
+    char err[512] = "";
+    const char *sql = "COPY b FROM STDIN (FORMAT binary)";
+    assert_int_equal(mochi_copy_send_binary(conn, sql, &buf, err, sizeof(err)), 0);
+    assert_int_equal(mochi_copy_send_binary(conn, sql, &some, err, sizeof(err)), 0);
+    PGresult *res = PQexec(conn, "SELECT n || '|' || u || '|' || coalesce(t, '(null)') || '|'"
+                                 " || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+                                 " || CASE WHEN extract(microseconds FROM at)::int % 1000000 = 0"
+                                 " THEN '' ELSE '.' || lpad((extract(microseconds FROM at)::int"
+                                 " % 1000000)::text, 6, '0') END"
+                                 " FROM b ORDER BY n, ctid");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    static const int want_rows[] = {0, 1, 1, 2, 3, 3};
+    assert_int_equal(PQntuples(res), 6);
+    for (int r = 0; r < PQntuples(res); r++)
+        assert_string_equal(PQgetvalue(res, r, 0), rows[want_rows[r]].want);
+    PQclear(res);
+
+    /* not a UUID: the buffer fails, the COPY is not sent */
+    mochi_copy_reset(&buf);
+    mochi_copyb_row(&buf, 4);
+    mochi_copyb_uuid(&buf, "not-a-uuid");
+    assert_true(buf.failed);
+    assert_int_not_equal(mochi_copy_send_binary(conn, sql, &buf, err, sizeof(err)), 0);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM b"), 6);
+    mochi_copy_free(&buf);
+    mochi_copy_free(&some);
+    PQfinish(conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(failed_prepare_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_server_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(day_partitions_made_on_demand, setup, teardown),
+        cmocka_unit_test_setup_teardown(binary_copy_round_trip, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     mochi_test_cleanup();
