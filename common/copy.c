@@ -201,13 +201,32 @@ void mochi_copyb_uuid(struct mochi_copy_buf *buf, const char *text)
     mochi_copy_raw(buf, (const char *)uuid, sizeof(uuid));
 }
 
-/* timestamptz: microseconds since 2000-01-01 00:00 UTC. */
-#define PG_EPOCH_US (946684800LL * 1000000)
+/* timestamptz: microseconds since 2000-01-01 00:00 UTC; date: days. */
+#define PG_EPOCH_DAY 10957
+#define PG_EPOCH_US (PG_EPOCH_DAY * 86400LL * 1000000)
 
 void mochi_copyb_time(struct mochi_copy_buf *buf, int64_t us)
 {
     put_be(buf, 8, 4);
     put_be(buf, (uint64_t)(us - PG_EPOCH_US), 8);
+}
+
+void mochi_copyb_date(struct mochi_copy_buf *buf, int64_t day)
+{
+    put_be(buf, 4, 4);
+    put_be(buf, (uint64_t)(uint32_t)(int32_t)(day - PG_EPOCH_DAY), 4);
+}
+
+void mochi_copyb_int4(struct mochi_copy_buf *buf, int32_t value)
+{
+    put_be(buf, 4, 4);
+    put_be(buf, (uint64_t)(uint32_t)value, 4);
+}
+
+void mochi_copyb_bool(struct mochi_copy_buf *buf, int value)
+{
+    put_be(buf, 1, 4);
+    put_be(buf, value ? 1 : 0, 1);
 }
 
 static int copy_in(PGconn *conn, const char *copy_sql, const char *parts[], const size_t lens[],

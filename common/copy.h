@@ -1,8 +1,9 @@
 #ifndef MOCHI_COPY_H
 #define MOCHI_COPY_H
 
-/* Building rows for PostgreSQL's COPY ... FROM STDIN in text format, the
- * fastest way to hand a batch to the server. */
+/* Building rows for PostgreSQL's COPY ... FROM STDIN, the fastest way to
+ * hand a batch to the server: in text format, or in binary (below), which
+ * the consumer and the rollup send their batches in. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,10 @@ void mochi_copyb_text(struct mochi_copy_buf *buf, const char *text); /* NULL: NU
 void mochi_copyb_uuid(struct mochi_copy_buf *buf, const char *text);
 /* A timestamptz column from UTC microseconds since the Unix epoch. */
 void mochi_copyb_time(struct mochi_copy_buf *buf, int64_t us);
+/* A date column from days since 1970-01-01. */
+void mochi_copyb_date(struct mochi_copy_buf *buf, int64_t day);
+void mochi_copyb_int4(struct mochi_copy_buf *buf, int32_t value);
+void mochi_copyb_bool(struct mochi_copy_buf *buf, int value);
 int mochi_copy_send_binary(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                            char *err, size_t errlen) __attribute__((warn_unused_result));
 

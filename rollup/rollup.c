@@ -293,20 +293,20 @@ static void build_rows(struct rollup *rollup, const struct mochi_stream_event *e
 {
     struct mochi_copy_buf *rows = &rollup->rows;
     mochi_copy_reset(rows);
+    /* rollup_batch's columns (rollup_prepare), in binary (common/copy.h) */
     for (size_t i = 0; i < n; i++) {
         const struct mochi_stream_event *e = &events[i];
-        char day[11];
-        mochi_day_format(e->ev.day, day);
-        mochi_copy_int(rows, (long long)i, 0);
-        mochi_copy_text(rows, e->ev.site_id, 0);
-        mochi_copy_text(rows, e->dedupe_key, 0);
-        mochi_copy_time(rows, e->minute_us, 0);
-        mochi_copy_time(rows, e->ev.occurred_at_us, 0);
-        mochi_copy_text(rows, day, 0);
-        mochi_copy_text(rows, e->ev.path, 0);
-        mochi_copy_text(rows, e->ev.visitor_hash, 0);
-        mochi_copy_text(rows, e->ev.entry ? "t" : "f", 0);
-        mochi_copy_text(rows, e->ev.has_source ? e->ev.source : NULL, 1);
+        mochi_copyb_row(rows, 10);
+        mochi_copyb_int4(rows, (int32_t)i);
+        mochi_copyb_uuid(rows, e->ev.site_id);
+        mochi_copyb_text(rows, e->dedupe_key);
+        mochi_copyb_time(rows, e->minute_us);
+        mochi_copyb_time(rows, e->ev.occurred_at_us);
+        mochi_copyb_date(rows, e->ev.day);
+        mochi_copyb_text(rows, e->ev.path);
+        mochi_copyb_text(rows, e->ev.visitor_hash);
+        mochi_copyb_bool(rows, e->ev.entry);
+        mochi_copyb_text(rows, e->ev.has_source ? e->ev.source : NULL);
     }
 }
 
@@ -359,7 +359,8 @@ int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
                                          batch->ngaps, err, sizeof(err));
     /* A batch whose messages were all skipped only moves the progress. */
     if (rc == 0 && batch->nevents > 0) {
-        rc = mochi_copy_send(conn, "COPY rollup_batch FROM STDIN", &rollup->rows, err, sizeof(err));
+        rc = mochi_copy_send_binary(conn, "COPY rollup_batch FROM STDIN (FORMAT binary)",
+                                    &rollup->rows, err, sizeof(err));
         if (rc == 0)
             rc = mochi_db_query(conn, apply_sql, 0, NULL, &res, err, sizeof(err));
     }

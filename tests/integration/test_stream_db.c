@@ -156,44 +156,49 @@ static void day_partitions_made_on_demand(void **state)
 }
 
 /* Binary COPY rows land as PostgreSQL reads them: texts byte for byte
- * (with what the text format must escape), NULL, UUIDs, and instants
- * before and after PostgreSQL's own epoch (2000-01-01), each checked
+ * (with what the text format must escape), NULL, UUIDs, integers at their
+ * limits, booleans, and instants and dates before and after PostgreSQL's
+ * own epoch (2000-01-01), each checked
  * against its text form written here by hand. Rows can be cut and
  * joined; a malformed UUID fails the buffer, and nothing is sent. */
 static void binary_copy_round_trip(void **state)
 {
     struct fixture *f = *state;
     PGconn *conn = mochi_test_db_connect(&f->db);
-    mochi_test_db_exec(conn, "CREATE TABLE b (n int, u uuid, t text, at timestamptz)");
+    mochi_test_db_exec(conn, "CREATE TABLE b (n int, u uuid, t text, at timestamptz, d date,"
+                             " ok boolean, k int)");
     static const struct {
         const char *uuid, *text;
-        int64_t us;
-        const char *want; /* n|u|t|at in UTC */
+        int64_t us, day;
+        int ok;
+        int32_t k;
+        const char *want; /* n|u|t|at in UTC|d|ok|k */
     } rows[] = {
-        {"0b7e2c3a-9d41-4f6e-8a5b-1c2d3e4f5a6b", "/a\tb\\c\nd\re", INT64_C(0),
-         "0|0b7e2c3a-9d41-4f6e-8a5b-1c2d3e4f5a6b|/a\tb\\c\nd\re|1970-01-01 00:00:00"},
-        {"FFFFFFFF-0000-4000-8000-000000000001", NULL, INT64_C(946684800000000),
-         "1|ffffffff-0000-4000-8000-000000000001|(null)|2000-01-01 00:00:00"},
+        {"0b7e2c3a-9d41-4f6e-8a5b-1c2d3e4f5a6b", "/a\tb\\c\nd\re", INT64_C(0), 0, 1, -7,
+         "0|0b7e2c3a-9d41-4f6e-8a5b-1c2d3e4f5a6b|/a\tb\\c\nd\re|1970-01-01 "
+         "00:00:00|1970-01-01|true|-7"},
+        {"FFFFFFFF-0000-4000-8000-000000000001", NULL, INT64_C(946684800000000), 10957, 0, 0,
+         "1|ffffffff-0000-4000-8000-000000000001|(null)|2000-01-01 00:00:00|2000-01-01|false|0"},
         {"00000000-0000-0000-0000-000000000000", "/caf\xc3\xa9/\xe6\x97\xa5",
-         INT64_C(1795698000123456),
+         INT64_C(1795698000123456), 20783, 1, INT32_MAX,
          "2|00000000-0000-0000-0000-000000000000|/caf\xc3\xa9/\xe6\x97\xa5|2026-11-26 "
-         "13:00:00.123456"},
-        {"12345678-9abc-def0-1234-56789abcdef0", "", INT64_C(-1),
-         "3|12345678-9abc-def0-1234-56789abcdef0||1969-12-31 23:59:59.999999"},
+         "13:00:00.123456|2026-11-26|true|2147483647"},
+        {"12345678-9abc-def0-1234-56789abcdef0", "", INT64_C(-1), -1, 0, INT32_MIN,
+         "3|12345678-9abc-def0-1234-56789abcdef0||1969-12-31 "
+         "23:59:59.999999|1969-12-31|false|-2147483648"},
     };
     size_t nrows = sizeof(rows) / sizeof(rows[0]);
     struct mochi_copy_buf buf = {0};
     size_t ends[4];
     for (size_t i = 0; i < nrows; i++) {
-        mochi_copyb_row(&buf, 4);
-        /* an int4 is 4 bytes, big-endian */
-        static const char len4[4] = {0, 0, 0, 4};
-        mochi_copy_raw(&buf, len4, 4);
-        const char v[4] = {0, 0, 0, (char)i};
-        mochi_copy_raw(&buf, v, 4);
+        mochi_copyb_row(&buf, 7);
+        mochi_copyb_int4(&buf, (int32_t)i);
         mochi_copyb_uuid(&buf, rows[i].uuid);
         mochi_copyb_text(&buf, rows[i].text);
         mochi_copyb_time(&buf, rows[i].us);
+        mochi_copyb_date(&buf, rows[i].day);
+        mochi_copyb_bool(&buf, rows[i].ok);
+        mochi_copyb_int4(&buf, rows[i].k);
         ends[i] = buf.len;
     }
     assert_false(buf.failed);
@@ -210,6 +215,7 @@ static void binary_copy_round_trip(void **state)
                                  " || CASE WHEN extract(microseconds FROM at)::int % 1000000 = 0"
                                  " THEN '' ELSE '.' || lpad((extract(microseconds FROM at)::int"
                                  " % 1000000)::text, 6, '0') END"
+                                 " || '|' || d || '|' || ok || '|' || k"
                                  " FROM b ORDER BY n, ctid");
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     static const int want_rows[] = {0, 1, 1, 2, 3, 3};
@@ -220,7 +226,8 @@ static void binary_copy_round_trip(void **state)
 
     /* not a UUID: the buffer fails, the COPY is not sent */
     mochi_copy_reset(&buf);
-    mochi_copyb_row(&buf, 4);
+    mochi_copyb_row(&buf, 7);
+    mochi_copyb_int4(&buf, 9);
     mochi_copyb_uuid(&buf, "not-a-uuid");
     assert_true(buf.failed);
     assert_int_not_equal(mochi_copy_send_binary(conn, sql, &buf, err, sizeof(err)), 0);
