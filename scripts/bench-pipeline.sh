@@ -291,7 +291,7 @@ echo "               broker, daemons, PostgreSQL and load generators share these
 echo "  build:       $build_dir ($build_type), commit $commit"
 echo "  PostgreSQL:  $pg_version, durability '$durability' (${pg_durability[*]}), shared_buffers=256MB, other settings default"
 echo "  Kafka:       $kafka_desc"
-echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 10000 events or 200 ms unless set); $instances consumer instance(s) in phase 2, $fresh_instances in phase 6"
+echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 10000 events or 100 ms unless set); $instances consumer instance(s) in phase 2, $fresh_instances in phase 6"
 echo
 
 # ---------------------------------------------------------------- preload

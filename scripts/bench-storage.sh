@@ -145,7 +145,7 @@ echo "  machine:     $(bench_machine), load average $(cut -d ' ' -f 1-3 /proc/lo
 echo "  build:       $build_dir ($build_type), commit $(bench_commit consumer rollup common stream sql)"
 echo "  PostgreSQL:  $pg_version, ${pg_settings[*]}, shared_buffers=256MB, other settings default"
 echo "  Kafka:       $kafka_desc"
-echo "  daemons:     defaults (batch 10000 events or 200 ms)"
+echo "  daemons:     defaults (batch 10000 events or 100 ms)"
 [ -n "$template_sql" ] && echo "  schema:      migrations, then $template_sql"
 echo
 echo "== preload: $events events over $nsites sites (mochi-bench-preload)"

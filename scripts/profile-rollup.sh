@@ -123,7 +123,7 @@ echo "  machine:     $(bench_machine), load average $(cut -d ' ' -f 1-3 /proc/lo
 echo "  build:       $build_dir ($build_type), commit $commit"
 echo "  PostgreSQL:  $pg_version, durability '$durability' (${pg_durability[*]}), shared_buffers=256MB, other settings default"
 echo "  Kafka:       $kafka_desc"
-echo "  rollup:      defaults${batch_size:+, --batch-size $batch_size} (batches of 10000 events or 200 ms unless set)"
+echo "  rollup:      defaults${batch_size:+, --batch-size $batch_size} (batches of 10000 events or 100 ms unless set)"
 echo
 
 echo "== preload: $events events over $nsites sites (mochi-bench-preload)"
