@@ -190,15 +190,19 @@ void mochi_copyb_text(struct mochi_copy_buf *buf, const char *text)
     mochi_copy_raw(buf, text, n);
 }
 
+void mochi_copyb_uuid_bytes(struct mochi_copy_buf *buf, const unsigned char uuid[16])
+{
+    put_be(buf, 16, 4);
+    mochi_copy_raw(buf, (const char *)uuid, 16);
+}
+
 void mochi_copyb_uuid(struct mochi_copy_buf *buf, const char *text)
 {
     unsigned char uuid[16];
-    if (mochi_uuid_parse(text, uuid) != 0) {
+    if (mochi_uuid_parse(text, uuid) != 0)
         buf->failed = 1;
-        return;
-    }
-    put_be(buf, sizeof(uuid), 4);
-    mochi_copy_raw(buf, (const char *)uuid, sizeof(uuid));
+    else
+        mochi_copyb_uuid_bytes(buf, uuid);
 }
 
 /* timestamptz: microseconds since 2000-01-01 00:00 UTC; date: days. */
@@ -229,21 +233,6 @@ void mochi_copyb_bool(struct mochi_copy_buf *buf, int value)
     put_be(buf, value ? 1 : 0, 1);
 }
 
-static int copy_in(PGconn *conn, const char *copy_sql, const char *parts[], const size_t lens[],
-                   int nparts, char *err, size_t errlen);
-
-int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
-                    char *err, size_t errlen)
-{
-    if (rows->failed) {
-        snprintf(err, errlen, "out of memory building the batch");
-        return MOCHI_ERR_NOMEM;
-    }
-    const char *parts[1] = {rows->data};
-    size_t lens[1] = {rows->len};
-    return copy_in(conn, copy_sql, parts, lens, 1, err, errlen);
-}
-
 int mochi_copy_send_binary(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                            char *err, size_t errlen)
 {
@@ -254,14 +243,6 @@ int mochi_copy_send_binary(PGconn *conn, const char *copy_sql, const struct moch
         snprintf(err, errlen, "out of memory building the batch (or a malformed UUID)");
         return MOCHI_ERR_NOMEM;
     }
-    const char *parts[3] = {header, rows->data, trailer};
-    size_t lens[3] = {sizeof(header), rows->len, sizeof(trailer)};
-    return copy_in(conn, copy_sql, parts, lens, 3, err, errlen);
-}
-
-static int copy_in(PGconn *conn, const char *copy_sql, const char *parts[], const size_t lens[],
-                   int nparts, char *err, size_t errlen)
-{
     /* The COPY sub-protocol (PGRES_COPY_IN, then PQputCopyData) is libpq's
      * own: no mochi_db_ helper speaks it. */
     PGresult *res = PQexec(conn, copy_sql);
@@ -271,10 +252,9 @@ static int copy_in(PGconn *conn, const char *copy_sql, const char *parts[], cons
         return rc;
     }
     PQclear(res);
-    for (int i = 0; i < nparts; i++)
-        if (lens[i] > 0 && PQputCopyData(conn, parts[i], (int)lens[i]) != 1)
-            return mochi_db_error(conn, NULL, err, errlen);
-    if (PQputCopyEnd(conn, NULL) != 1)
+    if (PQputCopyData(conn, header, sizeof(header)) != 1 ||
+        (rows->len > 0 && PQputCopyData(conn, rows->data, (int)rows->len) != 1) ||
+        PQputCopyData(conn, trailer, sizeof(trailer)) != 1 || PQputCopyEnd(conn, NULL) != 1)
         return mochi_db_error(conn, NULL, err, errlen);
     res = PQgetResult(conn);
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : mochi_db_error(conn, res, err, errlen);

@@ -2,8 +2,9 @@
 #define MOCHI_COPY_H
 
 /* Building rows for PostgreSQL's COPY ... FROM STDIN, the fastest way to
- * hand a batch to the server: in text format, or in binary (below), which
- * the consumer and the rollup send their batches in. */
+ * hand a batch to the server. The consumer and the rollup send theirs in
+ * binary (mochi_copyb_*, below); the text format's builders write COPY
+ * files (the benchmarks' references, psql's \copy). */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,11 +34,6 @@ void mochi_copy_array_end(struct mochi_copy_buf *buf);
 /* A timestamptz from UTC microseconds since the epoch. */
 void mochi_copy_time(struct mochi_copy_buf *buf, int64_t us, int last);
 
-/* Sends one COPY ... FROM STDIN statement fed with rows, inside whatever
- * transaction the session is in. Returns 0 or mochi_db_error's class. */
-int mochi_copy_send(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
-                    char *err, size_t errlen) __attribute__((warn_unused_result));
-
 /* Rows for COPY ... FROM STDIN (FORMAT binary): the server takes each
  * value as it is stored instead of parsing its text (a uuid, a timestamp),
  * and texts need no escaping. A row is mochi_copyb_row with its number of
@@ -50,12 +46,17 @@ void mochi_copyb_text(struct mochi_copy_buf *buf, const char *text); /* NULL: NU
 /* A uuid column from the canonical text; text that is not a UUID fails
  * the buffer (every caller's UUIDs were checked before). */
 void mochi_copyb_uuid(struct mochi_copy_buf *buf, const char *text);
+/* A uuid column from its 16 bytes (mochi_uuid_parse's). */
+void mochi_copyb_uuid_bytes(struct mochi_copy_buf *buf, const unsigned char uuid[16]);
 /* A timestamptz column from UTC microseconds since the Unix epoch. */
 void mochi_copyb_time(struct mochi_copy_buf *buf, int64_t us);
 /* A date column from days since 1970-01-01. */
 void mochi_copyb_date(struct mochi_copy_buf *buf, int64_t day);
 void mochi_copyb_int4(struct mochi_copy_buf *buf, int32_t value);
 void mochi_copyb_bool(struct mochi_copy_buf *buf, int value);
+/* Sends one COPY ... FROM STDIN (FORMAT binary) statement fed with rows,
+ * inside whatever transaction the session is in. Returns 0 or
+ * mochi_db_error's class; MOCHI_ERR_NOMEM for a failed buffer. */
 int mochi_copy_send_binary(PGconn *conn, const char *copy_sql, const struct mochi_copy_buf *rows,
                            char *err, size_t errlen) __attribute__((warn_unused_result));
 

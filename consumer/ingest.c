@@ -3,6 +3,7 @@
 #include "common/db.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/uuid.h"
 #include "consumer/recent.h"
 
 #include <stdbool.h>
@@ -344,14 +345,19 @@ static int stage(struct staged *st, const struct mochi_stream_event *events, siz
         }
         st->fate[i] = FATE_STORE;
         lookups_add(&st->all, e, i);
-        /* COPY_KEYS_SQL's and COPY_ROWS_SQL's columns */
+        /* COPY_KEYS_SQL's and COPY_ROWS_SQL's columns; the site's UUID
+         * parsed once for both (the codec checked it: a failure only
+         * fails the buffers, as mochi_copyb_uuid would) */
+        unsigned char site[16];
+        if (mochi_uuid_parse(e->ev.site_id, site) != 0)
+            st->keys.failed = st->rows.failed = 1;
         mochi_copyb_row(&st->keys, 3);
-        mochi_copyb_uuid(&st->keys, e->ev.site_id);
+        mochi_copyb_uuid_bytes(&st->keys, site);
         mochi_copyb_text(&st->keys, e->dedupe_key);
         mochi_copyb_time(&st->keys, e->minute_us);
         st->key_end[i] = st->keys.len;
         mochi_copyb_row(&st->rows, 5);
-        mochi_copyb_uuid(&st->rows, e->ev.site_id);
+        mochi_copyb_uuid_bytes(&st->rows, site);
         mochi_copyb_text(&st->rows, e->ev.path);
         mochi_copyb_text(&st->rows, e->ev.has_referrer ? e->ev.referrer : NULL);
         mochi_copyb_text(&st->rows, e->ev.visitor_hash);

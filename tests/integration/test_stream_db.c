@@ -158,9 +158,9 @@ static void day_partitions_made_on_demand(void **state)
 /* Binary COPY rows land as PostgreSQL reads them: texts byte for byte
  * (with what the text format must escape), NULL, UUIDs, integers at their
  * limits, booleans, and instants and dates before and after PostgreSQL's
- * own epoch (2000-01-01), each checked
- * against its text form written here by hand. Rows can be cut and
- * joined; a malformed UUID fails the buffer, and nothing is sent. */
+ * own epoch (2000-01-01), each checked against its text form written here
+ * by hand. Rows can be cut and joined; a malformed UUID fails the buffer,
+ * and nothing is sent. */
 static void binary_copy_round_trip(void **state)
 {
     struct fixture *f = *state;

@@ -39,14 +39,10 @@ static bool retriable(rd_kafka_resp_err_t e)
     return e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
            e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
            e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-           e == RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE;
-}
-
-/* A group's coordinator that moves or is still loading its offsets (a
- * broker just started, or the group's first use) says so for a moment. */
-static bool coordinator_busy(rd_kafka_resp_err_t e)
-{
-    return e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+           e == RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE ||
+           /* a group's coordinator that moves or still loads its offsets
+            * (a broker just started, or the group's first use) */
+           e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
            e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
            e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
 }
@@ -96,7 +92,7 @@ int mochictl_kafka_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
     if (rc == 0) {
         for (int waited = 0;; waited += 250) {
             e = rd_kafka_committed(rk, list, timeout_ms);
-            if (!coordinator_busy(e) || waited >= timeout_ms)
+            if (!retriable(e) || waited >= timeout_ms)
                 break;
             mochi_clock_sleep_ms(250);
         }
