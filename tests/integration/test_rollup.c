@@ -180,6 +180,64 @@ static void exact_against_the_oracle_and_the_raw_events(void **state)
     free(evs);
 }
 
+/* The value of a sample on a /metrics page, or -1 when it is absent. */
+static long long sample(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, name, len) == 0 && line[len] == ' ')
+            return atoll(line + len + 1);
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return -1;
+}
+
+/* Each event is counted once by outcome: a page view counted, a copy of
+ * one (an exact re-send or a same-minute repeat, inside a batch or across
+ * batches), or an event of a site that does not exist. The expected
+ * figures come from the harness's own count of distinct page views. */
+static void outcomes_are_counted(void **state)
+{
+    struct fixture *f = *state;
+    const char *known[] = {SITE_A, SITE_B};
+    const char *unknown[] = {"44444444-4444-4444-8444-444444444444"};
+    size_t n = 3000, m = 37;
+    struct mochi_test_event *evs = mochi_test_events_make(n, known, 2, 300, 20, 60, 1, 0.3, 41);
+    struct mochi_test_event *strays = mochi_test_events_make(m, unknown, 1, 10, 5, 60, 1, 0, 43);
+    size_t views = 0;
+    free(mochi_test_expected_views(evs, n, &views));
+    assert_true(views < n); /* the stream has copies to find */
+    start_rollup(f, 0);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, strays, m);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
+             mochi_test_metrics_port(&f->rollups[0], 20000));
+    long long counted = -1, copies = -1, strangers = -1;
+    for (int64_t deadline = mochi_test_now_ms() + 60000; mochi_test_now_ms() < deadline;) {
+        struct mochi_test_response r;
+        mochi_test_http("GET", url, NULL, NULL, &r);
+        counted = sample(r.body, "mochi_rollup_events_total{outcome=\"counted\"}");
+        copies = sample(r.body, "mochi_rollup_events_total{outcome=\"duplicate\"}");
+        strangers = sample(r.body, "mochi_rollup_events_total{outcome=\"unknown_site\"}");
+        mochi_test_response_free(&r);
+        if (counted + copies + strangers >= (long long)(n + m))
+            break;
+        usleep(200000);
+    }
+    assert_int_equal(counted, views);
+    assert_int_equal(copies, n - views);
+    assert_int_equal(strangers, m);
+    PGconn *conn = mochi_test_db_connect(&f->db);
+    assert_int_equal(mochi_test_db_int(conn, "SELECT sum(page_views) FROM daily_site_metrics"),
+                     views);
+    PQfinish(conn);
+    assert_int_equal(stop(&f->rollups[0]), 0);
+    free(strays);
+    free(evs);
+}
+
 static void kill_9_of_either_with_two_rollups(void **state)
 {
     struct fixture *f = *state;
@@ -350,6 +408,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(exact_against_the_oracle_and_the_raw_events, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(outcomes_are_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_9_of_either_with_two_rollups, setup, teardown),
         cmocka_unit_test_setup_teardown(replay_repairs_a_corrupted_range_only, setup, teardown),
     };
