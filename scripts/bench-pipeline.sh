@@ -51,6 +51,7 @@ daemon_x=()
 collector_x=()
 keep=0
 instances=${BENCH_CONSUMERS:-1}
+rollups=${BENCH_ROLLUPS:-1}
 fresh_instances=${BENCH_FRESH_CONSUMERS:-}
 from_collector=${BENCH_FROM_COLLECTOR:-}
 kafka=${BENCH_KAFKA:-dev}
@@ -84,6 +85,9 @@ Options (environment variable in brackets):
                       off, as scripts/pg-test-server) [BENCH_DURABILITY] (full)
   --consumers N       consumer instances in one group, in the consumer and the
                       freshness phases, 1..4 (default 1) [BENCH_CONSUMERS]
+  --rollups N         rollup instances in one group, in the rollup and replay phases,
+                      1..4 (default 1; the freshness phase keeps one, issue 15's
+                      setting) [BENCH_ROLLUPS]
   --fresh-consumers N consumer instances in the freshness phase only, 1..4 (default:
                       --consumers; issue 15's freshness target is for 2)
                       [BENCH_FRESH_CONSUMERS]
@@ -111,6 +115,7 @@ while [ $# -gt 0 ]; do
   --fresh-seconds) fresh_seconds=${2:?--fresh-seconds needs a value}; shift 2 ;;
   --durability) durability=${2:?--durability needs a value}; shift 2 ;;
   --consumers) instances=${2:?--consumers needs a value}; shift 2 ;;
+  --rollups) rollups=${2:?--rollups needs a value}; shift 2 ;;
   --fresh-consumers) fresh_instances=${2:?--fresh-consumers needs a value}; shift 2 ;;
   --from-collector) from_collector=${2:?--from-collector needs a value}; shift 2 ;;
   --batch-size) batch_size=${2:?--batch-size needs a value}; shift 2 ;;
@@ -146,6 +151,7 @@ check_int runs "$runs" 1 5
 check_int rate "$rate" 0 20000
 check_int fresh-seconds "$fresh_seconds" 5 300
 check_int consumers "$instances" 1 4
+check_int rollups "$rollups" 1 4
 fresh_instances=${fresh_instances:-$instances}
 check_int fresh-consumers "$fresh_instances" 1 4
 if [ -n "$from_collector" ]; then
@@ -291,7 +297,7 @@ echo "               broker, daemons, PostgreSQL and load generators share these
 echo "  build:       $build_dir ($build_type), commit $commit"
 echo "  PostgreSQL:  $pg_version, durability '$durability' (${pg_durability[*]}), shared_buffers=256MB, other settings default"
 echo "  Kafka:       $kafka_desc"
-echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 10000 events or 100 ms unless set); $instances consumer instance(s) in phase 2, $fresh_instances in phase 6"
+echo "  daemons:     defaults${batch_size:+, --batch-size $batch_size} (consumer/rollup batch 10000 events or 100 ms unless set); $instances consumer instance(s) in phase 2, $fresh_instances in phase 6; $rollups rollup instance(s) in phases 4 and 5"
 echo
 
 # ---------------------------------------------------------------- preload
@@ -425,6 +431,37 @@ for ((run = 1; run <= runs; run++)); do
 done
 
 # ---------------------------------------------------------------- rollup
+# Starts --rollups instances of mochi-rollup in group mochi-rollup on DB,
+# logs LOG-1.log, LOG-2.log, ...; sets rpids, rports, rlabel and
+# assigned_at (the first assignment). Returns 1 when one got no partitions.
+start_rollups() { # LOG DB LABEL
+  local k
+  rpids='' rports='' rlabel=$3
+  local first=''
+  for ((k = 1; k <= rollups; k++)); do
+    start_daemon mochi-rollup "$1-$k.log" --brokers "$brokers" --topic "$topic" \
+      --database-url "$(url mochi_rollup "$2")" "${daemon_extra[@]}"
+    rpids="$rpids $daemon_pid" rports="$rports $daemon_port"
+  done
+  k=0
+  for pid in $rpids; do
+    k=$((k + 1))
+    wait_assigned "$1-$k.log" "$pid" 60 || { tail -n 5 "$1-$k.log"; return 1; }
+    if [ -z "$first" ] || awk -v a="$assigned_at" -v b="$first" 'BEGIN { exit !(a < b) }'; then
+      first=$assigned_at
+    fi
+  done
+  assigned_at=$first
+}
+stop_rollups() {
+  local k=0 pid
+  for pid in $rpids; do
+    k=$((k + 1))
+    stop_noting rollup "$rlabel$([ "$rollups" -gt 1 ] && echo "#$k")" "$pid"
+  done
+  rpids=''
+}
+rollups_text=$([ "$rollups" = 1 ] && echo "one mochi-rollup" || echo "$rollups mochi-rollup instances")
 rollup_rate='' rollup_drate='' rollup_cpu='' rollup_noisy=0 rollup_refs=''
 replay_s='' replay_rate='' replay_total_s='' replay_cpu='' replay_noisy=0
 if has_phase rollup; then
@@ -442,23 +479,21 @@ if has_phase rollup; then
   db=rollup
   fresh_db "$db"
   psql_do "$db" "CHECKPOINT" >/dev/null
-  echo "== 4. rollup: one mochi-rollup (group mochi-rollup) drains the same topic into empty database $db"
-  log=$tmp/rollup-1.log
+  echo "== 4. rollup: $rollups_text (group mochi-rollup) $([ "$rollups" = 1 ] && echo drains || echo drain) the same topic into empty database $db"
+  log=$tmp/rollup-1
   started=$(now)
-  start_daemon mochi-rollup "$log" --brokers "$brokers" --topic "$topic" \
-    --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
-  rpid=$daemon_pid rport=$daemon_port rlabel="rollup 4 (drain)"
-  wait_assigned "$log" "$rpid" 60 || setup_fail "the rollup got no partitions" "$log"
-  cpu_begin "$rpid"
+  start_rollups "$log" "$db" "rollup 4 (drain)" || setup_fail "a rollup got no partitions"
+  # shellcheck disable=SC2086 # a list of pids
+  cpu_begin $rpids
   agg_sql="SELECT (SELECT coalesce(sum(page_views), 0) FROM daily_site_metrics) || ' ' ||
                   (SELECT coalesce(sum(page_views), 0) FROM daily_page_metrics) || ' ' ||
                   (SELECT md5(coalesce(string_agg(site_id::text || date::text || '/' || page_views || '/' || unique_visitors, ',' ORDER BY site_id, date), '')) FROM daily_site_metrics) || ' ' ||
                   (SELECT md5(coalesce(string_agg(site_id::text || date::text || path || '/' || page_views, ',' ORDER BY site_id, date, path), '')) FROM daily_page_metrics)"
-  if wait_events "$rport" rollup "$events" "$rpid" "$(timeout_for)"; then
-    cpu_end rollup
+  if wait_events "$rports" rollup "$events" "$rpids" "$(timeout_for)"; then
+    cpu_end "rollup$([ "$rollups" -gt 1 ] && echo "s ($rollups)")"
     rollup_noisy=$((rollup_noisy + cpu_noisy))
     drain_s=$(elapsed "$assigned_at" "$done_at")
-    txn_stats "$rport" rollup "$drain_s"
+    txn_stats "$rports" rollup "$drain_s"
     wait_lag_zero mochi-rollup "$topic" || fail "rollup: lag not 0"
     rollup_rate=$(per_s "$events" "$drain_s") rollup_drate=$(per_s "$distinct" "$drain_s")
     rollup_pg_us=$(us_per "$cpu_pg_s" "$events")
@@ -479,16 +514,15 @@ if has_phase rollup; then
     echo "   rollup events/s over COPY raw rows/s $rollup_ratio, over COPY raw + dedupe rows/s $rollup_ratio2 (references: $rollup_refs)"
   else
     fail "the rollup did not finish"
-    tail -n 5 "$log"
+    tail -n 5 "$log-1.log"
   fi
   [ "$runs" -gt 0 ] || psql_do postgres "DROP DATABASE copy_ref" >/dev/null
 fi
 
 # ---------------------------------------------------------------- replay
 if has_phase replay; then
-  echo "== 5. replay: stop the rollup, mochictl replay --from $first_day --to $today, restart it, time its catch-up"
-  stop_noting rollup "rollup 4 (drain)" "$rpid"
-  rpid=''
+  echo "== 5. replay: stop the rollup$([ "$rollups" -gt 1 ] && echo s), mochictl replay --from $first_day --to $today, restart it, time its catch-up"
+  stop_rollups
   before_agg=$(psql_do "$db" "$agg_sql")
   # Workaround (see docs/benchmarks-pipeline.md): right after the group's
   # last member left, the dev broker answers a new member's JoinGroup only
@@ -508,19 +542,17 @@ if has_phase replay; then
   t1=$(now)
   replay_cmd_s=$(elapsed "$t0" "$t1")
   echo "   mochictl replay: $replay_cmd_s s ($(grep -c '^rewound' "$tmp/replay.out" || true) partitions rewound; $(grep '^reset' "$tmp/replay.out" | tr '\n' ';' | sed 's/;$//'))"
-  log=$tmp/rollup-2.log
+  log=$tmp/rollup-2
   started=$(now)
-  start_daemon mochi-rollup "$log" --brokers "$brokers" --topic "$topic" \
-    --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
-  rpid=$daemon_pid rport=$daemon_port rlabel="rollup 5 (catch-up)"
-  if wait_assigned "$log" "$rpid" 60; then
-    cpu_begin "$rpid"
-    if wait_events "$rport" rollup "$events" "$rpid" "$(timeout_for)"; then
-      cpu_end rollup
+  if start_rollups "$log" "$db" "rollup 5 (catch-up)"; then
+    # shellcheck disable=SC2086 # a list of pids
+    cpu_begin $rpids
+    if wait_events "$rports" rollup "$events" "$rpids" "$(timeout_for)"; then
+      cpu_end "rollup$([ "$rollups" -gt 1 ] && echo "s ($rollups)")"
       replay_noisy=$cpu_noisy
       replay_s=$(elapsed "$assigned_at" "$done_at") replay_total_s=$(elapsed "$t0" "$done_at")
       replay_join_s=$(elapsed "$started" "$assigned_at")
-      txn_stats "$rport" rollup "$replay_s"
+      txn_stats "$rports" rollup "$replay_s"
       wait_lag_zero mochi-rollup "$topic" || fail "replay: lag not 0"
       replay_rate=$(per_s "$events" "$replay_s")
       replay_cpu="postgres $(us_per "$cpu_pg_s" "$events") us, rollup $(us_per "$cpu_self_s" "$events") us, broker $(us_per "$cpu_kafka_s" "$events") us"
@@ -535,11 +567,10 @@ if has_phase replay; then
       fail "the rollup did not catch up after the replay"
     fi
   else
-    fail "the rollup got no partitions after the replay"
-    tail -n 5 "$log"
+    fail "a rollup got no partitions after the replay"
   fi
 fi
-[ -n "${rpid:-}" ] && stop_noting rollup "$rlabel" "$rpid"
+[ -n "${rpids:-}" ] && stop_rollups
 
 # ---------------------------------------------------------------- freshness
 fresh_line='' fresh_p99='' fresh_rate='' fresh_noisy=0
@@ -639,7 +670,7 @@ elif [ "${#copy_rates[@]}" -gt 0 ]; then
   echo "COPY raw:            ${copy_rates[0]} rows/s; postgres ${copy_pg_us[0]} us CPU per row (the rollup phase's reference)"
   echo "COPY raw + dedupe:   ${copy2_rates[0]} rows/s; postgres ${copy2_pg_us[0]} us CPU per row (the rollup phase's reference)"
 fi
-[ -n "$rollup_rate" ] && echo "rollup:              $rollup_rate events/s ($rollup_drate distinct page views/s); CPU per event: $rollup_cpu;" &&
+[ -n "$rollup_rate" ] && printf '%-21s' "rollup$([ "$rollups" -gt 1 ] && echo " x$rollups"):" && echo "$rollup_rate events/s ($rollup_drate distinct page views/s); CPU per event: $rollup_cpu;" &&
   echo "                     over COPY raw rows/s $rollup_ratio, over COPY raw + dedupe rows/s $rollup_ratio2"
 [ -n "$replay_rate" ] && echo "replay:              command to caught up $replay_total_s s: mochictl replay $replay_cmd_s s; catch-up $replay_s s ($replay_rate events/s; CPU per event: $replay_cpu)"
 [ -n "$fresh_line" ] && echo "freshness:           $fresh_line (issue 5's target p99 < 2000 ms, issue 15's < 500 ms at 10,000/s)"
@@ -677,9 +708,9 @@ fi
 if [ -n "$rollup_rate" ]; then
   ref_n=$([ "${#copy2_rates[@]}" -gt 1 ] && echo "the median of ${#copy2_rates[@]} references" || echo "one reference")
   cpu_based() { awk -v a="$(med "$@")" -v b="$rollup_pg_us" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; } # US...
-  t_rollup2="$rollup_ratio2 ($(verdict "$rollup_ratio2" '>=' 1.0); $rollup_rate events/s over $(med "${copy2_rates[@]}" | xargs printf "%.0f") rows/s, $ref_n; $ev_text events$(noisy_mark "$rollup_noisy");"
+  t_rollup2="$rollup_ratio2 ($(verdict "$rollup_ratio2" '>=' 1.0); $rollup_rate events/s over $(med "${copy2_rates[@]}" | xargs printf "%.0f") rows/s, $ref_n; $(plural "$rollups" rollup), $ev_text events$(noisy_mark "$rollup_noisy");"
   t_rollup2+=" PostgreSQL CPU per row over per event: $(cpu_based "${copy2_pg_us[@]}"))"
-  t_rollup="$rollup_ratio ($(verdict "$rollup_ratio" '>=' 0.8); $rollup_rate events/s over $(med "${copy_rates[@]}" | xargs printf "%.0f") rows/s, $ref_n; $ev_text events$(noisy_mark "$rollup_noisy");"
+  t_rollup="$rollup_ratio ($(verdict "$rollup_ratio" '>=' 0.8); $rollup_rate events/s over $(med "${copy_rates[@]}" | xargs printf "%.0f") rows/s, $ref_n; $(plural "$rollups" rollup), $ev_text events$(noisy_mark "$rollup_noisy");"
   t_rollup+=" PostgreSQL CPU per row over per event: $(cpu_based "${copy_pg_us[@]}"))"
 fi
 if [ -n "$replay_total_s" ]; then
@@ -688,7 +719,7 @@ if [ -n "$replay_total_s" ]; then
   else
     v="not the target's setting: 10M events on Apache Kafka"
   fi
-  t_replay="$replay_total_s s ($v; $ev_text events, $broker_name: mochictl replay $replay_cmd_s s, rollup start-up and join $replay_join_s s, catch-up $replay_s s$(noisy_mark "$replay_noisy"))"
+  t_replay="$replay_total_s s ($v; $ev_text events, $broker_name, $(plural "$rollups" rollup): mochictl replay $replay_cmd_s s, rollup start-up and join $replay_join_s s, catch-up $replay_s s$(noisy_mark "$replay_noisy"))"
 fi
 if [ -n "$fresh_p99" ]; then
   if [ "$rate" -lt 10000 ] || [ "$fresh_instances" != 2 ] || [ "$kafka" != apache ]; then
