@@ -719,6 +719,29 @@ int mochi_test_metrics_port(const struct mochi_test_proc *proc, int timeout_ms)
     }
 }
 
+long long mochi_test_metric_in(const char *text, const char *sample)
+{
+    size_t len = strlen(sample);
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, sample, len) == 0 && line[len] == ' ')
+            return atoll(line + len + 1);
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return -1;
+}
+
+long long mochi_test_metric(int port, const char *sample)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    struct mochi_test_response r;
+    mochi_test_http("GET", url, NULL, NULL, &r);
+    long long value = mochi_test_metric_in(r.body, sample);
+    mochi_test_response_free(&r);
+    return value;
+}
+
 /* ---- waiting ---- */
 
 bool mochi_test_wait_port(int port, int timeout_ms)

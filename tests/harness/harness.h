@@ -304,6 +304,12 @@ void mochi_test_stream_start_with(struct mochi_test_proc *proc, const char *prog
  * from its log; fails the test when it does not say within timeout_ms. */
 int mochi_test_metrics_port(const struct mochi_test_proc *proc, int timeout_ms);
 
+/* The value of one sample (a metric's name with its labels, as printed)
+ * in a /metrics text, or -1 when the text has no such line. */
+long long mochi_test_metric_in(const char *text, const char *sample);
+/* The same, scraped from http://127.0.0.1:port/metrics. */
+long long mochi_test_metric(int port, const char *sample);
+
 /* ---- expectations computed here, never by the code under test ---- */
 
 /* The visitor hash DESIGN.md defines, hex (32 digits and a NUL into out),

@@ -414,21 +414,6 @@ static void sigterm_commits_and_exits_0(void **state)
     free(evs);
 }
 
-/* The value of a sample on a daemon's /metrics, or -1 when it is absent. */
-static long long metric(int port, const char *sample)
-{
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-    struct mochi_test_response r;
-    mochi_test_http("GET", url, NULL, NULL, &r);
-    char needle[256];
-    snprintf(needle, sizeof(needle), "\n%s ", sample);
-    const char *at = strstr(r.body, needle);
-    long long value = at ? atoll(at + strlen(needle)) : -1;
-    mochi_test_response_free(&r);
-    return value;
-}
-
 /* Kafka's committed offsets say nothing of what PostgreSQL holds: a
  * member that starts at the log end (a new group with
  * auto.offset.reset=latest, standing for offsets moved forward by hand or
@@ -468,7 +453,7 @@ static void a_member_started_past_the_stored_reads_again(void **state)
     struct mochi_test_event all[400 + 3 * 100];
     memcpy(all, evs, sizeof(evs));
     size_t n = 400;
-    while (metric(port, "mochi_consumer_offset_gaps_total") < 1 && n < 400 + 3 * 100) {
+    while (mochi_test_metric(port, "mochi_consumer_offset_gaps_total") < 1 && n < 400 + 3 * 100) {
         for (size_t s = 0; s < 3; s++, n++) {
             char path[32];
             snprintf(path, sizeof(path), "/after/%zu", n);
@@ -481,7 +466,7 @@ static void a_member_started_past_the_stored_reads_again(void **state)
     expected = mochi_test_expected_views(all, n, &count);
     expect_views(f, expected, count, 60000);
     free(expected);
-    assert_true(metric(port, "mochi_consumer_offset_gaps_total") >= 1);
+    assert_true(mochi_test_metric(port, "mochi_consumer_offset_gaps_total") >= 1);
     char *log = mochi_test_read_file(f->consumers[1].log);
     assert_non_null(strstr(log, "msg=\"read past what the database applied: reading again from "
                                 "there\""));
@@ -510,9 +495,11 @@ static void unknown_sites_are_counted_not_stored(void **state)
     expect_views(f, expected, count, 30000);
     free(expected);
     expect_all_committed(f, "mochi-ingest");
-    assert_int_equal(metric(port, "mochi_consumer_events_total{outcome=\"stored\"}"), 2);
-    assert_int_equal(metric(port, "mochi_consumer_events_total{outcome=\"unknown_site\"}"), 2);
-    assert_int_equal(metric(port, "mochi_consumer_events_total{outcome=\"duplicate\"}"), 0);
+    assert_int_equal(mochi_test_metric(port, "mochi_consumer_events_total{outcome=\"stored\"}"), 2);
+    assert_int_equal(
+        mochi_test_metric(port, "mochi_consumer_events_total{outcome=\"unknown_site\"}"), 2);
+    assert_int_equal(mochi_test_metric(port, "mochi_consumer_events_total{outcome=\"duplicate\"}"),
+                     0);
     PGconn *conn = mochi_test_db_connect(&f->db);
     assert_int_equal(mochi_test_db_int(conn, "SELECT count(*) FROM ingestion_dedupe WHERE "
                                              "site_id = '" SITE_GONE "'"),

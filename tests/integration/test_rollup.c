@@ -180,19 +180,6 @@ static void exact_against_the_oracle_and_the_raw_events(void **state)
     free(evs);
 }
 
-/* The value of a sample on a /metrics page, or -1 when it is absent. */
-static long long sample(const char *text, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *line = text; line != NULL && *line != '\0';) {
-        if (strncmp(line, name, len) == 0 && line[len] == ' ')
-            return atoll(line + len + 1);
-        line = strchr(line, '\n');
-        line = line ? line + 1 : NULL;
-    }
-    return -1;
-}
-
 /* Each event is counted once by outcome: a page view counted, a copy of
  * one (an exact re-send or a same-minute repeat, inside a batch or across
  * batches), or an event of a site that does not exist. The expected
@@ -211,17 +198,13 @@ static void outcomes_are_counted(void **state)
     start_rollup(f, 0);
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
     mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, strays, m);
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
-             mochi_test_metrics_port(&f->rollups[0], 20000));
+    int port = mochi_test_metrics_port(&f->rollups[0], 20000);
     long long counted = -1, copies = -1, strangers = -1;
+    /* Each only grows, so once they add up to every event they are final. */
     for (int64_t deadline = mochi_test_now_ms() + 60000; mochi_test_now_ms() < deadline;) {
-        struct mochi_test_response r;
-        mochi_test_http("GET", url, NULL, NULL, &r);
-        counted = sample(r.body, "mochi_rollup_events_total{outcome=\"counted\"}");
-        copies = sample(r.body, "mochi_rollup_events_total{outcome=\"duplicate\"}");
-        strangers = sample(r.body, "mochi_rollup_events_total{outcome=\"unknown_site\"}");
-        mochi_test_response_free(&r);
+        counted = mochi_test_metric(port, "mochi_rollup_events_total{outcome=\"counted\"}");
+        copies = mochi_test_metric(port, "mochi_rollup_events_total{outcome=\"duplicate\"}");
+        strangers = mochi_test_metric(port, "mochi_rollup_events_total{outcome=\"unknown_site\"}");
         if (counted + copies + strangers >= (long long)(n + m))
             break;
         usleep(200000);
