@@ -19,7 +19,7 @@ const char *const ingest_outcomes[] = {"stored", "duplicate", "unknown_site", NU
  * Staged, on the thread that polls Kafka while the previous batch's
  * transaction runs (ingest_stage): which events repeat an earlier one of
  * the same batch (same site, dedupe key and minute; the first one wins);
- * the batch's sites; and the COPY text of every first page view.
+ * the batch's sites; and the COPY rows of every first page view.
  *
  * Applied, in one transaction (ingest_apply):
  *   1. SELECT the batch's sites that exist: events of a site removed while
@@ -48,10 +48,21 @@ const char *const ingest_outcomes[] = {"stored", "duplicate", "unknown_site", NU
  * before a rebalance, a concurrent writer that committed after our
  * SELECT), and a site deleted after step 1 fails the foreign key. Either
  * aborts the transaction with MOCHI_ERR_CONFLICT; the batch is then applied
- * again in careful mode, which stays on for the next CAREFUL_BATCHES
- * batches (redeliveries after a crash or rebalance come in runs). A
- * process also starts careful, since what it redelivers after a crash is
- * stored already. A second apply of a committed batch adds nothing. */
+ * again in careful mode.
+ *
+ * Careful mode is chosen up front, when the progress rows just locked say
+ * that the batch may hold stored page views this process does not know:
+ * it reads again offsets below a row's next_offset (a redelivery after a
+ * crash, or after a rebalance whose previous owner committed here but not
+ * to Kafka), or a partition's row was last written by another process
+ * (its latest page views are not in struct recent, and a same-minute
+ * repeat of one of them may follow). After any of these, or a conflict,
+ * it stays on for CAREFUL_BATCHES batches: such page views come in runs. A
+ * partition without a row holds nothing stored, and one whose row this
+ * process wrote last holds nothing it has not seen, so a new topic, or a
+ * backlog in partitions no one has stored yet, drains without a single
+ * lookup of ingestion_dedupe. A second apply of a committed batch adds
+ * nothing. */
 
 static const char sites_sql[] = "SELECT id::text FROM sites WHERE id = ANY ($1::uuid[])";
 
@@ -74,6 +85,15 @@ enum fate { FATE_STORE, FATE_DUPLICATE, FATE_UNKNOWN_SITE };
  * one conflict and a careful batch, never a wrong result. */
 #define RECENT_CAPACITY ((size_t)1 << 20)
 #define CAREFUL_BATCHES 10
+
+/* Why a batch was applied carefully: mochi_consumer_careful_batches_total's
+ * reason label. */
+enum careful_reason { REASON_REREAD, REASON_OTHER_WRITER, REASON_CONFLICT, REASON_AFTER, NREASONS };
+static const char *const careful_reasons[] = {"reread", "other_writer", "conflict", "after"};
+
+/* Partitions above this are not remembered (their rows count as another
+ * writer's); Kafka topics have far fewer. */
+#define WRITTEN_MAX_PARTITION 65535
 
 /* The two COPYs of a batch, in binary (common/copy.h): the server then
  * parses no uuid or timestamp (docs/benchmarks-pipeline.md, "Binary
@@ -108,7 +128,6 @@ struct staged {
     size_t *key_end, *row_end; /* of a first page view's row in keys and rows */
     struct index_set views, sites;
     struct mochi_copy_buf site_ids;   /* array literal of the distinct sites */
-    struct lookups all;               /* every first page view, for careful mode */
     struct mochi_copy_buf keys, rows; /* COPY rows of every first page view */
     int rc;
 };
@@ -124,6 +143,13 @@ struct ingest {
     struct recent *recent;
     int careful;                       /* batches still to apply in careful mode */
     struct mochi_copy_buf progress[2]; /* ingest_progress's arrays */
+    int64_t *applied;                  /* each mark's row, as the progress check read it */
+    size_t applied_cap;
+    /* By partition: the next_offset this process last committed to its
+     * row (-1: none, or not since the row was last seen otherwise). */
+    int64_t *written;
+    size_t nwritten;
+    struct mochi_metric *careful_batches[NREASONS];
 };
 
 struct ingest *ingest_new(void)
@@ -136,8 +162,26 @@ struct ingest *ingest_new(void)
         free(ingest);
         return NULL;
     }
-    ingest->careful = CAREFUL_BATCHES;
     return ingest;
+}
+
+int ingest_add_metrics(void *arg, struct mochi_metrics *registry)
+{
+    struct ingest *ingest = arg;
+    static const char *const label[] = {"reason"};
+    struct mochi_metric_family *family = mochi_metrics_counter(
+        registry, "mochi_consumer_careful_batches_total",
+        "batches whose page views were all looked up in ingestion_dedupe, by why", 1, label);
+    if (family == NULL)
+        return MOCHI_ERR_NOMEM;
+    for (int r = 0; r < NREASONS; r++) {
+        struct mochi_metric *m = mochi_metrics_child(family, (const char *[]){careful_reasons[r]});
+        if (m == NULL)
+            return MOCHI_ERR_NOMEM;
+        if (ingest != NULL)
+            ingest->careful_batches[r] = m;
+    }
+    return 0;
 }
 
 static void lookups_free(struct lookups *l)
@@ -162,7 +206,6 @@ void ingest_destroy(struct ingest *ingest)
         free(st->views.slots);
         free(st->sites.slots);
         mochi_copy_free(&st->site_ids);
-        lookups_free(&st->all);
         mochi_copy_free(&st->keys);
         mochi_copy_free(&st->rows);
     }
@@ -173,6 +216,8 @@ void ingest_destroy(struct ingest *ingest)
     mochi_copy_free(&ingest->rows);
     mochi_copy_free(&ingest->progress[0]);
     mochi_copy_free(&ingest->progress[1]);
+    free(ingest->applied);
+    free(ingest->written);
     recent_destroy(ingest->recent);
     free(ingest);
 }
@@ -308,7 +353,6 @@ static int reserve_staged(struct staged *st, size_t n)
     GROW(st->site_first, n);
     GROW(st->key_end, n);
     GROW(st->row_end, n);
-    GROW(st->all.events, n);
     st->cap = n;
     return 0;
 }
@@ -327,7 +371,6 @@ static int stage(struct staged *st, const struct mochi_stream_event *events, siz
     mochi_copy_reset(&st->site_ids);
     mochi_copy_reset(&st->keys);
     mochi_copy_reset(&st->rows);
-    lookups_reset(&st->all);
     for (size_t i = 0; i < n; i++) {
         const struct mochi_stream_event *e = &events[i];
         uint64_t of_site = site_hash(e->ev.site_id);
@@ -344,7 +387,6 @@ static int stage(struct staged *st, const struct mochi_stream_event *events, siz
             continue;
         }
         st->fate[i] = FATE_STORE;
-        lookups_add(&st->all, e, i);
         /* COPY_KEYS_SQL's and COPY_ROWS_SQL's columns; the site's UUID
          * parsed once for both (the codec checked it: a failure only
          * fails the buffers, as mochi_copyb_uuid would) */
@@ -365,10 +407,7 @@ static int stage(struct staged *st, const struct mochi_stream_event *events, siz
         st->row_end[i] = st->rows.len;
     }
     array_end(&st->site_ids, nsites);
-    rc = lookups_end(&st->all);
-    if (st->site_ids.failed || st->keys.failed || st->rows.failed)
-        rc = MOCHI_ERR_NOMEM;
-    return rc;
+    return st->site_ids.failed || st->keys.failed || st->rows.failed ? MOCHI_ERR_NOMEM : 0;
 }
 
 int ingest_stage(void *arg, int slot, const struct mochi_stream_event *events, size_t n)
@@ -418,19 +457,15 @@ static int check_stored(struct ingest *ingest, const struct staged *st, PGconn *
                         const struct mochi_stream_event *events, bool careful, char *err,
                         size_t errlen)
 {
-    const struct lookups *ask = &st->all;
-    if (!careful) {
-        struct lookups *sus = &ingest->suspects;
-        lookups_reset(sus);
-        for (size_t i = 0; i < st->n; i++)
-            if (ingest->fate[i] == FATE_STORE &&
-                recent_contains(ingest->recent, st->fingerprint[i]))
-                lookups_add(sus, &events[i], i);
-        int rc = lookups_end(sus);
-        if (rc != 0)
-            return rc;
-        ask = sus;
-    }
+    struct lookups *ask = &ingest->suspects;
+    lookups_reset(ask);
+    for (size_t i = 0; i < st->n; i++)
+        if (ingest->fate[i] == FATE_STORE &&
+            (careful || recent_contains(ingest->recent, st->fingerprint[i])))
+            lookups_add(ask, &events[i], i);
+    int rc = lookups_end(ask);
+    if (rc != 0)
+        return rc;
     if (ask->count == 0)
         return 0;
     char lo[24], hi[24];
@@ -438,7 +473,7 @@ static int check_stored(struct ingest *ingest, const struct staged *st, PGconn *
     snprintf(hi, sizeof(hi), "%lld", (long long)(ask->hi / 1000000));
     const char *params[] = {ask->sites.data, ask->keys.data, ask->minutes.data, lo, hi};
     PGresult *res = NULL;
-    int rc = mochi_db_query(conn, stored_sql, 5, params, &res, err, errlen);
+    rc = mochi_db_query(conn, stored_sql, 5, params, &res, err, errlen);
     if (rc != 0)
         return rc;
     for (int r = 0; r < PQntuples(res); r++) {
@@ -498,8 +533,64 @@ static int select_rows(struct ingest *ingest, const struct staged *st,
     return ingest->keys.failed || ingest->rows.failed ? MOCHI_ERR_NOMEM : 0;
 }
 
+/* ---- careful or not ---- */
+
+static int64_t written_of(const struct ingest *ingest, int32_t partition)
+{
+    return partition >= 0 && (size_t)partition < ingest->nwritten ? ingest->written[partition] : -1;
+}
+
+/* After a commit: the batch's rows now hold the larger of what the check
+ * read and the marks' next_offset (progress_advance moves them forward
+ * only, and the rows were locked). Out of memory, a partition is just not
+ * remembered: its next batch is careful. */
+static void remember_written(struct ingest *ingest, const struct mochi_stream_batch *batch)
+{
+    for (size_t i = 0; i < batch->nmarks; i++) {
+        const struct mochi_stream_mark *m = &batch->marks[i];
+        if (m->partition < 0 || m->partition > WRITTEN_MAX_PARTITION)
+            continue;
+        size_t p = (size_t)m->partition;
+        if (p >= ingest->nwritten) {
+            size_t n = p + 1 > 2 * ingest->nwritten ? p + 1 : 2 * ingest->nwritten;
+            int64_t *grown = realloc(ingest->written, n * sizeof(*grown));
+            if (grown == NULL)
+                continue;
+            for (size_t k = ingest->nwritten; k < n; k++)
+                grown[k] = -1;
+            ingest->written = grown;
+            ingest->nwritten = n;
+        }
+        int64_t row = ingest->applied[i];
+        ingest->written[p] = row > m->next_offset ? row : m->next_offset;
+    }
+}
+
+/* Why this batch should be applied carefully, from its marks' rows as the
+ * progress check read them (ingest->applied); -1 when it need not be. */
+static int careful_reason(const struct ingest *ingest, const struct mochi_stream_batch *batch)
+{
+    bool other_writer = false;
+    for (size_t i = 0; i < batch->nmarks; i++) {
+        int64_t row = ingest->applied[i];
+        if (row < 0)
+            continue; /* nothing stored in this partition */
+        if (batch->marks[i].first_offset < row)
+            return REASON_REREAD;
+        other_writer |= row != written_of(ingest, batch->marks[i].partition);
+    }
+    if (other_writer)
+        return REASON_OTHER_WRITER;
+    return ingest->careful > 0 ? REASON_AFTER : -1;
+}
+
+/* ---- the transaction ---- */
+
+/* One try at the batch's transaction. *reason: in, REASON_CONFLICT when
+ * the try before met a stored page view, else -1; out, why this try was
+ * careful, or -1. */
 static int apply_once(struct ingest *ingest, const struct staged *st, PGconn *conn,
-                      const struct mochi_stream_batch *batch, bool careful,
+                      const struct mochi_stream_batch *batch, int *reason,
                       struct mochi_stream_counts *counts, char *err, size_t errlen)
 {
     const struct mochi_stream_event *events = batch->events;
@@ -508,12 +599,14 @@ static int apply_once(struct ingest *ingest, const struct staged *st, PGconn *co
     int rc = mochi_db_exec(conn, "BEGIN", err, errlen);
     if (rc == 0)
         rc = mochi_stream_progress_check(conn, "ingest_progress", batch->topic, batch->marks,
-                                         batch->nmarks, &ingest->progress[0], batch->gaps,
-                                         batch->ngaps, err, errlen);
+                                         batch->nmarks, &ingest->progress[0], ingest->applied,
+                                         batch->gaps, batch->ngaps, err, errlen);
+    if (rc == 0 && *reason != REASON_CONFLICT)
+        *reason = careful_reason(ingest, batch);
     if (rc == 0)
         rc = check_sites(ingest, st, conn, events, err, errlen);
     if (rc == 0)
-        rc = check_stored(ingest, st, conn, events, careful, err, errlen);
+        rc = check_stored(ingest, st, conn, events, *reason >= 0, err, errlen);
     if (rc == 0)
         rc = select_rows(ingest, st, counts, &keys, &rows);
     if (rc == 0 && counts->n[INGEST_STORED] > 0) {
@@ -528,6 +621,8 @@ static int apply_once(struct ingest *ingest, const struct staged *st, PGconn *co
         rc = mochi_db_exec(conn, "COMMIT", err, errlen);
     if (rc != 0)
         mochi_db_rollback(conn);
+    else
+        remember_written(ingest, batch);
     return rc;
 }
 
@@ -541,8 +636,8 @@ static int apply_progress_only(struct ingest *ingest, PGconn *conn,
     int rc = mochi_db_exec(conn, "BEGIN", err, sizeof(err));
     if (rc == 0)
         rc = mochi_stream_progress_check(conn, "ingest_progress", batch->topic, batch->marks,
-                                         batch->nmarks, &ingest->progress[0], batch->gaps,
-                                         batch->ngaps, err, sizeof(err));
+                                         batch->nmarks, &ingest->progress[0], ingest->applied,
+                                         batch->gaps, batch->ngaps, err, sizeof(err));
     if (rc == 0)
         rc = mochi_stream_progress_advance(conn, "ingest_progress", batch->topic, batch->marks,
                                            batch->nmarks, ingest->progress, err, sizeof(err));
@@ -550,13 +645,19 @@ static int apply_progress_only(struct ingest *ingest, PGconn *conn,
         rc = mochi_db_exec(conn, "COMMIT", err, sizeof(err));
     if (rc != 0)
         mochi_db_rollback(conn);
+    else
+        remember_written(ingest, batch);
     if (rc != 0 && rc != MOCHI_ERR_GAP)
         mochi_log(MOCHI_LOG_WARN, "consumer", "msg=\"batch transaction failed\" error=\"%s\"", err);
     return rc == MOCHI_ERR_NOMEM ? MOCHI_ERR_AGAIN : rc;
 }
 
-static int reserve_apply(struct ingest *ingest, size_t n)
+static int reserve_apply(struct ingest *ingest, size_t n, size_t nmarks)
 {
+    if (nmarks > ingest->applied_cap) {
+        GROW(ingest->applied, nmarks);
+        ingest->applied_cap = nmarks;
+    }
     if (n <= ingest->cap)
         return 0;
     GROW(ingest->fate, n);
@@ -579,15 +680,18 @@ int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
     const struct staged *st = &ingest->slots[batch->slot];
     char err[512] = "";
     memset(counts, 0, sizeof(*counts));
+    int rc = reserve_apply(ingest, n, batch->nmarks);
+    if (rc != 0)
+        return MOCHI_ERR_AGAIN;
     if (n == 0)
         return apply_progress_only(ingest, conn, batch);
-    int rc = st->rc != 0 ? st->rc : st->n != n ? MOCHI_ERR_INTERNAL : reserve_apply(ingest, n);
+    rc = st->rc != 0 ? st->rc : st->n != n ? MOCHI_ERR_INTERNAL : 0;
+    int reason = -1;
     for (int attempt = 1; rc == 0;) {
-        bool careful = ingest->careful > 0;
-        rc = apply_once(ingest, st, conn, batch, careful, counts, err, sizeof(err));
+        rc = apply_once(ingest, st, conn, batch, &reason, counts, err, sizeof(err));
         if (rc != MOCHI_ERR_CONFLICT)
             break;
-        if (!careful) {
+        if (reason < 0) {
             mochi_log(MOCHI_LOG_DEBUG, "consumer",
                       "msg=\"batch holds page views stored earlier, applying it carefully\"");
         } else {
@@ -596,7 +700,7 @@ int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
             mochi_log(MOCHI_LOG_INFO, "consumer",
                       "msg=\"batch met a concurrent writer, applying it again\" error=\"%s\"", err);
         }
-        ingest->careful = CAREFUL_BATCHES;
+        reason = REASON_CONFLICT;
         rc = 0;
     }
     if (rc == MOCHI_ERR_GAP)
@@ -607,7 +711,11 @@ int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
         mochi_log(MOCHI_LOG_WARN, "consumer", "msg=\"batch transaction failed\" error=\"%s\"", err);
         return rc == MOCHI_ERR_NOMEM || rc == MOCHI_ERR_CONFLICT ? MOCHI_ERR_AGAIN : rc;
     }
-    if (ingest->careful > 0)
+    if (reason >= 0 && ingest->careful_batches[reason] != NULL)
+        mochi_metric_inc(ingest->careful_batches[reason]);
+    if (reason >= 0 && reason != REASON_AFTER)
+        ingest->careful = CAREFUL_BATCHES;
+    else if (ingest->careful > 0)
         ingest->careful--;
     /* Everything of a known site is stored now, by this batch or before. */
     for (size_t i = 0; i < n; i++)

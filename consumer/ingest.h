@@ -19,5 +19,6 @@ void ingest_destroy(struct ingest *ingest);
 int ingest_stage(void *arg, int slot, const struct mochi_stream_event *events, size_t n);
 int ingest_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
                  struct mochi_stream_counts *counts);
+int ingest_add_metrics(void *arg, struct mochi_metrics *registry);
 
 #endif

@@ -36,6 +36,7 @@ static const struct mochi_stream_ops base_ops = {
     .outcomes = ingest_outcomes,
     .stage = ingest_stage,
     .apply = ingest_apply,
+    .add_metrics = ingest_add_metrics,
 };
 
 /* --print-metrics: the families mochi_stream_run registers. */

@@ -359,7 +359,7 @@ int rollup_apply(void *arg, PGconn *conn, const struct mochi_stream_batch *batch
     int rc = rollup->rows.failed ? MOCHI_ERR_NOMEM : mochi_db_exec(conn, "BEGIN", err, sizeof(err));
     if (rc == 0)
         rc = mochi_stream_progress_check(conn, "rollup_progress", batch->topic, batch->marks,
-                                         batch->nmarks, &rollup->partitions, batch->gaps,
+                                         batch->nmarks, &rollup->partitions, NULL, batch->gaps,
                                          batch->ngaps, err, sizeof(err));
     /* A batch whose messages were all skipped only moves the progress. */
     if (rc == 0 && batch->nevents > 0) {
@@ -406,7 +406,7 @@ int rollup_idle(void *arg, PGconn *conn, const char *topic, const struct mochi_s
     int rc = mochi_db_exec(conn, "BEGIN", err, sizeof(err));
     if (rc == 0)
         rc = mochi_stream_progress_check(conn, "rollup_progress", topic, ends, n,
-                                         &rollup->partitions, gaps, ngaps, err, sizeof(err));
+                                         &rollup->partitions, NULL, gaps, ngaps, err, sizeof(err));
     if (rc == 0)
         rc = write_progress(rollup, conn, topic, ends, n, err, sizeof(err));
     if (rc == 0)

@@ -82,6 +82,8 @@ int mochi_stream_metrics_new(struct mochi_metrics *registry, const struct mochi_
         !m->assigned || !m->revoked || !m->reconnects || !m->db_up || !m->dead_letters ||
         !m->newest_applied || !m->newest_age)
         goto fail;
+    if (ops->add_metrics != NULL && ops->add_metrics(ops->arg, registry) != 0)
+        goto fail;
     if (mochi_metrics_on_scrape(registry, on_scrape, m) != 0)
         goto fail;
     *out = m;

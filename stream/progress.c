@@ -31,10 +31,13 @@ static int partitions_array(struct mochi_copy_buf *ids, const struct mochi_strea
 
 int mochi_stream_progress_check(PGconn *conn, const char *table, const char *topic,
                                 const struct mochi_stream_mark *marks, size_t n,
-                                struct mochi_copy_buf *scratch, struct mochi_stream_gap *gaps,
-                                size_t *ngaps, char *err, size_t errlen)
+                                struct mochi_copy_buf *scratch, int64_t *applied,
+                                struct mochi_stream_gap *gaps, size_t *ngaps, char *err,
+                                size_t errlen)
 {
     *ngaps = 0;
+    for (size_t i = 0; applied != NULL && i < n; i++)
+        applied[i] = -1;
     if (!known_table(table)) {
         snprintf(err, errlen, "no progress table %s", table);
         return MOCHI_ERR_INVALID;
@@ -61,10 +64,15 @@ int mochi_stream_progress_check(PGconn *conn, const char *table, const char *top
     for (int r = 0; r < PQntuples(res); r++) {
         int32_t partition = (int32_t)atoi(PQgetvalue(res, r, 0));
         long long applied_to = atoll(PQgetvalue(res, r, 1));
-        for (size_t i = 0; i < n; i++)
-            if (marks[i].partition == partition && marks[i].first_offset > applied_to)
+        for (size_t i = 0; i < n; i++) {
+            if (marks[i].partition != partition)
+                continue;
+            if (applied != NULL)
+                applied[i] = applied_to;
+            if (marks[i].first_offset > applied_to)
                 gaps[(*ngaps)++] =
                     (struct mochi_stream_gap){.partition = partition, .resume_offset = applied_to};
+        }
     }
     PQclear(res);
     return *ngaps > 0 ? MOCHI_ERR_GAP : 0;

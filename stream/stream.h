@@ -181,6 +181,10 @@ struct mochi_stream_ops {
      * from there instead of committing past them. */
     int (*apply)(void *arg, PGconn *conn, const struct mochi_stream_batch *batch,
                  struct mochi_stream_counts *counts);
+    /* Optional: registers the applier's own metrics on the stream's
+     * registry, after the stream's (also for --print-metrics, with arg
+     * NULL: it then only registers them). Returns 0 or MOCHI_ERR_NOMEM. */
+    int (*add_metrics)(void *arg, struct mochi_metrics *registry);
     /* For an event older than the retention: true to apply it anyway
      * (replay). May be NULL. */
     bool (*accept_old)(void *arg, const struct mochi_pageview *ev);
@@ -211,15 +215,17 @@ struct mochi_stream_ops {
  * row's next_offset (or that there is no row yet); each partition where it
  * is not goes to gaps[] (room for n) with the row's next_offset, and
  * MOCHI_ERR_GAP is returned: the applier then applies nothing and returns
- * it, and the stream reads those partitions again from there. Last in the
- * transaction, mochi_stream_progress_advance moves the rows forward to the
- * marks' next_offset. scratch: buffers the caller keeps between calls.
- * Both return 0 or mochi_db_error's class with the reason in err. */
+ * it, and the stream reads those partitions again from there. applied,
+ * when not NULL (room for n), gets each mark's row's next_offset as the
+ * check read it, -1 where there is no row. Last in the transaction,
+ * mochi_stream_progress_advance moves the rows forward to the marks'
+ * next_offset. scratch: buffers the caller keeps between calls. Both
+ * return 0 or mochi_db_error's class with the reason in err. */
 int mochi_stream_progress_check(PGconn *conn, const char *table, const char *topic,
                                 const struct mochi_stream_mark *marks, size_t n,
-                                struct mochi_copy_buf *scratch, struct mochi_stream_gap *gaps,
-                                size_t *ngaps, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+                                struct mochi_copy_buf *scratch, int64_t *applied,
+                                struct mochi_stream_gap *gaps, size_t *ngaps, char *err,
+                                size_t errlen) __attribute__((warn_unused_result));
 int mochi_stream_progress_advance(PGconn *conn, const char *table, const char *topic,
                                   const struct mochi_stream_mark *marks, size_t n,
                                   struct mochi_copy_buf scratch[2], char *err, size_t errlen)
