@@ -177,6 +177,15 @@ int stream_batches_settle(struct stream_batches *bs, bool sync)
         return 0;
     if (bs->flying) {
         pthread_mutex_lock(&bs->lock);
+        if (!bs->done) {
+            /* About to wait for the applier: stage the batch in hand now,
+             * while the flight's transaction runs, not after it (the
+             * stage hook's promise, stream.h). launch stages it again
+             * only if this failed or it changes in between. */
+            pthread_mutex_unlock(&bs->lock);
+            (void)stage(bs, bs->hand);
+            pthread_mutex_lock(&bs->lock);
+        }
         while (!bs->done)
             pthread_cond_wait(&bs->cond, &bs->lock);
         bs->done = false;

@@ -134,9 +134,10 @@ bool stream_batches_cover(const struct stream_batches *bs, int32_t partition);
 /* True when the applier has finished the batch in flight. */
 bool stream_batches_landed(struct stream_batches *bs);
 
-/* Brings the batch in flight to an end: waits for the applier, or applies
- * a batch that failed before once more (staging it again if it changed),
- * then settles it. Returns 0 (no batch in flight any more) or
+/* Brings the batch in flight to an end: waits for the applier (staging
+ * the batch in hand first, when the flight has not landed yet), or
+ * applies a batch that failed before once more (staging it again if it
+ * changed), then settles it. Returns 0 (no batch in flight any more) or
  * MOCHI_ERR_AGAIN (it failed again and stays). */
 int stream_batches_settle(struct stream_batches *bs, bool sync) __attribute__((warn_unused_result));
 

@@ -32,6 +32,7 @@ struct rec {
     int stage_calls;
     size_t stage_n[MAX_CALLS];
     int stage_slot[MAX_CALLS];
+    bool stage_gate_closed[MAX_CALLS]; /* the applier was held when it was staged */
 
     int apply_rc[MAX_CALLS];
     int apply_calls;
@@ -55,6 +56,9 @@ static int stage_hook(void *arg, int slot, const struct mochi_stream_event *even
     assert_true(i < MAX_CALLS);
     r->stage_n[i] = n;
     r->stage_slot[i] = slot;
+    pthread_mutex_lock(&r->lock);
+    r->stage_gate_closed[i] = r->gate_closed;
+    pthread_mutex_unlock(&r->lock);
     return r->stage_rc[i];
 }
 
@@ -322,6 +326,11 @@ static void hand_off_to_the_applier_thread(void **state)
     assert_int_equal(r->settled_calls, 1);
     assert_int_equal(r->settled_rc[0], 0);
     assert_int_equal(r->settled_n[0], 2);
+    /* The batch in hand was staged while settle waited, not after. */
+    assert_int_equal(r->stage_calls, 2);
+    assert_int_equal(r->stage_n[1], 1);
+    assert_int_equal(r->stage_slot[1], f->bs.hand->slot);
+    assert_true(r->stage_gate_closed[1]);
     assert_null(f->bs.flight);
     assert_false(f->bs.flying);
     assert_int_equal(first->nevents, 0); /* emptied for the next hand */
@@ -330,6 +339,7 @@ static void hand_off_to_the_applier_thread(void **state)
     /* The next batch goes the same way, into the emptied first one's
      * place afterwards. */
     assert_int_equal(stream_batches_launch(&f->bs, false, false), 0);
+    assert_int_equal(r->stage_calls, 2); /* staged already, unchanged since */
     assert_ptr_equal(f->bs.hand, first);
     assert_true(wait_landed(&f->bs));
     assert_int_equal(stream_batches_settle(&f->bs, false), 0);
