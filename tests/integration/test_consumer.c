@@ -212,15 +212,27 @@ static void instances_join_and_leave_mid_stream(void **state)
     free(evs);
 }
 
+/* Makes n events over the three sites (mochi_test_events_make's
+ * visitors, paths, minutes, share of repeats and seed), produces them all
+ * and returns them, with the distinct page views they should store. */
+static struct mochi_test_event *produce_made(struct fixture *f, size_t n, int visitors, int paths,
+                                             int minutes, double dup_share, unsigned seed,
+                                             char **expected, size_t *count)
+{
+    const char *sites[] = {SITE_A, SITE_B, SITE_C};
+    struct mochi_test_event *evs =
+        mochi_test_events_make(n, sites, 3, visitors, paths, minutes, 1, dup_share, seed);
+    *expected = mochi_test_expected_views(evs, n, count);
+    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    return evs;
+}
+
 static void kill_9_at_random_moments(void **state)
 {
     struct fixture *f = *state;
-    const char *sites[] = {SITE_A, SITE_B, SITE_C};
-    size_t n = 40000;
-    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 5000, 60, 45, 1, 0.25, 7);
-    size_t count = 0;
-    char *expected = mochi_test_expected_views(evs, n, &count);
-    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    size_t n = 40000, count = 0;
+    char *expected = NULL;
+    struct mochi_test_event *evs = produce_made(f, n, 5000, 60, 45, 0.25, 7, &expected, &count);
     srand(1234);
     start_consumer(f, 0, "300");
     start_consumer(f, 1, "300");
@@ -608,18 +620,15 @@ static long long careful_batches(int port)
  *      the consumer itself stored are looked up;
  *   2. a member of another group reads it all again: every batch is a
  *      reread, applied carefully at the first try, nothing stored twice;
- *   3. the first member, restarted, gets exact re-sends of page views the
- *      other process wrote last: careful (other_writer) at the first try,
- *      so the primary key never has to refuse them. */
+ *   3. the first group again, in a new process, gets exact re-sends of
+ *      page views that earlier processes stored: careful (other_writer)
+ *      at the first try, so the primary key never has to refuse them. */
 static void careful_only_where_stored_page_views_may_be(void **state)
 {
     struct fixture *f = *state;
-    const char *sites[] = {SITE_A, SITE_B, SITE_C};
-    size_t n = 3000;
-    struct mochi_test_event *evs = mochi_test_events_make(n, sites, 3, 400, 30, 20, 1, 0.2, 5);
-    size_t count = 0;
-    char *expected = mochi_test_expected_views(evs, n, &count);
-    mochi_test_events_produce(f->kafka.bootstrap, f->topic, f->codec, evs, n);
+    size_t n = 3000, count = 0;
+    char *expected = NULL;
+    struct mochi_test_event *evs = produce_made(f, n, 400, 30, 20, 0.2, 5, &expected, &count);
     start_consumer(f, 0, "200");
     expect_views(f, expected, count, 60000);
     expect_all_committed(f, "mochi-ingest");
