@@ -111,8 +111,10 @@ txn_stats() { # "PORT..." COMPONENT DRAIN_SECONDS
     awk -v c="mochi_$2" -v wall="$3" -v k="$(wc -w <<<"$1")" '
     $1 == c "_batch_events_count" { n += $2 } $1 == c "_batch_events_sum" { ev += $2 }
     $1 == c "_transaction_seconds_sum" { t += $2 }
-    END { printf "%d batches of %.0f events on average; %.1f s inside PostgreSQL transactions = %.0f%% of the drain%s",
-          n, (n ? ev / n : 0), t, (wall > 0 ? 100 * t / wall / k : 0), (k > 1 ? " per instance" : "") }')
+    index($1, c "_careful_batches_total{") == 1 { careful += $2; has_careful = 1 }
+    END { printf "%d batches of %.0f events on average; %.1f s inside PostgreSQL transactions = %.0f%% of the drain%s%s",
+          n, (n ? ev / n : 0), t, (wall > 0 ? 100 * t / wall / k : 0), (k > 1 ? " per instance" : ""),
+          (has_careful ? sprintf("; %d careful batches (every page view looked up)", careful) : "") }')
   echo "      batches: $txn_line"
 }
 # Waits until the daemons report N events applied in all; sets done_at.
