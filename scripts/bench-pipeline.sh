@@ -378,21 +378,15 @@ for ((run = 1; run <= runs; run++)); do
   echo "== 2.$run consumer: $([ "$instances" = 1 ] && echo "one mochi-consumer" || echo "$instances mochi-consumer instances") (group $group) $([ "$instances" = 1 ] && echo drains || echo drain) the topic into empty database $db"
   r=0 dr=0
   started=$(now)
-  cpids='' cports='' first_assigned=''
+  cpids='' cports=''
   for ((k = 1; k <= instances; k++)); do
     log=$tmp/consumer-$run-$k.log
     start_daemon mochi-consumer "$log" --brokers "$brokers" --topic "$topic" --group "$group" \
       --database-url "$(url mochi_consumer "$db")" "${daemon_extra[@]}"
     cpids="$cpids $daemon_pid" cports="$cports $daemon_port"
   done
-  for ((k = 1; k <= instances; k++)); do
-    wait_assigned "$tmp/consumer-$run-$k.log" "$(awk -v k="$k" '{ print $k }' <<<"$cpids")" 60 ||
-      setup_fail "consumer $k got no partitions" "$tmp/consumer-$run-$k.log"
-    if [ -z "$first_assigned" ] || awk -v a="$assigned_at" -v b="$first_assigned" 'BEGIN { exit !(a < b) }'; then
-      first_assigned=$assigned_at
-    fi
-  done
-  assigned_at=$first_assigned
+  wait_all_assigned "$tmp/consumer-$run" "$cpids" 60 ||
+    setup_fail "consumer $unassigned got no partitions" "$tmp/consumer-$run-$unassigned.log"
   # shellcheck disable=SC2086 # lists of pids
   cpu_begin $cpids
   if wait_events "$cports" consumer "$events" "$cpids" "$(timeout_for)"; then
@@ -437,21 +431,12 @@ done
 start_rollups() { # LOG DB LABEL
   local k
   rpids='' rports='' rlabel=$3
-  local first=''
   for ((k = 1; k <= rollups; k++)); do
     start_daemon mochi-rollup "$1-$k.log" --brokers "$brokers" --topic "$topic" \
       --database-url "$(url mochi_rollup "$2")" "${daemon_extra[@]}"
     rpids="$rpids $daemon_pid" rports="$rports $daemon_port"
   done
-  k=0
-  for pid in $rpids; do
-    k=$((k + 1))
-    wait_assigned "$1-$k.log" "$pid" 60 || { tail -n 5 "$1-$k.log"; return 1; }
-    if [ -z "$first" ] || awk -v a="$assigned_at" -v b="$first" 'BEGIN { exit !(a < b) }'; then
-      first=$assigned_at
-    fi
-  done
-  assigned_at=$first
+  wait_all_assigned "$1" "$rpids" 60 || { tail -n 5 "$1-$unassigned.log"; return 1; }
 }
 stop_rollups() {
   local k=0 pid
@@ -593,12 +578,8 @@ if has_phase freshness && [ "$rate" -gt 0 ]; then
   start_daemon mochi-rollup "$tmp/fresh-rollup.log" --brokers "$brokers" --topic mochi.fresh \
     --group mochi-rollup-fresh --database-url "$(url mochi_rollup "$db")" "${daemon_extra[@]}"
   frpid=$daemon_pid frport=$daemon_port
-  k=0
-  for pid in $fcpids; do
-    k=$((k + 1))
-    wait_assigned "$tmp/fresh-consumer-$k.log" "$pid" 60 ||
-      setup_fail "consumer $k got no partitions" "$tmp/fresh-consumer-$k.log"
-  done
+  wait_all_assigned "$tmp/fresh-consumer" "$fcpids" 60 ||
+    setup_fail "consumer $unassigned got no partitions" "$tmp/fresh-consumer-$unassigned.log"
   wait_assigned "$tmp/fresh-rollup.log" "$frpid" 60 || setup_fail "rollup got no partitions" "$tmp/fresh-rollup.log"
   for ((i = 0; i < 100; i++)); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((colport + 1))/healthz")" = 200 ] && break

@@ -96,6 +96,21 @@ wait_assigned() { # LOG PID SECONDS
   done
   return 1
 }
+# Waits until each daemon of PIDS (the k-th, from 1, logging to
+# PREFIX-k.log) has got partitions; sets assigned_at to the earliest of
+# their assignments. Returns 1, with unassigned set to that k, when one
+# got none.
+wait_all_assigned() { # PREFIX "PID..." SECONDS
+  local k=0 pid first=''
+  for pid in $2; do
+    k=$((k + 1))
+    wait_assigned "$1-$k.log" "$pid" "$3" || { unassigned=$k; return 1; }
+    if [ -z "$first" ] || awk -v a="$assigned_at" -v b="$first" 'BEGIN { exit !(a < b) }'; then
+      first=$assigned_at
+    fi
+  done
+  assigned_at=$first
+}
 # Sum of a daemon's events_total over all outcomes (each is counted once
 # its batch's transaction has committed).
 events_done() { # "PORT..." COMPONENT: summed over the instances

@@ -601,13 +601,11 @@ static long long dedupe_lookups(PGconn *conn, long long stored)
 
 static long long careful_batches(int port)
 {
-    static const char *const reasons[] = {"reread", "other_writer", "conflict", "after"};
+    static const char *const samples[] = {CAREFUL("reread"), CAREFUL("other_writer"),
+                                          CAREFUL("conflict"), CAREFUL("after")};
     long long sum = 0;
-    for (size_t r = 0; r < 4; r++) {
-        char sample[128];
-        snprintf(sample, sizeof(sample), "mochi_consumer_careful_batches_total{reason=\"%s\"}",
-                 reasons[r]);
-        long long value = mochi_test_metric(port, sample);
+    for (size_t r = 0; r < sizeof(samples) / sizeof(samples[0]); r++) {
+        long long value = mochi_test_metric(port, samples[r]);
         assert_true(value >= 0); /* the sample is there */
         sum += value;
     }
